@@ -29,6 +29,7 @@ export const ERRORS = {
   SCRIPT_QUARANTINED: { status: 503, expose: true }, // the script crashed workers twice; refused until it changes
   WORKER_CRASHED: { status: 503, expose: true }, // the runtime worker died with this request in flight
   WORKER_UNAVAILABLE: { status: 503, expose: true }, // no runtime worker came up in time
+  WORKER_TIMEOUT: { status: 504, expose: true }, // the worker did not answer in workers.requestTimeoutMs; it is restarted
   OVERLOADED: { status: 503, expose: true }, // too many requests queued; retry after the Retry-After seconds
   SHUTTING_DOWN: { status: 503, expose: true }, // the server is draining after SIGTERM
   INTERNAL: { status: 500, expose: false }, // anything unclassified; details only in the log

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { ServeError } from '../errors.js';
+
+/** Request bodies of the REST contract (docs/api.md), parsed at the edge into typed values. */
+
+const version = z.union([z.number().int().min(1), z.string().regex(/^(\d+|latest)$/, 'a version number or "latest"')]);
+
+export const ArgsSchema = z.looseObject({ X: z.unknown().optional() });
+
+export const TestBodySchema = z.object({
+  args: z.looseObject({
+    model_name: z.string().min(1),
+    model_version: version.optional(),
+    X: z.unknown().optional(),
+  }),
+});
+
+export const PredictBodySchema = z.object({ args: ArgsSchema });
+
+const limits = {
+  timeout_ms: z.number().int().min(1).optional(),
+  memory_limit_mb: z.number().int().min(8).optional(),
+};
+
+export const CreateDeploymentSchema = z.object({
+  deployment_name: z.string().min(1),
+  model_name: z.string().min(1),
+  model_version: version.optional(),
+  replicas: z.number().int().min(1).optional(),
+  /** true: the version's saved script; a string: that script; false/absent: none. */
+  script: z.union([z.boolean(), z.string()]).optional(),
+  ...limits,
+});
+export type CreateDeploymentBody = z.infer<typeof CreateDeploymentSchema>;
+
+export const PatchDeploymentSchema = z.object({
+  model_version: version.optional(),
+  replicas: z.number().int().min(1).optional(),
+  script: z.union([z.boolean(), z.string()]).optional(),
+  ...limits,
+});
+export type PatchDeploymentBody = z.infer<typeof PatchDeploymentSchema>;
+
+/** Parses a body or throws REQUEST_INVALID naming each bad field and what it expects. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what = 'body'): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : what;
+    return `${path}: ${issue.message}`;
+  });
+  throw new ServeError('REQUEST_INVALID', `invalid ${what}: ${problems.join('; ')}`, { issues: problems });
+}

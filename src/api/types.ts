@@ -1,0 +1,72 @@
+/**
+ * Response bodies of the REST contract, shared by the front and the client SDK.
+ * Field names follow the DaaS client (snake_case) so its payloads work unchanged.
+ */
+
+/** A tensor as the API shows it; -1 marks a free dimension. */
+export interface TensorView {
+  name: string;
+  /** null for a value that is not a tensor (e.g. a ZipMap's sequence of maps), which is not returned. */
+  dtype: string | null;
+  shape: number[] | null;
+  /** Symbolic names of free dimensions, where the model file has them. */
+  dim_names?: (string | null)[];
+  kind?: string;
+}
+
+export interface PublishResponse {
+  model_name: string;
+  model_version: string;
+}
+
+export interface ModelVersionView {
+  model_name: string;
+  model_version: string;
+  format: string;
+  backend: string;
+  description: string;
+  mining_function: string | null;
+  inputs: TensorView[];
+  outputs: TensorView[];
+  /** One record that predicts: the first row of x_test, or null. */
+  sample: Record<string, unknown> | null;
+  size: number;
+  sha256: string;
+  files: { name: string; bytes: number; sha256: string }[];
+  created: string;
+}
+
+export interface ModelView {
+  model_name: string;
+  latest_version: string;
+  versions: ModelVersionView[];
+}
+
+export interface PredictResponse {
+  result: unknown;
+  stdout?: string[];
+  stderr?: string[];
+}
+
+export interface DeploymentView {
+  deployment_name: string;
+  model_name: string;
+  model_version: string;
+  replicas: number;
+  has_script: boolean;
+  endpoint_url: string;
+  timeout_ms: number;
+  memory_limit_mb: number;
+  created: string;
+  updated: string;
+}
+
+export interface CreateDeploymentResponse extends DeploymentView {
+  access_token: string;
+  payload: { args: { X: Record<string, unknown>[] } };
+}
+
+export interface ErrorResponse {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+  requestId?: string;
+}

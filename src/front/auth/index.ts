@@ -1,0 +1,3 @@
+export { requireAdmin } from './admin.js';
+export { readBearer, rejectToken } from './bearer.js';
+export { hashToken, mintToken, verifyToken } from './tokens.js';

@@ -1,0 +1,20 @@
+import type { Context } from 'koa';
+import type { Logger } from '../log.js';
+
+/** What the front's middleware leaves on `ctx.state` for the routes. */
+export interface FrontState {
+  requestId: string;
+  log: Logger;
+  /** Stage timings reported by the worker, for the access log. */
+  timings?: Readonly<Record<string, number>>;
+  deployment?: string;
+}
+
+export function stateOf(ctx: Context): FrontState {
+  return ctx.state as FrontState;
+}
+
+/** The parsed request body (JSON object, text, or multipart fields), as the body parsers left it. */
+export function bodyOf(ctx: Context): unknown {
+  return (ctx.request as unknown as { body?: unknown }).body;
+}

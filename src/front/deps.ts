@@ -1,0 +1,16 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import type { WorkerPool } from './workers.js';
+
+/** Everything the front's routes use, passed explicitly (no module singletons). */
+export interface AppDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly workers: WorkerPool;
+  readonly log: Logger;
+  /** sha-256 of the admin token. */
+  readonly adminTokenHash: string;
+  /** Set when SIGTERM started draining: /readyz turns 503. */
+  readonly lifecycle: { draining: boolean };
+}

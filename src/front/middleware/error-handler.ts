@@ -1,0 +1,50 @@
+import type { Middleware } from 'koa';
+import { ServeError, toErrorBody, toServeError } from '../../errors.js';
+import { stateOf } from '../context.js';
+
+const RETRY_AFTER_SECONDS: Partial<Record<string, number>> = {
+  OVERLOADED: 1,
+  WORKER_CRASHED: 1,
+  WORKER_UNAVAILABLE: 2,
+  SCRIPT_CRASHED: 1,
+  SHUTTING_DOWN: 5,
+};
+
+/** Errors thrown by body parsers and multer carry their own codes and statuses; map them once. */
+function fromForeign(err: unknown): ServeError {
+  if (err instanceof ServeError) return err;
+  const e = err as { status?: number; code?: string; message?: string; field?: string; type?: string };
+  if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
+    const field = e.field ? ` (field '${e.field}')` : '';
+    if (e.code === 'LIMIT_UNEXPECTED_FILE') return new ServeError('REQUEST_INVALID', `unexpected file${field}`, undefined, { cause: err });
+    return new ServeError('REQUEST_TOO_LARGE', `${e.message ?? 'upload over its limit'}${field}`, undefined, { cause: err });
+  }
+  if (e.status === 413 || e.type === 'entity.too.large') {
+    return new ServeError('REQUEST_TOO_LARGE', e.message ?? 'request body too large', undefined, { cause: err });
+  }
+  if (e.status === 400 || e.status === 415) {
+    return new ServeError('REQUEST_INVALID', e.message ?? 'malformed request body', undefined, { cause: err });
+  }
+  return toServeError(err);
+}
+
+/** Renders every failure as the one JSON error body; 4xx logs at info, 5xx at error. */
+export function errorHandler(): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new ServeError('ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (err) {
+      const e = fromForeign(err);
+      const { requestId, log } = stateOf(ctx);
+      ctx.status = e.status;
+      ctx.body = toErrorBody(e, requestId);
+      const retry = RETRY_AFTER_SECONDS[e.code];
+      if (retry !== undefined) ctx.set('Retry-After', String(retry));
+      if (e.status >= 500) log.error({ err: e, cause: e.cause }, e.message);
+      else log.info({ code: e.code }, e.message);
+    }
+  };
+}

@@ -1,0 +1,113 @@
+import { Router } from '@koa/router';
+import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema } from '../../api/schemas.js';
+import type { CreateDeploymentResponse } from '../../api/types.js';
+import { ServeError } from '../../errors.js';
+import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
+import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
+import { baseUrl } from '../base-url.js';
+import { jsonBody } from '../body.js';
+import { bodyOf } from '../context.js';
+import type { AppDeps } from '../deps.js';
+import { deploymentView, samplePayload } from '../views.js';
+
+type Limits = DeploymentRecord['limits'];
+
+/** Per-deployment limits, refused when over the server-wide caps. */
+function limitsFrom(deps: AppDeps, body: { timeout_ms?: number; memory_limit_mb?: number }, current: Limits = {}): Limits {
+  const { maxTimeoutMs, maxMemoryLimitMb } = deps.config.sandbox;
+  if (body.timeout_ms !== undefined && body.timeout_ms > maxTimeoutMs) {
+    throw new ServeError('REQUEST_INVALID', `timeout_ms must be at most ${maxTimeoutMs} (sandbox.maxTimeoutMs), got ${body.timeout_ms}`, { field: 'timeout_ms' });
+  }
+  if (body.memory_limit_mb !== undefined && body.memory_limit_mb > maxMemoryLimitMb) {
+    throw new ServeError('REQUEST_INVALID', `memory_limit_mb must be at most ${maxMemoryLimitMb} (sandbox.maxMemoryLimitMb), got ${body.memory_limit_mb}`, { field: 'memory_limit_mb' });
+  }
+  return {
+    ...current,
+    ...(body.timeout_ms !== undefined ? { timeoutMs: body.timeout_ms } : {}),
+    ...(body.memory_limit_mb !== undefined ? { memoryLimitMb: body.memory_limit_mb } : {}),
+  };
+}
+
+function checkReplicas(deps: AppDeps, replicas: number): number {
+  if (replicas > deps.config.sandbox.maxReplicas) {
+    throw new ServeError('REQUEST_INVALID', `replicas must be at most ${deps.config.sandbox.maxReplicas} (sandbox.maxReplicas), got ${replicas}`, { field: 'replicas' });
+  }
+  return replicas;
+}
+
+/** `script: true` takes the version's saved script, a string is the script, false/absent is none. */
+async function scriptFor(deps: AppDeps, choice: boolean | string | undefined, manifest: VersionManifest): Promise<string | null> {
+  if (typeof choice === 'string') return choice;
+  if (choice !== true) return null;
+  const saved = await deps.store.models.getScript(manifest.name, manifest.version);
+  if (saved === null) {
+    throw new ServeError('REQUEST_INVALID', `model "${manifest.name}" version ${manifest.version} has no saved script (PUT .../versions/${manifest.version}/script first)`, { field: 'script' });
+  }
+  return saved;
+}
+
+/** Create, list, read, change and delete deployments. */
+export function deploymentRoutes(deps: AppDeps): Router {
+  const { store, config } = deps;
+  const router = new Router({ prefix: '/api/v1/deployments' });
+  router.use(requireAdmin(deps.adminTokenHash));
+  const json = jsonBody(config.limits.maxJsonBytes);
+
+  router.post('/', json, async (ctx) => {
+    const body = parseBody(CreateDeploymentSchema, bodyOf(ctx));
+    const name = checkName('deployment_name', body.deployment_name);
+    if (store.deployments.has(name)) throw new ServeError('DEPLOYMENT_EXISTS', `deployment "${name}" already exists; PATCH it to change it`);
+    const manifest = store.models.get(body.model_name, body.model_version ?? 'latest');
+    const token = mintToken('ibx_svc');
+    const now = new Date().toISOString();
+    const record: DeploymentRecord = {
+      name,
+      modelName: manifest.name,
+      modelVersion: manifest.version,
+      replicas: checkReplicas(deps, body.replicas ?? 1),
+      script: await scriptFor(deps, body.script, manifest),
+      tokenHash: hashToken(token),
+      createdAt: now,
+      updatedAt: now,
+      limits: limitsFrom(deps, body),
+    };
+    await store.deployments.put(record);
+    ctx.status = 201;
+    ctx.body = {
+      ...deploymentView(record, baseUrl(ctx, config), config),
+      access_token: token,
+      payload: { args: { X: [samplePayload(manifest)] } },
+    } satisfies CreateDeploymentResponse;
+  });
+
+  router.get('/', (ctx) => {
+    ctx.body = store.deployments.list().map((d) => deploymentView(d, baseUrl(ctx, config), config));
+  });
+
+  router.get('/:name', (ctx) => {
+    ctx.body = deploymentView(store.deployments.get(ctx.params.name!), baseUrl(ctx, config), config);
+  });
+
+  router.patch('/:name', json, async (ctx) => {
+    const current = store.deployments.get(ctx.params.name!);
+    const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
+    const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
+    const record: DeploymentRecord = {
+      ...current,
+      modelVersion: manifest.version,
+      replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
+      script: body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest),
+      limits: limitsFrom(deps, body, current.limits),
+      updatedAt: new Date().toISOString(),
+    };
+    await store.deployments.put(record);
+    ctx.body = deploymentView(record, baseUrl(ctx, config), config);
+  });
+
+  router.delete('/:name', async (ctx) => {
+    await store.deployments.delete(ctx.params.name!);
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,65 @@
+import { Router } from '@koa/router';
+import type { ModelView, PublishResponse } from '../../api/types.js';
+import { ServeError } from '../../errors.js';
+import { requireAdmin } from '../auth/index.js';
+import type { AppDeps } from '../deps.js';
+import { fieldsOf, multipartToDisk, partsOf } from '../multipart.js';
+import { publishModel } from '../publish.js';
+import { versionView } from '../views.js';
+
+function assertNotDeployed(deps: AppDeps, name: string, version?: number): void {
+  const users = deps.store.deployments.list().filter((d) => d.modelName === name && (version === undefined || d.modelVersion === version));
+  if (users.length > 0) {
+    const what = version === undefined ? `model "${name}"` : `model "${name}" version ${version}`;
+    throw new ServeError('MODEL_IN_USE', `${what} is served by deployment(s) ${users.map((d) => d.name).join(', ')}; delete or move them first`);
+  }
+}
+
+/** Publish, list, read and delete models and their versions. */
+export function modelRoutes(deps: AppDeps): Router {
+  const { store, workers, config } = deps;
+  const router = new Router({ prefix: '/api/v1/models' });
+  router.use(requireAdmin(deps.adminTokenHash));
+
+  const upload = multipartToDisk(store.layout.uploadsDir, { fileBytes: config.limits.maxModelBytes, files: 64, fields: 16 });
+  router.post('/', upload, async (ctx) => {
+    const manifest = await publishModel(deps, fieldsOf(ctx), partsOf(ctx));
+    ctx.status = 201;
+    ctx.body = { model_name: manifest.name, model_version: String(manifest.version) } satisfies PublishResponse;
+  });
+
+  router.get('/', (ctx) => {
+    ctx.body = store.models.list().map((versions) => {
+      const latest = versions.at(-1)!;
+      return { model_name: latest.name, latest_version: String(latest.version), versions: versions.map((v) => String(v.version)), format: latest.format, description: latest.description, created: versions[0]!.createdAt };
+    });
+  });
+
+  router.get('/:name', (ctx) => {
+    const versions = store.models.versions(ctx.params.name!);
+    ctx.body = { model_name: ctx.params.name!, latest_version: String(versions.at(-1)!.version), versions: versions.map(versionView) } satisfies ModelView;
+  });
+
+  router.get('/:name/versions/:version', (ctx) => {
+    ctx.body = versionView(store.models.get(ctx.params.name!, ctx.params.version!));
+  });
+
+  router.delete('/:name/versions/:version', async (ctx) => {
+    const manifest = store.models.get(ctx.params.name!, ctx.params.version!);
+    assertNotDeployed(deps, manifest.name, manifest.version);
+    await store.models.deleteVersion(manifest.name, manifest.version);
+    await workers.broadcast({ t: 'evict', name: manifest.name, version: manifest.version });
+    ctx.status = 204;
+  });
+
+  router.delete('/:name', async (ctx) => {
+    const name = ctx.params.name!;
+    store.models.versions(name);
+    assertNotDeployed(deps, name);
+    await store.models.deleteModel(name);
+    await workers.broadcast({ t: 'evict', name });
+    ctx.status = 204;
+  });
+
+  return router;
+}

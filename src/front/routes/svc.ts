@@ -1,0 +1,41 @@
+import { Router, type RouterMiddleware } from '@koa/router';
+import { ServeError } from '../../errors.js';
+import type { PredictResponse } from '../../api/types.js';
+import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
+import { jsonBody } from '../body.js';
+import { stateOf } from '../context.js';
+import type { AppDeps } from '../deps.js';
+import { invokeVersion } from '../invoke.js';
+import { multipartInMemory } from '../multipart.js';
+import { argsFromRequest } from '../request-args.js';
+
+const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+
+/** `POST /api/v1/svc/{deployment}/{function}`: the deployment's token (or the admin token). */
+export function svcRoutes(deps: AppDeps): Router {
+  const { store, config } = deps;
+  const router = new Router({ prefix: '/api/v1/svc' });
+  const { limits } = config;
+
+  const authorize: RouterMiddleware = async (ctx, next) => {
+    const token = readBearer(ctx);
+    const deployment = store.deployments.get(ctx.params.deployment!);
+    if (!verifyToken(token, deployment.tokenHash) && !verifyToken(token, deps.adminTokenHash)) rejectToken(ctx, `deployment "${deployment.name}"`);
+    stateOf(ctx).deployment = deployment.name;
+    await next();
+  };
+
+  const multipart = multipartInMemory({ fileBytes: limits.maxFileBytes, files: limits.maxFiles, fields: limits.maxFields });
+  router.post('/:deployment/:fn', authorize, jsonBody(limits.maxJsonBytes), multipart, async (ctx) => {
+    const fn = ctx.params.fn!;
+    if (!FUNCTION_NAME.test(fn)) throw new ServeError('FUNCTION_NOT_FOUND', `'${fn}' is not a function name`);
+    const deployment = store.deployments.get(ctx.params.deployment!);
+    const manifest = store.models.get(deployment.modelName, deployment.modelVersion);
+    const args = argsFromRequest(ctx);
+    const out = await invokeVersion(deps, manifest, fn, args);
+    stateOf(ctx).timings = out.timings;
+    const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
+    ctx.body = (debug ? { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } : { result: out.result }) satisfies PredictResponse;
+  });
+  return router;
+}

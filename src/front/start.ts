@@ -1,0 +1,83 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { workerCount, type Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { openFsStore, type Store } from '../store/index.js';
+import { workerConfigFrom } from '../worker/worker-config.js';
+import { createApp } from './app.js';
+import { hashToken, mintToken } from './auth/index.js';
+import { WorkerPool } from './workers.js';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly workers: WorkerPool;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), stops the workers. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where the one-time generated admin token is shown. */
+  readonly announce?: (line: string) => void;
+}
+
+/** The admin token hash: from config, else the stored one, else a new token printed once. */
+async function adminTokenHash(config: Config, store: Store, announce: (line: string) => void): Promise<string> {
+  if (config.auth.adminToken !== '') return hashToken(config.auth.adminToken);
+  const stored = await store.getAdminTokenHash();
+  if (stored !== null) return stored;
+  const token = mintToken('ibx_admin');
+  await store.setAdminTokenHash(hashToken(token));
+  announce(`inferbox: generated the admin token (shown once, stored hashed in ${store.layout.adminTokenPath}):\n\n  ${token}\n`);
+  return hashToken(token);
+}
+
+/** Opens the store, starts the runtime workers and the HTTP front. */
+export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
+  const store = await openFsStore(config.store.dataDir, log);
+  const tokenHash = await adminTokenHash(config, store, options.announce ?? ((line) => log.warn(line)));
+  const workers = new WorkerPool({
+    count: workerCount(config),
+    config: workerConfigFrom(config),
+    startTimeoutMs: config.workers.startTimeoutMs,
+    requestTimeoutMs: config.workers.requestTimeoutMs,
+    maxQueue: config.workers.maxQueue,
+    log: log.child({ component: 'workers' }),
+  });
+  await workers.start();
+  const lifecycle = { draining: false };
+  const app = createApp({ config, store, workers, log, adminTokenHash: tokenHash, lifecycle });
+
+  let inflight = 0;
+  const handler = app.callback();
+  const server: Server = createServer((req, res) => {
+    inflight++;
+    res.once('close', () => inflight--);
+    void handler(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  log.info({ port, host: config.server.host, dataDir: store.layout.root, workers: workers.size }, 'inferbox listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      lifecycle.draining = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + config.server.shutdownGraceMs;
+      while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      server.closeAllConnections();
+      await stopped;
+      await workers.close(Math.max(0, deadline - Date.now()));
+      log.info('inferbox stopped');
+    })());
+
+  return { url: `http://${host}:${port}`, port, store, workers, close };
+}

@@ -1,0 +1,76 @@
+import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.js';
+import type { Config } from '../config.js';
+import type { ModelRef } from '../protocol/messages.js';
+import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
+import type { TensorSpec } from '../worker/runtimes/types.js';
+
+export function tensorView(spec: TensorSpec): TensorView {
+  const view: TensorView = { name: spec.name, dtype: spec.dtype, shape: spec.shape === null ? null : [...spec.shape] };
+  if (spec.dimNames) view.dim_names = [...spec.dimNames];
+  if (spec.kind) view.kind = spec.kind;
+  return view;
+}
+
+export function versionView(m: VersionManifest): ModelVersionView {
+  return {
+    model_name: m.name,
+    model_version: String(m.version),
+    format: m.format,
+    backend: m.backend,
+    description: m.description,
+    mining_function: m.miningFunction,
+    inputs: m.inputs.map(tensorView),
+    outputs: m.outputs.map(tensorView),
+    sample: m.sample,
+    size: m.bytes,
+    sha256: m.sha256,
+    files: m.files,
+    created: m.createdAt,
+  };
+}
+
+/** How a worker finds a version; the key changes if a deleted version number is ever reused. */
+export function modelRef(store: Store, m: VersionManifest): ModelRef {
+  return {
+    key: `${m.name}@${m.version}:${m.sha256.slice(0, 16)}:${m.createdAt}`,
+    name: m.name,
+    version: m.version,
+    format: m.format,
+    dir: store.models.versionDir(m),
+    mainFile: m.mainFile,
+    bytes: m.bytes,
+  };
+}
+
+export function endpointUrl(baseUrl: string, deployment: string, fn = 'predict'): string {
+  return `${baseUrl}/api/v1/svc/${encodeURIComponent(deployment)}/${fn}`;
+}
+
+export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Config): DeploymentView {
+  return {
+    deployment_name: d.name,
+    model_name: d.modelName,
+    model_version: String(d.modelVersion),
+    replicas: d.replicas,
+    has_script: d.script !== null,
+    endpoint_url: endpointUrl(baseUrl, d.name),
+    timeout_ms: d.limits.timeoutMs ?? config.sandbox.timeoutMs,
+    memory_limit_mb: d.limits.memoryLimitMb ?? config.sandbox.memoryLimitMb,
+    created: d.createdAt,
+    updated: d.updatedAt,
+  };
+}
+
+/** A record that predicts: the stored sample, or zeros of each input's shape (batch dim dropped). */
+export function samplePayload(m: VersionManifest): Record<string, unknown> {
+  if (m.sample) return m.sample;
+  const zeros = (shape: readonly number[]): unknown => (shape.length === 0 ? 0 : Array.from({ length: shape[0]! }, () => zeros(shape.slice(1))));
+  const record: Record<string, unknown> = {};
+  for (const input of m.inputs) {
+    const shape = (input.shape ?? [1]).map((d) => (d === -1 ? 1 : d));
+    const leadingFree = input.shape !== null && input.shape.length > 1 && (input.shape[0] === -1 || input.shape[0] === 1);
+    const value = zeros(leadingFree ? shape.slice(1) : shape);
+    record[input.name] = input.dtype === 'bool' ? JSON.parse(JSON.stringify(value).replace(/0/g, 'false')) : input.dtype === 'string' ? JSON.parse(JSON.stringify(value).replace(/0/g, '""')) : value;
+  }
+  return record;
+}

@@ -1,0 +1,292 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ServeError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/messages.js';
+import type { WorkerConfig } from '../worker/worker-config.js';
+
+export interface WorkerPoolOptions {
+  readonly count: number;
+  readonly config: WorkerConfig;
+  readonly startTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxQueue: number;
+  readonly log: Logger;
+}
+
+/** What to tell a caller whose request was in flight when its worker died. */
+export type CrashVerdict = (exit: { code: number | null; signal: NodeJS.Signals | null; pid: number }) => ServeError;
+
+export interface RequestOptions {
+  /** Pin to one worker (0-based); by default the ready worker with the fewest requests in flight. */
+  readonly worker?: number;
+  readonly onCrash?: CrashVerdict;
+}
+
+type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: ServeError) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly onCrash?: CrashVerdict;
+}
+
+interface Waiting {
+  readonly msg: Outgoing;
+  readonly options: RequestOptions;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: ServeError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Slot {
+  readonly index: number;
+  child: ChildProcess | null;
+  channel: Socket | null;
+  ready: boolean;
+  readonly inflight: Map<number, Pending>;
+  recentCrashes: number;
+  lastCrashAt: number;
+  restarts: number;
+}
+
+/** Compiled JS under dist/ in production; the .ts source (through tsx) in tests and development. */
+function workerEntry(): { entry: string; execArgv: string[] } {
+  const ts = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
+  const js = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+  if (import.meta.url.endsWith('.ts') && existsSync(ts)) return { entry: ts, execArgv: ['--no-node-snapshot', '--import', 'tsx'] };
+  return { entry: js, execArgv: ['--no-node-snapshot'] };
+}
+
+/**
+ * The front's side of the runtime workers: spawns them, routes requests, answers a dead worker's
+ * in-flight requests with 503, restarts it (with backoff when it keeps dying), and queues requests
+ * while no worker is ready.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[];
+  private readonly waiting: Waiting[] = [];
+  private nextId = 1;
+  private closing = false;
+  private readonly launch = workerEntry();
+  private readonly readyListeners = new Set<() => void>();
+  /** What each model format runs on, as the workers report it (for /healthz). */
+  backends: Readonly<Record<string, string>> = {};
+
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.slots = Array.from({ length: options.count }, (_, index) => ({
+      index,
+      child: null,
+      channel: null,
+      ready: false,
+      inflight: new Map(),
+      recentCrashes: 0,
+      lastCrashAt: 0,
+      restarts: 0,
+    }));
+  }
+
+  /** Spawns every worker and resolves when all are ready. */
+  async start(): Promise<void> {
+    for (const slot of this.slots) this.spawn(slot);
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    while (this.readyCount < this.slots.length) {
+      if (Date.now() > deadline) throw new Error(`runtime workers did not start within ${this.options.startTimeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.readyListeners.delete(done);
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(done, 200);
+        this.readyListeners.add(done);
+      });
+    }
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  get readyCount(): number {
+    return this.slots.filter((s) => s.ready).length;
+  }
+
+  /** Requests in flight or waiting, across all workers. */
+  get load(): number {
+    return this.waiting.length + this.slots.reduce((n, s) => n + s.inflight.size, 0);
+  }
+
+  workerInfo(): { index: number; pid: number | null; ready: boolean; inflight: number; restarts: number }[] {
+    return this.slots.map((s) => ({ index: s.index, pid: s.child?.pid ?? null, ready: s.ready, inflight: s.inflight.size, restarts: s.restarts }));
+  }
+
+  request<T>(msg: Outgoing, options: RequestOptions = {}): Promise<T> {
+    if (this.closing) return Promise.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down'));
+    if (this.load >= this.options.maxQueue) {
+      return Promise.reject(new ServeError('OVERLOADED', `${this.load} requests are already queued (workers.maxQueue = ${this.options.maxQueue})`, { retryAfterSeconds: 1 }));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const slot = this.pick(options);
+      if (slot) {
+        this.dispatch(slot, msg, options, resolve as (v: unknown) => void, reject);
+        return;
+      }
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(waiting);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new ServeError('WORKER_UNAVAILABLE', `no runtime worker was ready within ${this.options.startTimeoutMs} ms`));
+      }, this.options.startTimeoutMs);
+      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, timer };
+      this.waiting.push(waiting);
+    });
+  }
+
+  /** Sends one message to every ready worker and collects the answers (failures become null). */
+  async broadcast<T>(msg: Outgoing): Promise<(T | null)[]> {
+    return Promise.all(
+      this.slots.map((s) => (s.ready ? this.request<T>(msg, { worker: s.index }).catch(() => null) : Promise.resolve(null))),
+    );
+  }
+
+  /** Stops accepting work, lets workers finish what they hold (up to graceMs), then ends them. */
+  async close(graceMs = 5000): Promise<void> {
+    this.closing = true;
+    for (const w of this.waiting.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down'));
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.slots.some((s) => s.inflight.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all(this.slots.map((slot) => this.stop(slot, Math.max(1000, deadline - Date.now()))));
+  }
+
+  private pick(options: RequestOptions): Slot | undefined {
+    if (options.worker !== undefined) {
+      const slot = this.slots[options.worker % this.slots.length];
+      return slot?.ready ? slot : undefined;
+    }
+    let best: Slot | undefined;
+    for (const s of this.slots) if (s.ready && (best === undefined || s.inflight.size < best.inflight.size)) best = s;
+    return best;
+  }
+
+  private dispatch(slot: Slot, msg: Outgoing, options: RequestOptions, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
+    const id = this.nextId++;
+    const timer = setTimeout(() => this.timeOut(slot, id), this.options.requestTimeoutMs);
+    slot.inflight.set(id, { resolve, reject, timer, ...(options.onCrash ? { onCrash: options.onCrash } : {}) });
+    slot.channel!.write(encodeFrame({ ...msg, id }));
+  }
+
+  private timeOut(slot: Slot, id: number): void {
+    const pending = slot.inflight.get(id);
+    if (!pending) return;
+    slot.inflight.delete(id);
+    pending.reject(new ServeError('WORKER_TIMEOUT', `the runtime worker did not answer within ${this.options.requestTimeoutMs} ms; it is being restarted`));
+    // A worker that cannot answer in time is wedged in synchronous work: replace it.
+    this.options.log.error({ worker: slot.index, pid: slot.child?.pid }, 'runtime worker timed out; killing it');
+    slot.child?.kill('SIGKILL');
+  }
+
+  private drainWaiting(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i]!;
+      const slot = this.pick(w.options);
+      if (!slot) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      clearTimeout(w.timer);
+      this.dispatch(slot, w.msg, w.options, w.resolve, w.reject);
+    }
+  }
+
+  private spawn(slot: Slot): void {
+    const { entry, execArgv } = this.launch;
+    const child = spawn(process.execPath, [...execArgv, entry, JSON.stringify(this.options.config)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
+    });
+    const channel = child.stdio[3] as Socket;
+    slot.child = child;
+    slot.channel = channel;
+    const decoder = new FrameDecoder();
+    channel.on('data', (chunk: Buffer) => {
+      let messages: unknown[];
+      try {
+        messages = decoder.push(chunk);
+      } catch (err) {
+        this.options.log.error({ err, worker: slot.index }, 'corrupt frame from runtime worker; killing it');
+        child.kill('SIGKILL');
+        return;
+      }
+      for (const m of messages) this.onMessage(slot, m as WorkerMessage);
+    });
+    channel.on('error', () => undefined); // the exit handler does the cleanup
+    child.once('exit', (code, signal) => this.onExit(slot, child, code, signal));
+    child.once('error', (err) => {
+      this.options.log.error({ err, worker: slot.index }, 'runtime worker failed to start');
+    });
+  }
+
+  private onMessage(slot: Slot, msg: WorkerMessage): void {
+    if (msg.t === 'ready') {
+      slot.ready = true;
+      this.backends = msg.backends;
+      this.options.log.info({ worker: slot.index, pid: msg.pid }, 'runtime worker ready');
+      this.drainWaiting();
+      for (const l of [...this.readyListeners]) l();
+      return;
+    }
+    this.settle(slot, msg);
+  }
+
+  private settle(slot: Slot, reply: WorkerReply): void {
+    const pending = slot.inflight.get(reply.id);
+    if (!pending) return; // already timed out
+    slot.inflight.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(new ServeError(reply.error.code as ErrorCode, reply.error.message, reply.error.details));
+  }
+
+  private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (slot.child !== child) return;
+    slot.ready = false;
+    slot.child = null;
+    slot.channel = null;
+    const pid = child.pid ?? -1;
+    for (const [id, pending] of slot.inflight) {
+      slot.inflight.delete(id);
+      clearTimeout(pending.timer);
+      const err = pending.onCrash?.({ code, signal, pid })
+        ?? new ServeError('WORKER_CRASHED', `the runtime worker (pid ${pid}) exited (${signal ?? `code ${code}`}) while serving this request`);
+      pending.reject(err);
+    }
+    if (this.closing) return;
+    const now = Date.now();
+    slot.recentCrashes = now - slot.lastCrashAt < 30_000 ? slot.recentCrashes + 1 : 1;
+    slot.lastCrashAt = now;
+    const delayMs = Math.min(5000, 50 * 2 ** (slot.recentCrashes - 1));
+    this.options.log.error({ worker: slot.index, pid, code, signal, restartInMs: delayMs }, 'runtime worker exited; restarting');
+    setTimeout(() => {
+      if (this.closing) return;
+      slot.restarts++;
+      this.spawn(slot);
+    }, delayMs);
+  }
+
+  private async stop(slot: Slot, graceMs: number): Promise<void> {
+    const child = slot.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    slot.channel?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,2 @@
+export { encodeFrame, FrameDecoder } from './frame.js';
+export type * from './messages.js';

@@ -1,0 +1,57 @@
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { ServeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fsyncDir, writeFileAtomic } from './atomic.js';
+import type { StoreLayout } from './layout.js';
+import { DeploymentRecordSchema, type DeploymentRecord } from './records.js';
+
+/** Deployments as one JSON file each, indexed in memory. */
+export class FsDeploymentStore {
+  private readonly index = new Map<string, DeploymentRecord>();
+
+  constructor(
+    private readonly layout: StoreLayout,
+    private readonly log: Logger,
+  ) {}
+
+  async open(): Promise<void> {
+    await mkdir(this.layout.deploymentsDir, { recursive: true });
+    for (const file of await readdir(this.layout.deploymentsDir)) {
+      if (!file.endsWith('.json') || file.startsWith('.')) continue;
+      try {
+        const record = DeploymentRecordSchema.parse(JSON.parse(await readFile(`${this.layout.deploymentsDir}/${file}`, 'utf8')));
+        this.index.set(record.name, record);
+      } catch (err) {
+        this.log.error({ err, file }, 'skipping a deployment file that cannot be read');
+      }
+    }
+  }
+
+  list(): DeploymentRecord[] {
+    return [...this.index.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): DeploymentRecord {
+    const record = this.index.get(name);
+    if (!record) throw new ServeError('DEPLOYMENT_NOT_FOUND', `deployment "${name}" does not exist`);
+    return record;
+  }
+
+  has(name: string): boolean {
+    return this.index.has(name);
+  }
+
+  /** Writes (creates or replaces) a deployment atomically. */
+  async put(record: DeploymentRecord): Promise<void> {
+    const parsed = DeploymentRecordSchema.parse(record);
+    await writeFileAtomic(this.layout.deploymentPath(parsed.name), JSON.stringify(parsed, null, 2));
+    this.index.set(parsed.name, parsed);
+  }
+
+  async delete(name: string): Promise<void> {
+    this.get(name);
+    await rm(this.layout.deploymentPath(name), { force: true });
+    await fsyncDir(this.layout.deploymentsDir);
+    this.index.delete(name);
+  }
+}

@@ -1,0 +1,54 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import type { Logger } from '../log.js';
+import { writeFileAtomic } from './atomic.js';
+import { FsDeploymentStore } from './deployments.js';
+import { StoreLayout } from './layout.js';
+import { FsModelStore } from './models.js';
+
+export { checkName, NAME_PATTERN } from './names.js';
+export type { Staging } from './models.js';
+export type { DeploymentRecord, ManifestDraft, VersionManifest } from './records.js';
+export { FsDeploymentStore, FsModelStore, StoreLayout };
+
+/**
+ * The store the front talks to. This filesystem implementation needs no server; another backend
+ * (an object store shared by several fronts) would implement the same three parts.
+ */
+export interface Store {
+  readonly layout: StoreLayout;
+  readonly models: FsModelStore;
+  readonly deployments: FsDeploymentStore;
+  getAdminTokenHash(): Promise<string | null>;
+  setAdminTokenHash(sha256: string): Promise<void>;
+}
+
+/** Opens (creating if needed) the data directory and clears what a crash left in tmp/. */
+export async function openFsStore(dataDir: string, log: Logger): Promise<Store> {
+  const layout = new StoreLayout(dataDir);
+  await mkdir(layout.root, { recursive: true });
+  // Staged publishes that never committed (a crash mid-publish) are the only thing under tmp/.
+  await rm(layout.tmpDir, { recursive: true, force: true });
+  await mkdir(layout.uploadsDir, { recursive: true });
+  await mkdir(layout.secretsDir, { recursive: true, mode: 0o700 });
+  const models = new FsModelStore(layout, log);
+  const deployments = new FsDeploymentStore(layout, log);
+  await models.open();
+  await deployments.open();
+  return {
+    layout,
+    models,
+    deployments,
+    async getAdminTokenHash() {
+      try {
+        const { sha256 } = JSON.parse(await readFile(layout.adminTokenPath, 'utf8')) as { sha256?: unknown };
+        return typeof sha256 === 'string' ? sha256 : null;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async setAdminTokenHash(sha256: string) {
+      await writeFileAtomic(layout.adminTokenPath, JSON.stringify({ sha256, createdAt: new Date().toISOString() }));
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { join, resolve } from 'node:path';
+
+/**
+ * The only place that joins store paths. Triton-style model/version folders:
+ *
+ *   <data>/models/<name>/<version>/manifest.json   signature, files, sample, timestamps
+ *   <data>/models/<name>/<version>/<model files>   e.g. model.onnx
+ *   <data>/models/<name>/<version>/script.js       the version's saved custom script
+ *   <data>/deployments/<name>.json                 model@version, script, token hash, limits
+ *   <data>/secrets/admin-token.json                sha-256 of the admin token
+ *   <data>/tmp/                                    staging; emptied at start
+ */
+export class StoreLayout {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = resolve(dataDir);
+  }
+
+  get modelsDir(): string {
+    return join(this.root, 'models');
+  }
+  modelDir(name: string): string {
+    return join(this.modelsDir, name);
+  }
+  versionDir(name: string, version: number): string {
+    return join(this.modelDir(name), String(version));
+  }
+  manifestPath(name: string, version: number): string {
+    return join(this.versionDir(name, version), 'manifest.json');
+  }
+  scriptPath(name: string, version: number): string {
+    return join(this.versionDir(name, version), 'script.js');
+  }
+  get deploymentsDir(): string {
+    return join(this.root, 'deployments');
+  }
+  deploymentPath(name: string): string {
+    return join(this.deploymentsDir, `${name}.json`);
+  }
+  get secretsDir(): string {
+    return join(this.root, 'secrets');
+  }
+  get adminTokenPath(): string {
+    return join(this.secretsDir, 'admin-token.json');
+  }
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+  /** Where multipart model uploads stream before a publish moves them into a staging folder. */
+  get uploadsDir(): string {
+    return join(this.tmpDir, 'uploads');
+  }
+}

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ServeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { fsyncDir, renameDirAtomic, writeFileAtomic } from './atomic.js';
+import { KeyedLock } from './keyed-lock.js';
+import type { StoreLayout } from './layout.js';
+import { VersionManifestSchema, type ManifestDraft, type VersionManifest } from './records.js';
+
+/** A directory under <data>/tmp where a publish assembles its files before it is committed. */
+export interface Staging {
+  readonly dir: string;
+  /** Writes the manifest, gives the next version number and moves the folder into place in one rename. */
+  commit(name: string, draft: ManifestDraft): Promise<VersionManifest>;
+  discard(): Promise<void>;
+}
+
+/** Model versions on the local filesystem, indexed in memory (this process owns the data dir). */
+export class FsModelStore {
+  private readonly index = new Map<string, Map<number, VersionManifest>>();
+  private readonly lock = new KeyedLock();
+
+  constructor(
+    private readonly layout: StoreLayout,
+    private readonly log: Logger,
+  ) {}
+
+  async open(): Promise<void> {
+    await mkdir(this.layout.modelsDir, { recursive: true });
+    for (const name of await readdir(this.layout.modelsDir)) {
+      const versions = new Map<number, VersionManifest>();
+      for (const entry of await readdir(this.layout.modelDir(name)).catch(() => [])) {
+        const version = Number(entry);
+        if (!Number.isInteger(version) || version < 1) continue;
+        try {
+          const raw = JSON.parse(await readFile(this.layout.manifestPath(name, version), 'utf8'));
+          versions.set(version, VersionManifestSchema.parse(raw));
+        } catch (err) {
+          this.log.error({ err, model: name, version }, 'skipping a model version whose manifest cannot be read');
+        }
+      }
+      if (versions.size > 0) this.index.set(name, versions);
+    }
+  }
+
+  async stage(): Promise<Staging> {
+    const dir = join(this.layout.tmpDir, `stage-${randomBytes(8).toString('hex')}`);
+    await mkdir(dir, { recursive: true });
+    return {
+      dir,
+      commit: (name, draft) => this.commit(name, dir, draft),
+      discard: () => rm(dir, { recursive: true, force: true }),
+    };
+  }
+
+  list(): VersionManifest[][] {
+    return [...this.index.keys()].sort().map((name) => this.versions(name));
+  }
+
+  /** Versions of a model, oldest first; MODEL_NOT_FOUND when there are none. */
+  versions(name: string): VersionManifest[] {
+    const versions = this.index.get(name);
+    if (!versions || versions.size === 0) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
+    return [...versions.values()].sort((a, b) => a.version - b.version);
+  }
+
+  /** `version` is a number, a numeric string or "latest". */
+  get(name: string, version: number | string = 'latest'): VersionManifest {
+    const versions = this.versions(name);
+    if (version === 'latest') return versions.at(-1)!;
+    const n = typeof version === 'number' ? version : /^\d+$/.test(version) ? Number(version) : NaN;
+    if (Number.isNaN(n)) throw new ServeError('REQUEST_INVALID', `model version must be a number or "latest" (got ${JSON.stringify(version)})`);
+    const found = versions.find((v) => v.version === n);
+    if (!found) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version ${n} (versions: ${versions.map((v) => v.version).join(', ')})`);
+    return found;
+  }
+
+  versionDir(manifest: VersionManifest): string {
+    return this.layout.versionDir(manifest.name, manifest.version);
+  }
+
+  /** Removes one version: renamed out of the tree first, so a crash leaves it whole or gone. */
+  async deleteVersion(name: string, version: number): Promise<void> {
+    await this.lock.run(name, async () => {
+      this.get(name, version);
+      await this.trash(this.layout.versionDir(name, version));
+      this.index.get(name)!.delete(version);
+      if (this.index.get(name)!.size === 0) {
+        this.index.delete(name);
+        await rm(this.layout.modelDir(name), { recursive: true, force: true });
+      }
+    });
+  }
+
+  async deleteModel(name: string): Promise<void> {
+    await this.lock.run(name, async () => {
+      this.versions(name);
+      await this.trash(this.layout.modelDir(name));
+      this.index.delete(name);
+    });
+  }
+
+  async saveScript(name: string, version: number, text: string): Promise<void> {
+    this.get(name, version);
+    await writeFileAtomic(this.layout.scriptPath(name, version), text);
+  }
+
+  /** The version's saved script, or null when none was saved. */
+  async getScript(name: string, version: number): Promise<string | null> {
+    this.get(name, version);
+    try {
+      return await readFile(this.layout.scriptPath(name, version), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  private async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
+    return this.lock.run(name, async () => {
+      const existing = this.index.get(name);
+      const version = existing && existing.size > 0 ? Math.max(...existing.keys()) + 1 : 1;
+      const manifest: VersionManifest = { ...draft, name, version, createdAt: new Date().toISOString() };
+      const manifestFile = join(stagingDir, 'manifest.json');
+      await writeFile(manifestFile, JSON.stringify(manifest, null, 2));
+      await syncTree(stagingDir);
+      await mkdir(this.layout.modelDir(name), { recursive: true });
+      await renameDirAtomic(stagingDir, this.layout.versionDir(name, version));
+      if (existing) existing.set(version, manifest);
+      else this.index.set(name, new Map([[version, manifest]]));
+      return manifest;
+    });
+  }
+
+  private async trash(path: string): Promise<void> {
+    const graveyard = join(this.layout.tmpDir, `trash-${randomBytes(8).toString('hex')}`);
+    await renameDirAtomic(path, graveyard);
+    await rm(graveyard, { recursive: true, force: true });
+  }
+}
+
+/** fsync every file of a staged version and the folder itself before it is renamed into place. */
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const handle = await open(join(dir, entry.name), 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+  await fsyncDir(dir);
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { DTYPES } from '../worker/runtimes/tensor.js';
+import type { DType } from '../worker/runtimes/types.js';
+
+/** What the store keeps on disk, parsed back with these schemas (a damaged file is reported, not trusted). */
+
+export const TensorSpecSchema = z.object({
+  name: z.string(),
+  dtype: z.enum(DTYPES as [DType, ...DType[]]).nullable(),
+  shape: z.array(z.number().int()).readonly().nullable(),
+  dimNames: z.array(z.string().nullable()).readonly().optional(),
+  kind: z.string().optional(),
+});
+
+export const ModelFileSchema = z.object({ name: z.string(), bytes: z.number().int(), sha256: z.string() });
+
+export const VersionManifestSchema = z.object({
+  name: z.string(),
+  version: z.number().int().min(1),
+  format: z.string(),
+  mainFile: z.string(),
+  files: z.array(ModelFileSchema),
+  bytes: z.number().int(),
+  sha256: z.string(),
+  createdAt: z.string(),
+  description: z.string(),
+  miningFunction: z.string().nullable(),
+  backend: z.string(),
+  inputs: z.array(TensorSpecSchema),
+  outputs: z.array(TensorSpecSchema),
+  sample: z.record(z.string(), z.unknown()).nullable(),
+});
+export type VersionManifest = z.infer<typeof VersionManifestSchema>;
+
+/** A manifest before the store gives it a version number and a time. */
+export type ManifestDraft = Omit<VersionManifest, 'name' | 'version' | 'createdAt'>;
+
+export const DeploymentRecordSchema = z.object({
+  name: z.string(),
+  modelName: z.string(),
+  modelVersion: z.number().int().min(1),
+  replicas: z.number().int().min(1),
+  /** The script text the deployment runs, copied at deploy time; null for none. */
+  script: z.string().nullable(),
+  tokenHash: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  limits: z.object({ timeoutMs: z.number().int().optional(), memoryLimitMb: z.number().int().optional() }),
+});
+export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

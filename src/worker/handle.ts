@@ -1,0 +1,34 @@
+import { resolveRuntime } from './runtimes/index.js';
+import type { ModelSignature, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import { invokeModel } from './invoke.js';
+import type { ModelPool } from './pool.js';
+import type { WorkerConfig } from './worker-config.js';
+
+export interface HandlerDeps {
+  readonly pool: ModelPool;
+  readonly config: WorkerConfig;
+}
+
+/** Dispatches one front request to what serves it; the value is the reply payload. */
+export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Promise<unknown> {
+  switch (req.t) {
+    case 'invoke':
+      return invokeModel(req, deps);
+    case 'inspect':
+      return inspectModel(req.format, req.dir, req.mainFile, deps.config);
+    case 'evict':
+      return { evicted: deps.pool.evict(req.name, req.version) };
+    case 'stats':
+      return { pid: process.pid, pool: deps.pool.stats(), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
+  }
+}
+
+/** Loads a staged model once to read its signature, then unloads it: the publish-time check. */
+async function inspectModel(format: string, dir: string, mainFile: string, config: WorkerConfig): Promise<ModelSignature> {
+  const model = await resolveRuntime(format).load(dir, mainFile, { intraOpThreads: config.intraOpThreads });
+  try {
+    return { inputs: model.inputs, outputs: model.outputs, backend: model.backend };
+  } finally {
+    await model.dispose();
+  }
+}

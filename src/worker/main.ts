@@ -1,0 +1,62 @@
+import { Socket } from 'node:net';
+import { toServeError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
+import type { WorkerMessage, WorkerRequest } from '../protocol/messages.js';
+import { handleRequest } from './handle.js';
+import { ModelPool } from './pool.js';
+import { resolveRuntime, runtimeBackends } from './runtimes/index.js';
+import { parseWorkerConfig } from './worker-config.js';
+
+/**
+ * Entry of a runtime worker process. The front spawns it with the frame channel on fd 3 and its
+ * settings as JSON in argv[2]; it exits when the channel closes.
+ */
+const config = parseWorkerConfig(process.argv[2]);
+const log = createLogger({ level: config.logLevel, name: 'worker' });
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+const send = (msg: WorkerMessage) => channel.write(encodeFrame(msg));
+
+const pool = new ModelPool({
+  maxModels: config.pool.maxModels,
+  maxBytes: config.pool.maxBytes,
+  log,
+  load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
+});
+
+async function serve(req: WorkerRequest): Promise<void> {
+  try {
+    const value = await handleRequest(req, { pool, config });
+    send({ t: 'reply', id: req.id, ok: true, value });
+  } catch (err) {
+    const e = toServeError(err);
+    if (e.code === 'INTERNAL') log.error({ err, id: req.id }, 'request failed');
+    const error = e.details === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, details: e.details };
+    send({ t: 'reply', id: req.id, ok: false, error });
+  }
+}
+
+const decoder = new FrameDecoder();
+channel.on('data', (chunk: Buffer) => {
+  for (const msg of decoder.push(chunk)) void serve(msg as WorkerRequest);
+});
+
+async function shutdown(code: number): Promise<void> {
+  await pool.clear().catch(() => undefined);
+  process.exit(code);
+}
+
+// The front owns our life: when the channel closes (front exited or asked us to stop), leave.
+channel.on('close', () => void shutdown(0));
+channel.on('error', (err) => {
+  log.error({ err }, 'worker channel failed');
+  void shutdown(1);
+});
+process.on('SIGTERM', () => channel.end());
+process.on('uncaughtException', (err) => {
+  log.fatal({ err }, 'worker crashed');
+  process.exit(1);
+});
+
+send({ t: 'ready', pid: process.pid, backends: runtimeBackends() });
+log.debug('worker ready');

@@ -1,0 +1,37 @@
+import { ServeError } from '../errors.js';
+import type { Record_ } from '../api/records.js';
+import { bindRecords, splitOutputs } from './binding.js';
+import { nest, toJsonValues } from './runtimes/tensor.js';
+import type { LoadedModel, Tensor } from './runtimes/types.js';
+
+/** Runs the model over records (stacked into batches where it can) and returns raw outputs per record. */
+export async function runRecords(model: LoadedModel, records: readonly Record_[]): Promise<Record<string, Tensor>[]> {
+  const batches = bindRecords(records, model.inputs, model.outputs);
+  const perRecord = new Array<Record<string, Tensor>>(records.length);
+  for (const batch of batches) {
+    const outputs = await model.run(batch.feeds);
+    splitOutputs(batch, outputs).forEach((out, i) => {
+      perRecord[batch.recordIndices[i]!] = out;
+    });
+  }
+  return perRecord;
+}
+
+/** A tensor as nested JSON arrays (numbers, booleans or strings). */
+export function tensorToJson(tensor: Tensor): unknown {
+  return nest(toJsonValues(tensor), tensor.shape);
+}
+
+/** One record's outputs as `{ name: nested arrays }`, in the model's output order. */
+export function outputsToJson(model: LoadedModel, outputs: Readonly<Record<string, Tensor>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const spec of model.outputs) {
+    const tensor = outputs[spec.name];
+    if (tensor !== undefined) out[spec.name] = tensorToJson(tensor);
+  }
+  return out;
+}
+
+export function requireRecords(x: unknown): void {
+  if (x === undefined) throw new ServeError('REQUEST_INVALID', 'args.X is required: a list of records [{ input: value }] or { columns, data }');
+}

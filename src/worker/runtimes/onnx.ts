@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ServeError } from '../../errors.js';
+import { isDType } from './tensor.js';
+import type { LoadedModel, ModelRuntime, RuntimeOptions, Tensor, TensorSpec } from './types.js';
+
+const ORT_VERSION = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+export const ONNX_BACKEND = `onnxruntime-node ${ORT_VERSION} (cpu)`;
+
+type OrtValueMetadata = ort.InferenceSession.ValueMetadata;
+
+/** onnxruntime-node metadata -> our spec. Named free dims come back as strings, unnamed as "". */
+export function toTensorSpec(meta: OrtValueMetadata): TensorSpec {
+  if (!meta.isTensor) return { name: meta.name, dtype: null, shape: null, kind: 'non-tensor' };
+  const dtype = isDType(meta.type) ? meta.type : null;
+  const dims = meta.shape as readonly (number | string)[];
+  const shape = dims.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+  const names = dims.map((d) => (typeof d === 'string' && d !== '' ? d : null));
+  const spec: TensorSpec = { name: meta.name, dtype, shape };
+  if (dtype === null) return { ...spec, kind: `unsupported tensor type ${String(meta.type)}` };
+  return names.some((n) => n !== null) ? { ...spec, dimNames: names } : spec;
+}
+
+function toOrtTensor(t: Tensor): ort.Tensor {
+  // ort's type union is narrower than ours per dtype; the dtype table guarantees the pairing.
+  return new ort.Tensor(t.dtype as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape as number[]);
+}
+
+function fromOrtTensor(t: ort.Tensor): Tensor {
+  if (!isDType(t.type)) throw new ServeError('INFERENCE_FAILED', `the model returned a tensor of unsupported type ${t.type}`);
+  return { dtype: t.type, shape: [...t.dims], data: t.data as Tensor['data'] };
+}
+
+function cleanOrtMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/, '').trim();
+}
+
+class OnnxModel implements LoadedModel {
+  readonly backend = ONNX_BACKEND;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  private readonly fetches: string[];
+
+  constructor(private readonly session: ort.InferenceSession) {
+    this.inputs = session.inputMetadata.map(toTensorSpec);
+    this.outputs = session.outputMetadata.map(toTensorSpec);
+    // Non-tensor outputs (e.g. a ZipMap's sequence of maps) cannot be fetched by onnxruntime-node.
+    this.fetches = this.outputs.filter((o) => o.dtype !== null).map((o) => o.name);
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(ortFeeds, this.fetches);
+    } catch (err) {
+      throw new ServeError('INFERENCE_FAILED', `onnxruntime could not run the model: ${cleanOrtMessage(err)}`, undefined, { cause: err });
+    }
+    const out: Record<string, Tensor> = {};
+    for (const name of this.fetches) out[name] = fromOrtTensor(results[name] as ort.Tensor);
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const onnxRuntime: ModelRuntime = {
+  format: 'onnx',
+  async load(dir: string, mainFile: string, options: RuntimeOptions): Promise<LoadedModel> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(join(dir, mainFile), {
+        intraOpNumThreads: options.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+    } catch (err) {
+      throw new ServeError('MODEL_INVALID', `onnxruntime cannot load ${mainFile}: ${cleanOrtMessage(err)}`, undefined, { cause: err });
+    }
+    return new OnnxModel(session);
+  },
+};

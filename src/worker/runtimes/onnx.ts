@@ -32,9 +32,15 @@ function fromOrtTensor(t: ort.Tensor): Tensor {
   return { dtype: t.type, shape: [...t.dims], data: t.data as Tensor['data'] };
 }
 
-function cleanOrtMessage(err: unknown): string {
+/** ORT messages carry server paths and C++ frames; keep only the part that speaks to the user. */
+export function cleanOrtMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/, '').trim();
+  return text
+    .replace(/^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*/, '')
+    .replace(/Load model from \S+ failed:/, '')
+    .replace(/\/onnxruntime_src\/\S+:\d+ [^)]*\)\s*/g, '')
+    .replace(/\/onnxruntime_src\/\S+:\d+\s*/g, '')
+    .trim();
 }
 
 class OnnxModel implements LoadedModel {
@@ -81,7 +87,7 @@ export const onnxRuntime: ModelRuntime = {
         graphOptimizationLevel: 'all',
       });
     } catch (err) {
-      throw new ServeError('MODEL_INVALID', `onnxruntime cannot load ${mainFile}: ${cleanOrtMessage(err)}`, undefined, { cause: err });
+      throw new ServeError('MODEL_INVALID', `not a loadable ONNX model: ${cleanOrtMessage(err)}`, undefined, { cause: err });
     }
     return new OnnxModel(session);
   },

@@ -57,14 +57,15 @@ export function encodeFrame(message: unknown): Buffer {
     offset = align8(offset + view.byteLength);
   }
   const headerRaw = Buffer.from(JSON.stringify({ m: json, b: table }), 'utf8');
-  const headerLen = align8(headerRaw.length);
-  const bodyLen = 4 + headerLen + offset;
+  // Body: u32 header length, header, padding, blobs. The blob area starts 8-aligned in the body.
+  const blobStart = align8(4 + headerRaw.length);
+  const bodyLen = blobStart + offset;
   const out = Buffer.allocUnsafe(4 + bodyLen);
   out.writeUInt32LE(bodyLen, 0);
   out.writeUInt32LE(headerRaw.length, 4);
   headerRaw.copy(out, 8);
-  out.fill(0x20, 8 + headerRaw.length, 8 + headerLen);
-  const blobBase = 8 + headerLen;
+  out.fill(0x20, 8 + headerRaw.length, 4 + blobStart);
+  const blobBase = 4 + blobStart;
   blobs.forEach((view, i) => {
     const [, at, len] = table[i]!;
     out.set(new Uint8Array(view.buffer, view.byteOffset, len), blobBase + at);
@@ -80,7 +81,7 @@ function decodeBody(body: Uint8Array): unknown {
   const view = new DataView(buffer);
   const headerLen = view.getUint32(0, true);
   const header = JSON.parse(Buffer.from(buffer, 4, headerLen).toString('utf8')) as { m: string; b: [Kind, number, number][] };
-  const blobBase = 4 + align8(headerLen);
+  const blobBase = align8(4 + headerLen);
   const arrays = header.b.map(([kind, at, len]) => {
     const ctor = KINDS[kind];
     return new ctor(buffer, blobBase + at, len / ctor.BYTES_PER_ELEMENT) as AnyTypedArray;

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiError } from '../../src/client/index.js';
+import { fixtureFile, MNIST_ONNX } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const zeros = () => [[Array.from({ length: 28 }, () => new Array<number>(28).fill(0))]];
+
+describe('a runtime worker that dies costs only its in-flight requests', () => {
+  let server: TestServer;
+  let token: string;
+  before(async () => {
+    server = await startTestServer();
+    await server.client.publishModel({ name: 'mnist', files: [fixtureFile(MNIST_ONNX)] });
+    token = (await server.client.createDeployment({ deployment_name: 'mnist-svc', model_name: 'mnist' })).access_token;
+  });
+  after(() => server.close());
+
+  it('answers in-flight requests with 503 WORKER_CRASHED, restarts the worker and serves again', async () => {
+    const svc = server.client.withToken(token);
+    const victim = server.workers.workerInfo()[0]!;
+    assert.ok(victim.pid);
+    const outcomes: string[] = [];
+    let killed = false;
+    const load = Array.from({ length: 300 }, async () => {
+      try {
+        await svc.predict('mnist-svc', { X: [{ Input3: zeros() }] });
+        outcomes.push('ok');
+        // Mid-load: the 20th answer triggers the kill while ~280 requests are in flight.
+        if (outcomes.length === 20 && !killed) {
+          killed = true;
+          process.kill(victim.pid!, 'SIGKILL');
+        }
+      } catch (err) {
+        const e = err as ApiError;
+        outcomes.push(`${e.status} ${e.code}`);
+      }
+    });
+    await Promise.all(load);
+    const failures = outcomes.filter((o) => o !== 'ok');
+    assert.ok(failures.length > 0, 'some requests were in flight on the killed worker');
+    assert.ok(failures.every((f) => f === '503 WORKER_CRASHED'), `only WORKER_CRASHED failures, got ${[...new Set(failures)].join(', ')}`);
+    assert.ok(outcomes.filter((o) => o === 'ok').length > 100, 'the other worker kept serving');
+
+    // Recovers by itself within seconds.
+    const deadline = Date.now() + 10_000;
+    while (server.workers.readyCount < 2 && Date.now() < deadline) await sleep(50);
+    assert.equal(server.workers.readyCount, 2);
+    const info = server.workers.workerInfo()[0]!;
+    assert.notEqual(info.pid, victim.pid);
+    assert.equal(info.restarts, 1);
+    for (let i = 0; i < 20; i++) {
+      const out = await svc.predict('mnist-svc', { X: [{ Input3: zeros() }] });
+      assert.equal((out.result as unknown[]).length, 1);
+    }
+  });
+
+  it('keeps requests waiting while every worker is down and serves them once one is back', async () => {
+    const svc = server.client.withToken(token);
+    for (const w of server.workers.workerInfo()) process.kill(w.pid!, 'SIGKILL');
+    await sleep(20);
+    const out = await svc.predict('mnist-svc', { X: [{ Input3: zeros() }] });
+    assert.equal((out.result as unknown[]).length, 1);
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 200);
+  });
+});

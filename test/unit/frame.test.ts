@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
+
+describe('worker protocol frames', () => {
+  it('round-trips typed arrays as typed arrays anywhere in a message', () => {
+    const msg = {
+      t: 'invoke',
+      id: 7,
+      args: { X: [{ a: Float32Array.from([1.5, -2]) }], files: { f: { bytes: new Uint8Array([1, 2, 3]) } } },
+      big: BigInt64Array.from([2n ** 62n]),
+      sub: new Float64Array([1, 2, 3, 4]).subarray(1, 3),
+    };
+    const [out] = new FrameDecoder().push(encodeFrame(msg)) as [typeof msg];
+    assert.ok(out.args.X[0]!.a instanceof Float32Array);
+    assert.deepEqual([...out.args.X[0]!.a], [1.5, -2]);
+    assert.deepEqual([...out.args.files.f.bytes], [1, 2, 3]);
+    assert.equal(out.big[0], 2n ** 62n);
+    assert.deepEqual([...out.sub], [2, 3]);
+    assert.equal(out.id, 7);
+  });
+
+  it('sends typed-array bytes raw, not as JSON numbers', () => {
+    const frame = encodeFrame({ data: new Float32Array(1000).fill(0.123456789) });
+    assert.ok(frame.length < 4400, `frame is ${frame.length} bytes`);
+  });
+
+  it('reassembles frames split across chunks and several frames in one chunk', () => {
+    const a = encodeFrame({ n: 1, x: new Int32Array([1, 2]) });
+    const b = encodeFrame({ n: 2 });
+    const all = Buffer.concat([a, b]);
+    const decoder = new FrameDecoder();
+    const got: unknown[] = [];
+    for (let i = 0; i < all.length; i += 3) got.push(...decoder.push(all.subarray(i, i + 3)));
+    assert.equal(got.length, 2);
+    assert.deepEqual((got[1] as { n: number }).n, 2);
+    assert.deepEqual([...(got[0] as { x: Int32Array }).x], [1, 2]);
+    assert.deepEqual(new FrameDecoder().push(all).length, 2);
+  });
+
+  it('refuses a length prefix beyond the limit', () => {
+    const bad = Buffer.alloc(8);
+    bad.writeUInt32LE(2 ** 31 + 5, 0);
+    assert.throws(() => new FrameDecoder(1024).push(bad), /exceeds the limit/);
+  });
+});

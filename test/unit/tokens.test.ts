@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hashToken, mintToken, verifyToken } from '../../src/front/auth/tokens.js';
+
+describe('tokens', () => {
+  it('mints distinct prefixed tokens of 256 random bits', () => {
+    const a = mintToken('ibx_svc');
+    assert.match(a, /^ibx_svc_[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(a, mintToken('ibx_svc'));
+  });
+
+  it('stores only a sha-256 and verifies against it', () => {
+    const token = mintToken('ibx_admin');
+    const hash = hashToken(token);
+    assert.match(hash, /^[0-9a-f]{64}$/);
+    assert.ok(verifyToken(token, hash));
+    assert.ok(!verifyToken(`${token}x`, hash));
+    assert.ok(!verifyToken(token, 'not-a-hash'));
+  });
+});

@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import type { AppDeps } from './deps.js';
+import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
@@ -15,6 +16,7 @@ export function createApp(deps: AppDeps): Koa {
   app.silent = true; // errorHandler logs; Koa's default stderr printing would duplicate it
   app.use(requestId(deps.log));
   app.use(accessLog());
+  app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
   for (const router of [healthRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
     app.use(router.routes());

@@ -129,4 +129,15 @@ describe('ONNX models made by others: publish, inspect, test, deploy, predict', 
     await server.client.deleteDeployment('iris-svc');
     await assert.rejects(server.client.getDeployment('iris-svc'), (e: ApiError) => e.code === 'DEPLOYMENT_NOT_FOUND');
   });
+
+  it('exposes Prometheus metrics with the model pools and predictions per deployment', async () => {
+    const res = await fetch(`${server.url}/metrics`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /inferbox_predictions_total\{deployment="mnist-svc",status="200"\} [1-9]/);
+    const loads = Number(/inferbox_model_pool\{stat="loads"\} (\d+)/.exec(text)?.[1]);
+    assert.ok(loads >= 3, `loads = ${loads}`);
+    assert.match(text, /inferbox_workers_ready 2/);
+    assert.match(text, /inferbox_http_request_duration_seconds_bucket\{le="0.005",route="\/api\/v1\/svc\/:deployment\/:fn"\}/);
+  });
 });

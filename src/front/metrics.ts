@@ -1,0 +1,77 @@
+import type { Middleware } from 'koa';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WorkerStats } from '../protocol/messages.js';
+import { stateOf } from './context.js';
+import type { WorkerPool } from './workers.js';
+
+export interface FrontMetrics {
+  readonly registry: Registry;
+  readonly middleware: Middleware;
+}
+
+/**
+ * Prometheus metrics of the front: requests by route and status, their latency, and the runtime
+ * workers' model pools (asked for on each scrape).
+ */
+export function createMetrics(workers: WorkerPool): FrontMetrics {
+  const registry = new Registry();
+  const requests = new Counter({ name: 'inferbox_http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const latency = new Histogram({
+    name: 'inferbox_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const predictions = new Counter({ name: 'inferbox_predictions_total', help: 'svc calls by deployment and status', labelNames: ['deployment', 'status'], registers: [registry] });
+  new Gauge({
+    name: 'inferbox_workers_ready',
+    help: 'Runtime workers ready to serve',
+    registers: [registry],
+    collect() {
+      this.set(workers.readyCount);
+    },
+  });
+  new Gauge({
+    name: 'inferbox_worker_restarts',
+    help: 'Runtime worker restarts since start',
+    registers: [registry],
+    collect() {
+      this.set(workers.workerInfo().reduce((n, w) => n + w.restarts, 0));
+    },
+  });
+  const pool = new Gauge({ name: 'inferbox_model_pool', help: 'Model pool counters summed over workers (loaded, bytes, hits, misses, loads, evictions)', labelNames: ['stat'], registers: [registry] });
+  const rss = new Gauge({ name: 'inferbox_worker_rss_bytes', help: 'Resident memory of each runtime worker', labelNames: ['worker'], registers: [registry] });
+
+  const refreshWorkers = async () => {
+    const stats = await workers.broadcast<WorkerStats>({ t: 'stats' });
+    const sum: Record<string, number> = {};
+    rss.reset();
+    stats.forEach((s, i) => {
+      if (!s) return;
+      rss.set({ worker: String(i) }, s.rssBytes);
+      for (const [k, v] of Object.entries(s.pool)) sum[k] = (sum[k] ?? 0) + v;
+    });
+    for (const [k, v] of Object.entries(sum)) pool.set({ stat: k }, v);
+  };
+
+  const middleware: Middleware = async (ctx, next) => {
+    if (ctx.path === '/metrics') {
+      await refreshWorkers();
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+      return;
+    }
+    const end = latency.startTimer();
+    try {
+      await next();
+    } finally {
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      end({ route });
+      requests.inc({ route, method: ctx.method, status: String(ctx.status) });
+      const deployment = stateOf(ctx).deployment;
+      if (deployment) predictions.inc({ deployment, status: String(ctx.status) });
+    }
+  };
+  return { registry, middleware };
+}

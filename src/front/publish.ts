@@ -90,7 +90,9 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       await rename(part.path, target);
       files.push({ name: storedAs, bytes: part.size, sha256: await sha256File(target) });
     }
-    const signature = await deps.workers.request<ModelSignature>({ t: 'inspect', format: layout.format, dir: staging.dir, mainFile: layout.mainFile });
+    // On the scratch worker: a file that crashes the native loader costs no deployed service.
+    const inspect = { t: 'inspect', format: layout.format, dir: staging.dir, mainFile: layout.mainFile } as const;
+    const signature = await deps.workers.request<ModelSignature>(inspect, { worker: deps.workers.scratchIndex });
     const main = files.find((f) => f.name === layout.mainFile)!;
     return await staging.commit(name, {
       format: layout.format,

@@ -9,6 +9,7 @@ import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/mess
 import type { WorkerConfig } from '../worker/worker-config.js';
 
 export interface WorkerPoolOptions {
+  /** Serving workers. One more, the scratch worker, runs untrusted one-off work (inline script tests, model inspection). */
   readonly count: number;
   readonly config: WorkerConfig;
   readonly startTimeoutMs: number;
@@ -21,8 +22,10 @@ export interface WorkerPoolOptions {
 export type CrashVerdict = (exit: { code: number | null; signal: NodeJS.Signals | null; pid: number }) => ServeError;
 
 export interface RequestOptions {
-  /** Pin to one worker (0-based); by default the ready worker with the fewest requests in flight. */
+  /** Pin to one worker (0-based; `scratchIndex` for the scratch worker). */
   readonly worker?: number;
+  /** Choose among these workers; by default any serving worker. The one with the fewest requests in flight wins. */
+  readonly workers?: readonly number[];
   readonly onCrash?: CrashVerdict;
 }
 
@@ -78,7 +81,7 @@ export class WorkerPool {
   backends: Readonly<Record<string, string>> = {};
 
   constructor(private readonly options: WorkerPoolOptions) {
-    this.slots = Array.from({ length: options.count }, (_, index) => ({
+    this.slots = Array.from({ length: options.count + 1 }, (_, index) => ({
       index,
       child: null,
       channel: null,
@@ -94,7 +97,7 @@ export class WorkerPool {
   async start(): Promise<void> {
     for (const slot of this.slots) this.spawn(slot);
     const deadline = Date.now() + this.options.startTimeoutMs;
-    while (this.readyCount < this.slots.length) {
+    while (this.slots.some((s) => !s.ready)) {
       if (Date.now() > deadline) throw new Error(`runtime workers did not start within ${this.options.startTimeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -108,12 +111,19 @@ export class WorkerPool {
     }
   }
 
+  /** Serving workers (the scratch worker not counted). */
   get size(): number {
-    return this.slots.length;
+    return this.options.count;
   }
 
+  /** The worker that runs one-off untrusted work, so a crash there never costs a deployed service. */
+  get scratchIndex(): number {
+    return this.options.count;
+  }
+
+  /** Serving workers that are ready. */
   get readyCount(): number {
-    return this.slots.filter((s) => s.ready).length;
+    return this.slots.filter((s) => s.ready && s.index !== this.scratchIndex).length;
   }
 
   /** Requests in flight or waiting, across all workers. */
@@ -121,8 +131,15 @@ export class WorkerPool {
     return this.waiting.length + this.slots.reduce((n, s) => n + s.inflight.size, 0);
   }
 
-  workerInfo(): { index: number; pid: number | null; ready: boolean; inflight: number; restarts: number }[] {
-    return this.slots.map((s) => ({ index: s.index, pid: s.child?.pid ?? null, ready: s.ready, inflight: s.inflight.size, restarts: s.restarts }));
+  workerInfo(): { index: number; role: 'serving' | 'scratch'; pid: number | null; ready: boolean; inflight: number; restarts: number }[] {
+    return this.slots.map((s) => ({
+      index: s.index,
+      role: s.index === this.scratchIndex ? 'scratch' : 'serving',
+      pid: s.child?.pid ?? null,
+      ready: s.ready,
+      inflight: s.inflight.size,
+      restarts: s.restarts,
+    }));
   }
 
   request<T>(msg: Outgoing, options: RequestOptions = {}): Promise<T> {
@@ -167,11 +184,15 @@ export class WorkerPool {
 
   private pick(options: RequestOptions): Slot | undefined {
     if (options.worker !== undefined) {
-      const slot = this.slots[options.worker % this.slots.length];
+      const slot = this.slots[options.worker];
       return slot?.ready ? slot : undefined;
     }
     let best: Slot | undefined;
-    for (const s of this.slots) if (s.ready && (best === undefined || s.inflight.size < best.inflight.size)) best = s;
+    const consider = (s: Slot | undefined) => {
+      if (s?.ready && (best === undefined || s.inflight.size < best.inflight.size)) best = s;
+    };
+    if (options.workers) for (const i of options.workers) consider(this.slots[i]);
+    else for (let i = 0; i < this.options.count; i++) consider(this.slots[i]);
     return best;
   }
 

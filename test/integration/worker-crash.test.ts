@@ -59,7 +59,7 @@ describe('a runtime worker that dies costs only its in-flight requests', () => {
   it('keeps requests waiting while every worker is down and serves them once one is back', async () => {
     const svc = server.client.withToken(token);
     for (const w of server.workers.workerInfo()) process.kill(w.pid!, 'SIGKILL');
-    await sleep(20);
+    while (server.workers.workerInfo().some((w) => w.ready)) await sleep(5);
     const out = await svc.predict('mnist-svc', { X: [{ Input3: zeros() }] });
     assert.equal((out.result as unknown[]).length, 1);
     const ready = await fetch(`${server.url}/readyz`);

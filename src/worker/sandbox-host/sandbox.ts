@@ -1,0 +1,230 @@
+import type ivm from 'isolated-vm';
+import { ServeError, toServeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { ModelBridge } from './bridge.js';
+import { asInitFailure, classifyEnvelope, classifyIsolateFailure, messageOf, type CallOutput, type Ending } from './classify.js';
+import { Deadline } from './deadline.js';
+import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
+import { admitLogs, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
+import { createLogBudget, type CallResult, type LogBudget, type SandboxHeap, type SandboxLimits, type SandboxOptions } from './types.js';
+
+/** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude.ts). */
+type Envelope =
+  | { kind: 'ok'; value: unknown; logs: IsolateLogs }
+  | { kind: 'pending' }
+  | { kind: 'missing'; logs: IsolateLogs }
+  | { kind: 'rejected'; message: string; logs: IsolateLogs }
+  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: IsolateLogs };
+
+const MAX_REPORT_CHARS = 16_384;
+
+function readEnvelope(raw: unknown): Envelope {
+  const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const text = (v: unknown, fallback = '') => (typeof v === 'string' ? v : fallback);
+  switch (e['kind']) {
+    case 'ok':
+      return { kind: 'ok', value: e['value'], logs: readLogs(e['logs']) };
+    case 'pending':
+      return { kind: 'pending' };
+    case 'missing':
+      return { kind: 'missing', logs: readLogs(e['logs']) };
+    case 'rejected':
+      return { kind: 'rejected', message: text(e['message']), logs: readLogs(e['logs']) };
+    default: {
+      const code = typeof e['code'] === 'string' ? e['code'] : null;
+      const message = text(e['message'], 'the script failed');
+      const report = text(e['report']).slice(0, MAX_REPORT_CHARS);
+      return { kind: 'threw', name: text(e['name'], 'Error'), message, report, code, logs: readLogs(e['logs']) };
+    }
+  }
+}
+
+/**
+ * One isolate with one context running one user script. Calls take the synchronous path
+ * (applySync under isolated-vm's timeout) and switch to the asynchronous path only when the
+ * function returns a thenable (a host-side Deadline then disposes the isolate if it never settles).
+ * Not re-entrant: SandboxReplica queues calls.
+ */
+export class Sandbox {
+  private ending: Ending = 'none';
+  private busy = false;
+  private readonly marker: string;
+  private readonly limits: SandboxLimits;
+  private readonly isolate: ivm.Isolate;
+  private readonly refs: PreludeRefs;
+  private readonly log: Logger;
+
+  private constructor(
+    options: SandboxOptions,
+    parts: { isolate: ivm.Isolate; refs: PreludeRefs; functions: ReadonlySet<string> },
+    private readonly bridge: ModelBridge,
+  ) {
+    this.limits = options.limits;
+    this.isolate = parts.isolate;
+    this.refs = parts.refs;
+    this.functions = parts.functions;
+    this.log = options.log;
+    this.marker = truncationMarker(options.limits);
+  }
+
+  /** Names of the top-level functions the script defines (declarations, and const/let/var bound to functions). */
+  readonly functions: ReadonlySet<string>;
+
+  get disposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  /**
+   * Creates the isolate and its one context, runs the prelude then the script, then `init(ctx)` if
+   * defined. Throws ServeError SCRIPT_INVALID (syntax error with line and column; top level or init
+   * failed, with its message), details `{ stdout, stderr }`.
+   */
+  static async create(options: SandboxOptions): Promise<Sandbox> {
+    const started = performance.now();
+    const bridge = new ModelBridge(options.bridge, options.limits.timeoutMs, options.log);
+    const parts = await createScriptIsolate(options, bridge);
+    const sandbox = new Sandbox(options, parts, bridge);
+    const output = parts.loadOutput;
+    if (parts.functions.has('init')) {
+      const { name, version, inputs, outputs } = options.model;
+      try {
+        const result = await sandbox.call('init', [{ model: { name, version, inputs, outputs } }], createLogBudget(options.limits));
+        output.stdout.push(...result.stdout);
+        output.stderr.push(...result.stderr);
+      } catch (err) {
+        sandbox.dispose();
+        const failure = asInitFailure(toServeError(err));
+        const details = failure.details ?? {};
+        const stdout = [...output.stdout, ...((details['stdout'] as string[] | undefined) ?? [])];
+        const stderr = [...output.stderr, ...((details['stderr'] as string[] | undefined) ?? [])];
+        throw new ServeError('SCRIPT_INVALID', failure.message, { ...details, stdout, stderr }, { cause: failure.cause ?? err });
+      }
+    }
+    const ms = Math.round(performance.now() - started);
+    options.log.debug({ ms, functions: [...parts.functions], stdout: output.stdout, stderr: output.stderr }, 'sandbox ready');
+    return sandbox;
+  }
+
+  /**
+   * Calls a top-level function with copied arguments; returns the copied result and what the call
+   * printed. Throws ServeError FUNCTION_NOT_FOUND, SCRIPT_REJECTED, SCRIPT_FAILED, SCRIPT_TIMEOUT or
+   * SCRIPT_MEMORY_LIMIT (the last two dispose the isolate), or a code model.run failed with;
+   * details always hold `{ stdout, stderr }` of this call so far.
+   */
+  async call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
+    const output: CallOutput = { stdout: [], stderr: [] };
+    if (this.disposed) throw new ServeError('INTERNAL', `the sandbox is disposed; ${fn}() was not called`, output);
+    if (this.busy) throw new ServeError('INTERNAL', 'Sandbox.call() while another call runs; queue calls with SandboxReplica', output);
+    this.busy = true;
+    const deadline = new Deadline(this.limits.timeoutMs);
+    this.bridge.begin(deadline);
+    try {
+      let raw: unknown;
+      try {
+        raw = this.refs.dispatch.applySync(undefined, [fn, args as unknown[], budget.lines, budget.bytes, budget.truncated], {
+          arguments: { copy: true },
+          result: { copy: true },
+          timeout: this.limits.timeoutMs,
+        });
+      } catch (err) {
+        throw this.syncFailure(err, fn, budget, output);
+      }
+      let envelope = readEnvelope(raw);
+      if (envelope.kind === 'pending') envelope = await this.settle(fn, deadline, budget, output);
+      return this.finish(fn, envelope, budget, output);
+    } finally {
+      deadline.stop();
+      this.bridge.end();
+      this.busy = false;
+    }
+  }
+
+  /** Heap figures of the isolate (for leak checks and metrics). */
+  async heapStatistics(): Promise<SandboxHeap> {
+    const h = await this.isolate.getHeapStatistics();
+    return {
+      usedHeapBytes: h.used_heap_size,
+      totalHeapBytes: h.total_heap_size,
+      externalBytes: h.externally_allocated_size,
+      heapLimitBytes: h.heap_size_limit,
+    };
+  }
+
+  dispose(): void {
+    this.end('disposed');
+  }
+
+  private end(ending: Exclude<Ending, 'none'>): void {
+    if (this.isolate.isDisposed) return;
+    this.ending = ending;
+    this.isolate.dispose();
+  }
+
+  private syncFailure(err: unknown, fn: string, budget: LogBudget, output: CallOutput): ServeError {
+    if (/timed out/i.test(messageOf(err)) && !this.isolate.isDisposed) {
+      // Terminated, but the isolate still answers: keep what the call printed, then replace it.
+      try {
+        const raw = this.refs.drain.applySync(undefined, [], { result: { copy: true }, timeout: DRAIN_GRACE_MS });
+        admitLogs(readLogs(raw), budget, output, this.marker);
+      } catch {
+        // the output is lost with the isolate
+      }
+      this.end('timeout');
+    }
+    const failure = classifyIsolateFailure(err, this.failureContext(fn, output));
+    this.logFatal(fn, failure);
+    return failure;
+  }
+
+  /** The asynchronous path: wait for the script's promise, or dispose the isolate at the deadline. */
+  private settle(fn: string, deadline: Deadline, budget: LogBudget, output: CallOutput): Promise<Envelope> {
+    return new Promise<Envelope>((resolve, reject) => {
+      let done = false;
+      const timeout = Math.max(1, Math.ceil(deadline.remainingMs()));
+      this.refs.settle.apply(undefined, [], { result: { copy: true, promise: true }, timeout }).then(
+        (raw) => {
+          if (done) return;
+          done = true;
+          resolve(readEnvelope(raw));
+        },
+        (err: unknown) => {
+          if (done) return;
+          done = true;
+          const failure = classifyIsolateFailure(err, this.failureContext(fn, output));
+          if (this.isolate.isDisposed) this.logFatal(fn, failure);
+          reject(failure);
+        },
+      );
+      deadline.arm(() => {
+        if (done) return;
+        done = true;
+        this.ending = 'timeout';
+        void drainLogs(this.isolate, this.refs.drain).then((logs) => {
+          admitLogs(logs, budget, output, this.marker);
+          this.end('timeout');
+          const failure = classifyIsolateFailure(new Error('Script execution timed out.'), this.failureContext(fn, output));
+          this.logFatal(fn, failure);
+          reject(failure);
+        });
+      });
+    });
+  }
+
+  private finish(fn: string, envelope: Envelope, budget: LogBudget, output: CallOutput): CallResult {
+    if (envelope.kind === 'pending') throw new ServeError('INTERNAL', `${fn}() settled with another promise`, output);
+    admitLogs(envelope.logs, budget, output, this.marker);
+    if (envelope.kind === 'ok') return { value: envelope.value, stdout: output.stdout, stderr: output.stderr };
+    if (envelope.kind === 'threw' && envelope.report !== '') output.stderr.push(envelope.report);
+    throw classifyEnvelope(envelope, fn, output);
+  }
+
+  private failureContext(fn: string, output: CallOutput) {
+    return { fn, limits: this.limits, ending: this.ending, isolateDisposed: this.isolate.isDisposed, output };
+  }
+
+  private logFatal(fn: string, failure: ServeError): void {
+    if (failure.code === 'SCRIPT_TIMEOUT' || failure.code === 'SCRIPT_MEMORY_LIMIT') {
+      this.log.warn({ fn, code: failure.code }, 'sandbox isolate disposed');
+    }
+  }
+}

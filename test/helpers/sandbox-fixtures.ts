@@ -1,0 +1,72 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { ServeError } from '../../src/errors.js';
+import type { Logger } from '../../src/log.js';
+import {
+  Sandbox,
+  SandboxReplica,
+  type HostBridge,
+  type SandboxLimits,
+  type SandboxOptions,
+  type ScriptModelInfo,
+} from '../../src/worker/sandbox-host/index.js';
+
+/** Tight limits keep hostile-script tests fast. */
+export const TEST_LIMITS: SandboxLimits = { timeoutMs: 150, memoryLimitMb: 32, maxLogLines: 50, maxLogBytes: 4096 };
+
+export const IRIS_MODEL: ScriptModelInfo = {
+  name: 'keras-iris',
+  version: '1',
+  inputs: [{ name: 'dense_1_input', dtype: 'float32', shape: [-1, 4] }],
+  outputs: [{ name: 'dense_4', dtype: 'float32', shape: [-1, 3] }],
+};
+
+/** A real pino logger writing JSON lines into memory. */
+export function memoryLogger(): { log: Logger; entries: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** A bridge that answers like an iris model: three probabilities per fed row. */
+export const irisBridge: HostBridge = {
+  async runModel(feeds) {
+    const rows = feeds['dense_1_input'];
+    if (!Array.isArray(rows)) throw new ServeError('INPUT_MISSING', "input 'dense_1_input' has no value");
+    return { dense_4: rows.map(() => [0.1, 0.7, 0.2]) };
+  },
+};
+
+export function sandboxOptions(script: string, overrides: Partial<SandboxOptions> = {}): SandboxOptions {
+  return { script, limits: TEST_LIMITS, model: IRIS_MODEL, bridge: irisBridge, log: memoryLogger().log, ...overrides };
+}
+
+export function createTestSandbox(script: string, overrides: Partial<SandboxOptions> = {}): Promise<Sandbox> {
+  return Sandbox.create(sandboxOptions(script, overrides));
+}
+
+export function createTestReplica(script: string, overrides: Partial<SandboxOptions> = {}): Promise<SandboxReplica> {
+  return SandboxReplica.create(sandboxOptions(script, overrides));
+}
+
+/** Runs `work` and returns the ServeError it throws, failing if it resolves or throws anything else. */
+export async function serveErrorOf(work: Promise<unknown>): Promise<ServeError> {
+  try {
+    await work;
+  } catch (err) {
+    if (err instanceof ServeError) return err;
+    throw err;
+  }
+  throw new Error('expected a ServeError, but the call succeeded');
+}
+
+/** The stdout/stderr a sandbox error carries. */
+export function outputOf(err: ServeError): { stdout: string[]; stderr: string[] } {
+  const details = (err.details ?? {}) as { stdout?: string[]; stderr?: string[] };
+  return { stdout: details.stdout ?? [], stderr: details.stderr ?? [] };
+}

@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { ServeError } from '../../src/errors.js';
+import { createLogBudget, type HostBridge, type Sandbox } from '../../src/worker/sandbox-host/index.js';
+import { createTestSandbox, IRIS_MODEL, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+
+const budget = () => createLogBudget(TEST_LIMITS);
+
+describe('Sandbox calls', () => {
+  const sandboxes: Sandbox[] = [];
+  after(() => sandboxes.forEach((s) => s.dispose()));
+  const make = async (script: string) => {
+    const sandbox = await createTestSandbox(script);
+    sandboxes.push(sandbox);
+    return sandbox;
+  };
+
+  it('returns the value of a sync function with copied arguments', async () => {
+    const sandbox = await make('function add(a, b) { return { sum: a.n + b, list: [a.n, b] } }');
+    const result = await sandbox.call('add', [{ n: 2 }, 3], budget());
+    assert.deepEqual(result, { value: { sum: 5, list: [2, 3] }, stdout: [], stderr: [] });
+  });
+
+  it('awaits an async function and returns its resolved value', async () => {
+    const sandbox = await make('async function later(x) { await null; await Promise.resolve(); return x * 2 }');
+    assert.equal((await sandbox.call('later', [21], budget())).value, 42);
+  });
+
+  it('returns a Float32Array passed in as a Float32Array, inside nested values too', async () => {
+    const sandbox = await make('function echo(x) { return { x, doubled: x.map((v) => v * 2), ints: new Int32Array([7]) } }');
+    const input = new Float32Array([1.5, 2.5]);
+    const { value } = await sandbox.call('echo', [input], budget());
+    const out = value as { x: Float32Array; doubled: Float32Array; ints: Int32Array };
+    assert.ok(out.x instanceof Float32Array);
+    assert.deepEqual([...out.x], [1.5, 2.5]);
+    assert.ok(out.doubled instanceof Float32Array);
+    assert.deepEqual([...out.doubled], [3, 5]);
+    assert.ok(out.ints instanceof Int32Array);
+    assert.deepEqual([...input], [1.5, 2.5], 'the caller keeps its buffer');
+  });
+
+  it('copies Date, Map, Set, bigint and cyclic results out as data', async () => {
+    const sandbox = await make(`function data() {
+      const o = { when: new Date(0), m: new Map([['a', 1]]), s: new Set([2]), big: 2n ** 70n };
+      o.self = o;
+      return o;
+    }`);
+    const value = (await sandbox.call('data', [], budget())).value as Record<string, unknown>;
+    assert.ok(value['when'] instanceof Date);
+    assert.deepEqual(value['m'], new Map([['a', 1]]));
+    assert.deepEqual(value['s'], new Set([2]));
+    assert.equal(value['big'], 2n ** 70n);
+    assert.equal(value['self'], value);
+  });
+
+  it('lists top-level functions: declarations, async ones, and const/let/var bound to functions', async () => {
+    const sandbox = await make(`
+      function init(ctx) {}
+      async function preprocess_files(args) { return args }
+      const prepare = (args) => args;
+      let postprocess = function (o) { return o };
+      var predict = async (args) => { const inner = () => 1; return inner() };
+      const notAFunction = 42;
+      function helper() { function nested() {} return nested }
+      obj = { method() {} };
+      obj.method();
+    `);
+    assert.deepEqual([...sandbox.functions].sort(), ['helper', 'init', 'postprocess', 'predict', 'prepare', 'preprocess_files']);
+  });
+
+  it('does not list the sandbox globals as script functions, unless the script redefines one', async () => {
+    const sandbox = await make('function argmax(a) { return "mine" }\nfunction f() { return softmax([0, 0]) }');
+    assert.deepEqual([...sandbox.functions].sort(), ['argmax', 'f']);
+    assert.equal((await sandbox.call('argmax', [[1, 2]], budget())).value, 'mine');
+  });
+
+  it('runs init(ctx) once with the model name, version, inputs and outputs', async () => {
+    const sandbox = await make(`
+      let seen = null; let calls = 0;
+      function init(ctx) { seen = ctx.model; calls++; }
+      function info() { return { seen, calls, global: { name: model.name, inputs: model.inputs } } }
+    `);
+    const { value } = await sandbox.call('info', [], budget());
+    const { seen, calls, global } = value as { seen: Record<string, unknown>; calls: number; global: Record<string, unknown> };
+    assert.equal(calls, 1);
+    assert.deepEqual(seen, { name: IRIS_MODEL.name, version: IRIS_MODEL.version, inputs: IRIS_MODEL.inputs, outputs: IRIS_MODEL.outputs });
+    assert.deepEqual(global, { name: IRIS_MODEL.name, inputs: IRIS_MODEL.inputs });
+  });
+
+  it('awaits an async init before the sandbox is ready', async () => {
+    const sandbox = await make('let ready = false; async function init() { await null; ready = true }\nfunction isReady() { return ready }');
+    assert.equal((await sandbox.call('isReady', [], budget())).value, true);
+  });
+
+  it('fails with FUNCTION_NOT_FOUND for a function the script does not define', async () => {
+    const sandbox = await make('const value = 1;');
+    const err = await serveErrorOf(sandbox.call('predict', [], budget()));
+    assert.equal(err.code, 'FUNCTION_NOT_FOUND');
+    assert.deepEqual(outputOf(err), { stdout: [], stderr: [] });
+    assert.equal(sandbox.disposed, false);
+  });
+
+  it('fails with SCRIPT_REJECTED and the message when the script calls fail()', async () => {
+    const sandbox = await make('function prepare(args) { console.log("checking"); if (!args.X) fail("X is required"); return args }');
+    const err = await serveErrorOf(sandbox.call('prepare', [{}], budget()));
+    assert.equal(err.code, 'SCRIPT_REJECTED');
+    assert.equal(err.message, 'X is required');
+    assert.deepEqual(outputOf(err).stdout, ['checking']);
+  });
+
+  it('fails with SCRIPT_REJECTED when fail() is called after an await', async () => {
+    const sandbox = await make('async function prepare() { await null; fail("late no") }');
+    const err = await serveErrorOf(sandbox.call('prepare', [], budget()));
+    assert.equal(err.code, 'SCRIPT_REJECTED');
+    assert.equal(err.message, 'late no');
+  });
+
+  it('fails with SCRIPT_FAILED, the script message, and only the script stack lines in stderr', async () => {
+    const sandbox = await make('function inner() {\n  throw new TypeError("bad input shape");\n}\nfunction outer() { return inner() }');
+    const err = await serveErrorOf(sandbox.call('outer', [], budget()));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.equal(err.message, 'bad input shape');
+    assert.equal(err.details?.['errorName'], 'TypeError');
+    const { stderr } = outputOf(err);
+    assert.equal(stderr.length, 1);
+    const lines = stderr[0]!.split('\n');
+    assert.equal(lines[0], 'TypeError: bad input shape');
+    assert.match(lines[1]!, /^ {4}at inner \(script\.js:2:9\)$/);
+    assert.match(lines[2]!, /^ {4}at outer \(script\.js:4:/);
+    assert.doesNotMatch(stderr[0]!, /isolated-vm|node_modules|file:|\/work\/|inferbox:prelude|<isolated-vm/);
+    assert.equal(sandbox.disposed, false);
+  });
+
+  it('keeps the stack of an error thrown after an await', async () => {
+    const sandbox = await make('async function f() {\n  await null;\n  throw new Error("async boom");\n}');
+    const err = await serveErrorOf(sandbox.call('f', [], budget()));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.equal(err.message, 'async boom');
+    assert.match(outputOf(err).stderr[0]!, /at f \(script\.js:3:9\)/);
+  });
+
+  it('describes a thrown non-Error value as SCRIPT_FAILED', async () => {
+    const sandbox = await make('function f() { throw { reason: "nope", code: 7 } }\nfunction g() { throw "plain" }');
+    const err = await serveErrorOf(sandbox.call('f', [], budget()));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.equal(err.message, "{ reason: 'nope', code: 7 }");
+    assert.equal((await serveErrorOf(sandbox.call('g', [], budget()))).message, 'plain');
+  });
+
+  it('turns deep recursion into SCRIPT_FAILED RangeError and keeps serving', async () => {
+    const sandbox = await make('function deep(n) { return deep(n + 1) + 1 }\nfunction ok() { return "still here" }');
+    const err = await serveErrorOf(sandbox.call('deep', [0], budget()));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.equal(err.details?.['errorName'], 'RangeError');
+    assert.match(err.message, /Maximum call stack size exceeded/);
+    assert.equal((await sandbox.call('ok', [], budget())).value, 'still here');
+  });
+
+  it('fails with SCRIPT_FAILED naming the path of a function in the result', async () => {
+    const sandbox = await make('function f() { return { rows: [{ label: "a", fmt() {} }] } }');
+    const err = await serveErrorOf(sandbox.call('f', [], budget()));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.match(err.message, /f\(\) returned a function at result\.rows\[0\]\.fmt/);
+  });
+
+  it('copies plain data out of class instances and getters, evaluated inside the sandbox', async () => {
+    const sandbox = await make('class P { constructor() { this.x = 1 } get y() { return 2 } }\nfunction f() { return { p: new P(), get z() { return 3 } } }');
+    assert.deepEqual((await sandbox.call('f', [], budget())).value, { p: { x: 1 }, z: 3 });
+  });
+});
+
+describe('Sandbox model.run', () => {
+  const sandboxes: Sandbox[] = [];
+  after(() => sandboxes.forEach((s) => s.dispose()));
+  const make = async (script: string, bridge: HostBridge) => {
+    const sandbox = await createTestSandbox(script, { bridge });
+    sandboxes.push(sandbox);
+    return sandbox;
+  };
+
+  it('sends copied feeds (typed arrays included) to the bridge and resolves with its outputs', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const bridge: HostBridge = {
+      async runModel(feeds) {
+        seen.push(feeds);
+        return { dense_4: [[0.1, 0.7, 0.2]] };
+      },
+    };
+    const sandbox = await make(`async function predict(args) {
+      const out = await model.run({ dense_1_input: tensor(new Float32Array(args.X[0]), [1, 4]) });
+      return { label: argmax(out.dense_4), raw: out };
+    }`, bridge);
+    const { value } = await sandbox.call('predict', [{ X: [[5.1, 3.5, 1.4, 0.2]] }], budget());
+    assert.deepEqual(value, { label: 1, raw: { dense_4: [[0.1, 0.7, 0.2]] } });
+    const feed = seen[0]!['dense_1_input'] as { data: Float32Array; shape: number[] };
+    assert.ok(feed.data instanceof Float32Array);
+    assert.deepEqual([...feed.data].map((v) => Math.round(v * 10) / 10), [5.1, 3.5, 1.4, 0.2]);
+    assert.deepEqual(feed.shape, [1, 4]);
+  });
+
+  const rejecting: HostBridge = {
+    async runModel() {
+      throw new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects [-1,4], got [1,3]");
+    },
+  };
+
+  it('lets the script catch a bridge rejection as an Error with the server code and message', async () => {
+    const sandbox = await make(`async function predict() {
+      try { await model.run({ dense_1_input: [[1, 2, 3]] }) }
+      catch (e) { return { isError: e instanceof Error, code: e.code, message: e.message } }
+    }`, rejecting);
+    assert.deepEqual((await sandbox.call('predict', [], budget())).value, {
+      isError: true,
+      code: 'INPUT_SHAPE_MISMATCH',
+      message: "input 'dense_1_input' expects [-1,4], got [1,3]",
+    });
+  });
+
+  it('fails the call with the bridge error code when the script does not catch it', async () => {
+    const sandbox = await make('async function predict() { console.log("running"); return model.run({ dense_1_input: [[1, 2, 3]] }) }', rejecting);
+    const err = await serveErrorOf(sandbox.call('predict', [], budget()));
+    assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
+    assert.equal(err.message, "input 'dense_1_input' expects [-1,4], got [1,3]");
+    assert.deepEqual(outputOf(err).stdout, ['running']);
+  });
+
+  it('does not let a script forge a server code: a thrown { code } is SCRIPT_FAILED', async () => {
+    const sandbox = await make('function f() { const e = new Error("forged"); e.code = "AUTH_INVALID_TOKEN"; throw e }', rejecting);
+    assert.equal((await serveErrorOf(sandbox.call('f', [], budget()))).code, 'SCRIPT_FAILED');
+  });
+
+  it('hides an unexpected host failure behind INTERNAL "model.run() failed"', async () => {
+    const broken: HostBridge = {
+      async runModel() {
+        throw new Error('/srv/models/secret path exploded');
+      },
+    };
+    const sandbox = await make('async function f() { try { await model.run({}) } catch (e) { return [e.code, e.message] } }', broken);
+    assert.deepEqual((await sandbox.call('f', [], budget())).value, ['INTERNAL', 'model.run() failed']);
+  });
+
+  it('rejects feeds that are not an object with a TypeError in the script', async () => {
+    const sandbox = await make('async function f() { try { await model.run([1, 2]) } catch (e) { return e.name + ": " + e.message } }', rejecting);
+    assert.match((await sandbox.call('f', [], budget())).value as string, /^TypeError: model\.run\(feeds\): feeds must be an object/);
+  });
+});
+
+describe('Sandbox.create', () => {
+  it('fails with SCRIPT_INVALID naming the line and column of a syntax error', async () => {
+    const err = await serveErrorOf(createTestSandbox('function ok() {}\n\nfunction broken() {\n  return 1 +;\n}'));
+    assert.equal(err.code, 'SCRIPT_INVALID');
+    assert.match(err.message, /line 4, column 13/);
+    assert.match(err.message, /Unexpected token/);
+    assert.equal(err.details?.['line'], 4);
+    assert.equal(err.details?.['column'], 13);
+  });
+
+  it('fails with SCRIPT_INVALID and the error when the top level throws', async () => {
+    const err = await serveErrorOf(createTestSandbox('console.log("loading");\nconst table = undefined.rows;'));
+    assert.equal(err.code, 'SCRIPT_INVALID');
+    assert.match(err.message, /TypeError: Cannot read properties of undefined/);
+    const { stdout, stderr } = outputOf(err);
+    assert.deepEqual(stdout, ['loading']);
+    assert.match(stderr[0]!, /^TypeError: Cannot read properties of undefined \(reading 'rows'\)\n {4}at script\.js:2:25$/);
+    assert.doesNotMatch(stderr[0]!, /isolated-vm|file:/);
+  });
+
+  it('fails with SCRIPT_INVALID, the message, and the output when init throws', async () => {
+    const err = await serveErrorOf(createTestSandbox('function init(ctx) { console.log("init", ctx.model.name); throw new Error("no labels file") }'));
+    assert.equal(err.code, 'SCRIPT_INVALID');
+    assert.match(err.message, /no labels file/);
+    assert.deepEqual(outputOf(err).stdout, ['init keras-iris']);
+  });
+
+  it('fails with SCRIPT_INVALID when init never settles', async () => {
+    const started = performance.now();
+    const err = await serveErrorOf(createTestSandbox('async function init() { await new Promise(() => {}) }'));
+    assert.equal(err.code, 'SCRIPT_INVALID');
+    assert.equal(err.details?.['reason'], 'SCRIPT_TIMEOUT');
+    assert.ok(performance.now() - started < 2 * TEST_LIMITS.timeoutMs + 200);
+  });
+
+  it('is a ServeError for every kind of bad script', async () => {
+    for (const script of ['}', 'throw 1', 'function init() { fail("x") }']) {
+      const err = await createTestSandbox(script).then(
+        (s) => (s.dispose(), null),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ServeError && err.code === 'SCRIPT_INVALID', `${script} -> ${String(err)}`);
+    }
+  });
+});

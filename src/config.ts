@@ -10,60 +10,68 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 export const CONFIG_KEYS = {
   /** TCP port the front listens on. @defaultValue 8080 */
-  'server.port': { env: 'PORT', flag: 'port', schema: int(0, 65535), default: 8080 },
+  'server.port': { env: 'PORT', schema: int(0, 65535), default: 8080 },
   /** Interface the front binds to. @defaultValue "0.0.0.0" */
-  'server.host': { env: 'HOST', flag: 'host', schema: z.string().min(1), default: '0.0.0.0' },
+  'server.host': { env: 'HOST', schema: z.string().min(1), default: '0.0.0.0' },
   /** Base URL used in `endpoint_url`; when empty it is taken from the request's Host header. */
-  'server.publicUrl': { env: 'INFERBOX_PUBLIC_URL', flag: 'public-url', schema: z.string(), default: '' },
+  'server.publicUrl': { env: 'INFERBOX_PUBLIC_URL', schema: z.string(), default: '' },
   /** Milliseconds SIGTERM waits for in-flight requests before closing anyway. @defaultValue 10000 */
-  'server.shutdownGraceMs': { env: 'INFERBOX_SERVER_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', schema: int(0, 600_000), default: 10_000 },
+  'server.shutdownGraceMs': { env: 'INFERBOX_SERVER_SHUTDOWN_GRACE_MS', schema: int(0, 600_000), default: 10_000 },
   /** Data directory of the embedded store. @defaultValue "./data" */
-  'store.dataDir': { env: 'INFERBOX_DATA', flag: 'data', schema: z.string().min(1), default: './data' },
+  'store.dataDir': { env: 'INFERBOX_DATA', schema: z.string().min(1), default: './data' },
   /** Admin token; when empty, one is generated on first start, stored hashed and printed once. */
-  'auth.adminToken': { env: 'INFERBOX_ADMIN_TOKEN', flag: 'admin-token', schema: z.string(), default: '' },
+  'auth.adminToken': { env: 'INFERBOX_ADMIN_TOKEN', schema: z.string(), default: '' },
   /** Largest JSON request body, in bytes. @defaultValue 16 MiB */
-  'limits.maxJsonBytes': { env: 'INFERBOX_LIMITS_MAX_JSON_BYTES', flag: 'max-json-bytes', schema: int(1024, 2 ** 31), default: 16 * 2 ** 20 },
-  /** Largest uploaded model (all parts of one publish), in bytes. @defaultValue 1 GiB */
-  'limits.maxModelBytes': { env: 'INFERBOX_LIMITS_MAX_MODEL_BYTES', flag: 'max-model-bytes', schema: int(1024, 2 ** 40), default: 2 ** 30 },
+  'limits.maxJsonBytes': { env: 'INFERBOX_LIMITS_MAX_JSON_BYTES', schema: int(1024, 2 ** 31), default: 16 * 2 ** 20 },
+  /** Largest file of a model upload (each part of a publish), in bytes. @defaultValue 1 GiB */
+  'limits.maxModelBytes': { env: 'INFERBOX_LIMITS_MAX_MODEL_BYTES', schema: int(1024, 2 ** 40), default: 2 ** 30 },
   /** Largest file in a prediction or test upload, in bytes. @defaultValue 20 MiB */
-  'limits.maxFileBytes': { env: 'INFERBOX_LIMITS_MAX_FILE_BYTES', flag: 'max-file-bytes', schema: int(1, 2 ** 31), default: 20 * 2 ** 20 },
+  'limits.maxFileBytes': { env: 'INFERBOX_LIMITS_MAX_FILE_BYTES', schema: int(1, 2 ** 31), default: 20 * 2 ** 20 },
   /** Most files in one multipart request. @defaultValue 16 */
-  'limits.maxFiles': { env: 'INFERBOX_LIMITS_MAX_FILES', flag: 'max-files', schema: int(1, 10_000), default: 16 },
+  'limits.maxFiles': { env: 'INFERBOX_LIMITS_MAX_FILES', schema: int(1, 10_000), default: 16 },
   /** Most text fields in one multipart request. @defaultValue 64 */
-  'limits.maxFields': { env: 'INFERBOX_LIMITS_MAX_FIELDS', flag: 'max-fields', schema: int(1, 10_000), default: 64 },
+  'limits.maxFields': { env: 'INFERBOX_LIMITS_MAX_FIELDS', schema: int(1, 10_000), default: 64 },
   /** Largest image a script or the default pipeline may decode, in pixels. @defaultValue 40,000,000 */
-  'limits.maxImagePixels': { env: 'INFERBOX_LIMITS_MAX_IMAGE_PIXELS', flag: 'max-image-pixels', schema: int(1, 2 ** 31), default: 40_000_000 },
+  'limits.maxImagePixels': { env: 'INFERBOX_LIMITS_MAX_IMAGE_PIXELS', schema: int(1, 2 ** 31), default: 40_000_000 },
   /** Runtime worker processes; 0 means one per core. @defaultValue 0 */
-  'workers.count': { env: 'INFERBOX_WORKERS_COUNT', flag: 'workers', schema: int(0, 256), default: 0 },
+  'workers.count': { env: 'INFERBOX_WORKERS_COUNT', schema: int(0, 256), default: 0 },
   /** onnxruntime intra-op threads per worker (more hurt p99 on small machines). @defaultValue 1 */
-  'workers.intraOpThreads': { env: 'INFERBOX_WORKERS_INTRA_OP_THREADS', flag: 'intra-op-threads', schema: int(1, 256), default: 1 },
+  'workers.intraOpThreads': { env: 'INFERBOX_WORKERS_INTRA_OP_THREADS', schema: int(1, 256), default: 1 },
   /** Milliseconds one request may take inside a worker before it gets 504. @defaultValue 60000 */
-  'workers.requestTimeoutMs': { env: 'INFERBOX_WORKERS_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', schema: int(10, 3_600_000), default: 60_000 },
-  /** Requests waiting for a worker beyond which new ones get 503 OVERLOADED. @defaultValue 1024 */
-  'workers.maxQueue': { env: 'INFERBOX_WORKERS_MAX_QUEUE', flag: 'max-queue', schema: int(1, 1_000_000), default: 1024 },
+  'workers.requestTimeoutMs': { env: 'INFERBOX_WORKERS_REQUEST_TIMEOUT_MS', schema: int(10, 3_600_000), default: 60_000 },
+  /** Requests in flight or waiting, across all workers, beyond which new ones get 503 OVERLOADED. @defaultValue 1024 */
+  'workers.maxQueue': { env: 'INFERBOX_WORKERS_MAX_QUEUE', schema: int(1, 1_000_000), default: 1024 },
   /** Milliseconds a request waits for a worker to come up (after a crash) before 503. @defaultValue 15000 */
-  'workers.startTimeoutMs': { env: 'INFERBOX_WORKERS_START_TIMEOUT_MS', flag: 'worker-start-timeout-ms', schema: int(100, 600_000), default: 15_000 },
+  'workers.startTimeoutMs': { env: 'INFERBOX_WORKERS_START_TIMEOUT_MS', schema: int(100, 600_000), default: 15_000 },
   /** Loaded models each worker keeps. @defaultValue 32 */
-  'pool.maxModels': { env: 'INFERBOX_POOL_MAX_MODELS', flag: 'pool-max-models', schema: int(1, 100_000), default: 32 },
+  'pool.maxModels': { env: 'INFERBOX_POOL_MAX_MODELS', schema: int(1, 100_000), default: 32 },
   /** Total model file bytes each worker keeps loaded. @defaultValue 4 GiB */
-  'pool.maxBytes': { env: 'INFERBOX_POOL_MAX_BYTES', flag: 'pool-max-bytes', schema: int(1, 2 ** 48), default: 4 * 2 ** 30 },
+  'pool.maxBytes': { env: 'INFERBOX_POOL_MAX_BYTES', schema: int(1, 2 ** 48), default: 4 * 2 ** 30 },
   /** Default time limit of one script call, in milliseconds. @defaultValue 1000 */
-  'sandbox.timeoutMs': { env: 'INFERBOX_SANDBOX_TIMEOUT_MS', flag: 'sandbox-timeout-ms', schema: int(1, 3_600_000), default: 1000 },
+  'sandbox.timeoutMs': { env: 'INFERBOX_SANDBOX_TIMEOUT_MS', schema: int(1, 3_600_000), default: 1000 },
   /** Default memory limit of one sandbox isolate, in MB (approximate, see docs/scripts.md). @defaultValue 128 */
-  'sandbox.memoryLimitMb': { env: 'INFERBOX_SANDBOX_MEMORY_LIMIT_MB', flag: 'sandbox-memory-limit-mb', schema: int(8, 65_536), default: 128 },
+  'sandbox.memoryLimitMb': { env: 'INFERBOX_SANDBOX_MEMORY_LIMIT_MB', schema: int(8, 65_536), default: 128 },
   /** Cap on a deployment's own time limit, in milliseconds. @defaultValue 30000 */
-  'sandbox.maxTimeoutMs': { env: 'INFERBOX_SANDBOX_MAX_TIMEOUT_MS', flag: 'sandbox-max-timeout-ms', schema: int(1, 3_600_000), default: 30_000 },
+  'sandbox.maxTimeoutMs': { env: 'INFERBOX_SANDBOX_MAX_TIMEOUT_MS', schema: int(1, 3_600_000), default: 30_000 },
   /** Cap on a deployment's own memory limit, in MB. @defaultValue 1024 */
-  'sandbox.maxMemoryLimitMb': { env: 'INFERBOX_SANDBOX_MAX_MEMORY_LIMIT_MB', flag: 'sandbox-max-memory-limit-mb', schema: int(8, 65_536), default: 1024 },
+  'sandbox.maxMemoryLimitMb': { env: 'INFERBOX_SANDBOX_MAX_MEMORY_LIMIT_MB', schema: int(8, 65_536), default: 1024 },
   /** Lines a script may print in one request before the rest is cut. @defaultValue 1000 */
-  'sandbox.maxLogLines': { env: 'INFERBOX_SANDBOX_MAX_LOG_LINES', flag: 'sandbox-max-log-lines', schema: int(0, 1_000_000), default: 1000 },
+  'sandbox.maxLogLines': { env: 'INFERBOX_SANDBOX_MAX_LOG_LINES', schema: int(0, 1_000_000), default: 1000 },
   /** Bytes a script may print in one request before the rest is cut. @defaultValue 256 KiB */
-  'sandbox.maxLogBytes': { env: 'INFERBOX_SANDBOX_MAX_LOG_BYTES', flag: 'sandbox-max-log-bytes', schema: int(0, 2 ** 30), default: 256 * 1024 },
+  'sandbox.maxLogBytes': { env: 'INFERBOX_SANDBOX_MAX_LOG_BYTES', schema: int(0, 2 ** 30), default: 256 * 1024 },
   /** Most sandbox replicas one deployment may ask for. @defaultValue 16 */
-  'sandbox.maxReplicas': { env: 'INFERBOX_SANDBOX_MAX_REPLICAS', flag: 'max-replicas', schema: int(1, 1024), default: 16 },
+  'sandbox.maxReplicas': { env: 'INFERBOX_SANDBOX_MAX_REPLICAS', schema: int(1, 1024), default: 16 },
   /** pino level: fatal, error, warn, info, debug, trace or silent. @defaultValue "info" */
-  'log.level': { env: 'INFERBOX_LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
+  'log.level': { env: 'INFERBOX_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },
 } as const;
+
+/**
+ * A key's flag mirrors its environment variable: INFERBOX_SANDBOX_TIMEOUT_MS -> --sandbox-timeout-ms,
+ * PORT -> --port, INFERBOX_DATA -> --data.
+ */
+export function flagOf(env: string): string {
+  return env.replace(/^INFERBOX_/, '').toLowerCase().replace(/_/g, '-');
+}
 
 type Keys = typeof CONFIG_KEYS;
 type KeyName = keyof Keys;
@@ -85,18 +93,19 @@ export interface ConfigSources {
 /** Pure: reads only what it is given. Fails listing every bad key at once. */
 export function loadConfig({ env = {}, argv = [] }: ConfigSources = {}): Config {
   const options = Object.fromEntries(
-    Object.values(CONFIG_KEYS).map((k) => [k.flag, { type: 'string' as const }]),
+    Object.values(CONFIG_KEYS).map((k) => [flagOf(k.env), { type: 'string' as const }]),
   );
   const { values: flags } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
   const out: Record<string, Record<string, unknown>> = {};
   const problems: string[] = [];
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
-    const flagValue = flags[spec.flag];
+    const flag = flagOf(spec.env);
+    const flagValue = flags[flag];
     const raw = typeof flagValue === 'string' ? flagValue : (env[spec.env] ?? spec.default);
     const parsed = (spec.schema as z.ZodType).safeParse(raw);
     const [section, field] = key.split('.') as [string, string];
     if (!parsed.success) {
-      const from = typeof flagValue === 'string' ? `--${spec.flag}` : env[spec.env] !== undefined ? spec.env : 'default';
+      const from = typeof flagValue === 'string' ? `--${flag}` : env[spec.env] !== undefined ? spec.env : 'default';
       problems.push(`${key} (${from}=${JSON.stringify(raw)}): ${parsed.error.issues.map((i) => i.message).join('; ')}`);
       continue;
     }

@@ -1,13 +1,14 @@
 /**
  * One error type and one table: the code decides the HTTP status, the throw site decides the message.
- * Every code here has an anchor in docs/errors.md (checked by test/unit/errors-doc.test.ts).
+ * Every code here has an anchor in docs/errors.md (checked by test/unit/docs-contract.test.ts).
  */
 export const ERRORS = {
   AUTH_MISSING_TOKEN: { status: 401, expose: true }, // no Authorization header
   AUTH_INVALID_TOKEN: { status: 401, expose: true }, // token does not match the admin or the deployment token
   REQUEST_INVALID: { status: 400, expose: true }, // body, params or headers failed their schema
   REQUEST_TOO_LARGE: { status: 413, expose: true }, // body, file or field over its configured limit
-  ROUTE_NOT_FOUND: { status: 404, expose: true }, // no such path or method
+  ROUTE_NOT_FOUND: { status: 404, expose: true }, // no such path
+  METHOD_NOT_ALLOWED: { status: 405, expose: true }, // the path exists, the method does not (see the Allow header)
   MODEL_NOT_FOUND: { status: 404, expose: true }, // no model, or no such version of it
   MODEL_INVALID: { status: 400, expose: true }, // the uploaded file is not a model the runtime can load
   MODEL_UNSUPPORTED: { status: 422, expose: true }, // a valid model that uses something inferbox cannot serve
@@ -20,6 +21,7 @@ export const ERRORS = {
   INPUT_SHAPE_MISMATCH: { status: 422, expose: true }, // nested array shape vs the input's shape
   INPUT_DTYPE_MISMATCH: { status: 422, expose: true }, // a value that does not fit the input's dtype
   INFERENCE_FAILED: { status: 500, expose: true }, // the runtime rejected the feeds at run time
+  SCRIPT_NOT_FOUND: { status: 404, expose: true }, // the model version has no saved script
   SCRIPT_INVALID: { status: 422, expose: true }, // the script does not compile or its init() failed
   SCRIPT_REJECTED: { status: 422, expose: true }, // the script called fail(message)
   SCRIPT_FAILED: { status: 500, expose: true }, // the script threw; its own stack lines go to stderr

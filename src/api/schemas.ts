@@ -17,6 +17,14 @@ export const TestBodySchema = z.object({
 
 export const PredictBodySchema = z.object({ args: ArgsSchema });
 
+export const ScriptTestSchema = z.object({
+  /** Inline script; absent means the version's saved script. */
+  script: z.string().optional(),
+  /** "predict" (the DaaS flow) or any function the script defines. */
+  function: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'a JavaScript function name').optional(),
+  args: ArgsSchema,
+});
+
 const limits = {
   timeout_ms: z.number().int().min(1).optional(),
   memory_limit_mb: z.number().int().min(8).optional(),

@@ -36,6 +36,16 @@ export interface ModelVersionView {
   created: string;
 }
 
+/** One entry of `GET /api/v1/models`. */
+export interface ModelSummary {
+  model_name: string;
+  latest_version: string;
+  versions: string[];
+  format: string;
+  description: string;
+  created: string;
+}
+
 export interface ModelView {
   model_name: string;
   latest_version: string;

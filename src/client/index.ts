@@ -3,6 +3,7 @@ import type {
   CreateDeploymentResponse,
   DeploymentView,
   ErrorResponse,
+  ModelSummary,
   ModelVersionView,
   ModelView,
   PredictResponse,
@@ -113,7 +114,7 @@ export class InferboxClient {
     return this.request('POST', '/api/v1/models', form);
   }
 
-  listModels(): Promise<{ model_name: string; latest_version: string; versions: string[] }[]> {
+  listModels(): Promise<ModelSummary[]> {
     return this.request('GET', '/api/v1/models');
   }
 

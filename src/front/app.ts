@@ -7,6 +7,7 @@ import { requestId } from './middleware/request-id.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
+import { scriptRoutes } from './routes/scripts.js';
 import { svcRoutes } from './routes/svc.js';
 import { testRoutes } from './routes/test.js';
 
@@ -18,9 +19,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accessLog());
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
-  for (const router of [healthRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
+  for (const router of [healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
     app.use(router.routes());
-    app.use(router.allowedMethods());
+    app.use(router.allowedMethods({ throw: true }));
   }
   return app;
 }

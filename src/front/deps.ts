@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { ScriptRouter } from './scripts.js';
 import type { WorkerPool } from './workers.js';
 
 /** Everything the front's routes use, passed explicitly (no module singletons). */
@@ -8,6 +9,7 @@ export interface AppDeps {
   readonly config: Config;
   readonly store: Store;
   readonly workers: WorkerPool;
+  readonly scripts: ScriptRouter;
   readonly log: Logger;
   /** sha-256 of the admin token. */
   readonly adminTokenHash: string;

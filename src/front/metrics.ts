@@ -66,7 +66,9 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     try {
       await next();
     } finally {
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      // A router-level rejection (e.g. auth) leaves the router's prefix pattern; label it by its prefix.
+      const matched = (ctx as { _matchedRoute?: string })._matchedRoute;
+      const route = matched === undefined ? 'unmatched' : matched.replace(/\(\?:.*$/, '/*');
       end({ route });
       requests.inc({ route, method: ctx.method, status: String(ctx.status) });
       const deployment = stateOf(ctx).deployment;

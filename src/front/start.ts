@@ -6,6 +6,7 @@ import { openFsStore, type Store } from '../store/index.js';
 import { workerConfigFrom } from '../worker/worker-config.js';
 import { createApp } from './app.js';
 import { hashToken, mintToken } from './auth/index.js';
+import { ScriptRouter } from './scripts.js';
 import { WorkerPool } from './workers.js';
 
 export interface RunningServer {
@@ -24,8 +25,13 @@ export interface StartOptions {
 
 /** The admin token hash: from config, else the stored one, else a new token printed once. */
 async function adminTokenHash(config: Config, store: Store, announce: (line: string) => void): Promise<string> {
-  if (config.auth.adminToken !== '') return hashToken(config.auth.adminToken);
   const stored = await store.getAdminTokenHash();
+  if (config.auth.adminToken !== '') {
+    if (stored !== null && stored !== hashToken(config.auth.adminToken)) {
+      announce('inferbox: INFERBOX_ADMIN_TOKEN is set, so the admin token stored in the data directory is not accepted while it is.');
+    }
+    return hashToken(config.auth.adminToken);
+  }
   if (stored !== null) return stored;
   const token = mintToken('ibx_admin');
   await store.setAdminTokenHash(hashToken(token));
@@ -47,7 +53,8 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   });
   await workers.start();
   const lifecycle = { draining: false };
-  const app = createApp({ config, store, workers, log, adminTokenHash: tokenHash, lifecycle });
+  const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
+  const app = createApp({ config, store, workers, scripts, log, adminTokenHash: tokenHash, lifecycle });
 
   let inflight = 0;
   const handler = app.callback();

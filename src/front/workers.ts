@@ -55,6 +55,8 @@ interface Slot {
   recentCrashes: number;
   lastCrashAt: number;
   restarts: number;
+  /** Set when we killed it for not answering in time: its in-flight requests did not crash it. */
+  killedForTimeout: boolean;
 }
 
 /** Compiled JS under dist/ in production; the .ts source (through tsx) in tests and development. */
@@ -90,6 +92,7 @@ export class WorkerPool {
       recentCrashes: 0,
       lastCrashAt: 0,
       restarts: 0,
+      killedForTimeout: false,
     }));
   }
 
@@ -140,6 +143,11 @@ export class WorkerPool {
       inflight: s.inflight.size,
       restarts: s.restarts,
     }));
+  }
+
+  /** The ready worker among `indices` with the fewest requests in flight (the first when none is ready). */
+  leastBusy(indices: readonly number[]): number {
+    return this.pick({ workers: indices })?.index ?? indices[0]!;
   }
 
   request<T>(msg: Outgoing, options: RequestOptions = {}): Promise<T> {
@@ -209,7 +217,8 @@ export class WorkerPool {
     slot.inflight.delete(id);
     pending.reject(new ServeError('WORKER_TIMEOUT', `the runtime worker did not answer within ${this.options.requestTimeoutMs} ms; it is being restarted`));
     // A worker that cannot answer in time is wedged in synchronous work: replace it.
-    this.options.log.error({ worker: slot.index, pid: slot.child?.pid }, 'runtime worker timed out; killing it');
+    this.options.log.error({ worker: slot.index, workerPid: slot.child?.pid }, 'runtime worker timed out; killing it');
+    slot.killedForTimeout = true;
     slot.child?.kill('SIGKILL');
   }
 
@@ -258,7 +267,7 @@ export class WorkerPool {
     if (msg.t === 'ready') {
       slot.ready = true;
       this.backends = msg.backends;
-      this.options.log.info({ worker: slot.index, pid: msg.pid }, 'runtime worker ready');
+      this.options.log.info({ worker: slot.index, workerPid: msg.pid }, 'runtime worker ready');
       this.drainWaiting();
       for (const l of [...this.readyListeners]) l();
       return;
@@ -281,19 +290,20 @@ export class WorkerPool {
     slot.child = null;
     slot.channel = null;
     const pid = child.pid ?? -1;
+    const killedForTimeout = slot.killedForTimeout;
+    slot.killedForTimeout = false;
     for (const [id, pending] of slot.inflight) {
       slot.inflight.delete(id);
       clearTimeout(pending.timer);
-      const err = pending.onCrash?.({ code, signal, pid })
-        ?? new ServeError('WORKER_CRASHED', `the runtime worker (pid ${pid}) exited (${signal ?? `code ${code}`}) while serving this request`);
-      pending.reject(err);
+      const crashed = () => new ServeError('WORKER_CRASHED', `the runtime worker (pid ${pid}) exited (${signal ?? `code ${code}`}) while serving this request`);
+      pending.reject(killedForTimeout ? crashed() : (pending.onCrash?.({ code, signal, pid }) ?? crashed()));
     }
     if (this.closing) return;
     const now = Date.now();
     slot.recentCrashes = now - slot.lastCrashAt < 30_000 ? slot.recentCrashes + 1 : 1;
     slot.lastCrashAt = now;
     const delayMs = Math.min(5000, 50 * 2 ** (slot.recentCrashes - 1));
-    this.options.log.error({ worker: slot.index, pid, code, signal, restartInMs: delayMs }, 'runtime worker exited; restarting');
+    this.options.log.error({ worker: slot.index, workerPid: pid, code, signal, restartInMs: delayMs }, 'runtime worker exited; restarting');
     setTimeout(() => {
       if (this.closing) return;
       slot.restarts++;

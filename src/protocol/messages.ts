@@ -39,6 +39,26 @@ export interface InspectRequest {
   readonly mainFile: string;
 }
 
+/** Limits of one sandbox (see config `sandbox.*`). */
+export interface ScriptLimits {
+  readonly timeoutMs: number;
+  readonly memoryLimitMb: number;
+  readonly maxLogLines: number;
+  readonly maxLogBytes: number;
+}
+
+/** A custom script and the sandboxes a worker keeps for it. */
+export interface ScriptRef {
+  /** Whose sandboxes: a deployment name, or "test:<revision>" for inline script tests. */
+  readonly owner: string;
+  /** Changes whenever the script, its limits or the model version change. */
+  readonly revision: string;
+  readonly text: string;
+  readonly limits: ScriptLimits;
+  /** Sandboxes (isolates) this worker keeps for the owner: how many calls run scripts at once here. */
+  readonly replicas: number;
+}
+
 export interface InvokeRequest {
   readonly t: 'invoke';
   readonly id: number;
@@ -46,6 +66,22 @@ export interface InvokeRequest {
   /** The function called: "predict" or a script function. */
   readonly fn: string;
   readonly args: InvokeArgs;
+  readonly script?: ScriptRef;
+}
+
+/** Builds a script's sandboxes (running init) ahead of traffic; answers the script's function names. */
+export interface PrepareRequest {
+  readonly t: 'prepare';
+  readonly id: number;
+  readonly model: ModelRef;
+  readonly script: ScriptRef;
+}
+
+/** Disposes the sandboxes of an owner (deployment deleted or moved). */
+export interface DropRequest {
+  readonly t: 'drop';
+  readonly id: number;
+  readonly owner: string;
 }
 
 export interface EvictRequest {
@@ -61,7 +97,7 @@ export interface StatsRequest {
   readonly id: number;
 }
 
-export type WorkerRequest = InspectRequest | InvokeRequest | EvictRequest | StatsRequest;
+export type WorkerRequest = InspectRequest | InvokeRequest | PrepareRequest | DropRequest | EvictRequest | StatsRequest;
 
 export interface ModelSignature {
   readonly inputs: readonly TensorSpec[];
@@ -89,6 +125,8 @@ export interface PoolStats {
 export interface WorkerStats {
   readonly pid: number;
   readonly pool: PoolStats;
+  /** Live sandboxes (isolates) in this worker. */
+  readonly sandboxes: number;
   readonly rssBytes: number;
 }
 

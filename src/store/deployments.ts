@@ -37,6 +37,10 @@ export class FsDeploymentStore {
     return record;
   }
 
+  find(name: string): DeploymentRecord | undefined {
+    return this.index.get(name);
+  }
+
   has(name: string): boolean {
     return this.index.has(name);
   }

@@ -3,12 +3,37 @@ import type { Logger } from '../log.js';
 import { writeFileAtomic } from './atomic.js';
 import { FsDeploymentStore } from './deployments.js';
 import { StoreLayout } from './layout.js';
-import { FsModelStore } from './models.js';
+import { FsModelStore, type Staging } from './models.js';
+import type { DeploymentRecord, VersionManifest } from './records.js';
 
 export { checkName, NAME_PATTERN } from './names.js';
-export type { Staging } from './models.js';
+export type { Staging };
 export type { DeploymentRecord, ManifestDraft, VersionManifest } from './records.js';
 export { FsDeploymentStore, FsModelStore, StoreLayout };
+
+/** Model versions: staged publishes, lookups (numbers or "latest"), deletion, saved scripts. */
+export interface ModelStore {
+  stage(): Promise<Staging>;
+  list(): VersionManifest[][];
+  versions(name: string): VersionManifest[];
+  get(name: string, version?: number | string): VersionManifest;
+  /** A local directory holding the version's files (an object store would cache them there). */
+  versionDir(manifest: VersionManifest): string;
+  deleteVersion(name: string, version: number): Promise<void>;
+  deleteModel(name: string): Promise<void>;
+  saveScript(name: string, version: number, text: string): Promise<void>;
+  getScript(name: string, version: number): Promise<string | null>;
+}
+
+/** Deployments by name. */
+export interface DeploymentStore {
+  list(): DeploymentRecord[];
+  get(name: string): DeploymentRecord;
+  find(name: string): DeploymentRecord | undefined;
+  has(name: string): boolean;
+  put(record: DeploymentRecord): Promise<void>;
+  delete(name: string): Promise<void>;
+}
 
 /**
  * The store the front talks to. This filesystem implementation needs no server; another backend
@@ -16,8 +41,8 @@ export { FsDeploymentStore, FsModelStore, StoreLayout };
  */
 export interface Store {
   readonly layout: StoreLayout;
-  readonly models: FsModelStore;
-  readonly deployments: FsDeploymentStore;
+  readonly models: ModelStore;
+  readonly deployments: DeploymentStore;
   getAdminTokenHash(): Promise<string | null>;
   setAdminTokenHash(sha256: string): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 /**
  * The only place that joins store paths. Triton-style model/version folders:
  *
+ *   <data>/models/<name>/model.json                the last version number given (never reused)
  *   <data>/models/<name>/<version>/manifest.json   signature, files, sample, timestamps
  *   <data>/models/<name>/<version>/<model files>   e.g. model.onnx
  *   <data>/models/<name>/<version>/script.js       the version's saved custom script
@@ -22,6 +23,10 @@ export class StoreLayout {
   }
   modelDir(name: string): string {
     return join(this.modelsDir, name);
+  }
+  /** Per-model facts that outlive versions: the last version number given. */
+  modelInfoPath(name: string): string {
+    return join(this.modelDir(name), 'model.json');
   }
   versionDir(name: string, version: number): string {
     return join(this.modelDir(name), String(version));

@@ -19,6 +19,8 @@ export interface Staging {
 /** Model versions on the local filesystem, indexed in memory (this process owns the data dir). */
 export class FsModelStore {
   private readonly index = new Map<string, Map<number, VersionManifest>>();
+  /** The last version number given per model, so a deleted version's number is never reused. */
+  private readonly lastVersion = new Map<string, number>();
   private readonly lock = new KeyedLock();
 
   constructor(
@@ -41,6 +43,9 @@ export class FsModelStore {
         }
       }
       if (versions.size > 0) this.index.set(name, versions);
+      const info = await readFile(this.layout.modelInfoPath(name), 'utf8').then((t) => JSON.parse(t) as { lastVersion?: unknown }, () => ({ lastVersion: 0 }));
+      const last = Math.max(typeof info.lastVersion === 'number' ? info.lastVersion : 0, ...versions.keys());
+      if (last > 0) this.lastVersion.set(name, last);
     }
   }
 
@@ -88,6 +93,7 @@ export class FsModelStore {
       this.index.get(name)!.delete(version);
       if (this.index.get(name)!.size === 0) {
         this.index.delete(name);
+        this.lastVersion.delete(name);
         await rm(this.layout.modelDir(name), { recursive: true, force: true });
       }
     });
@@ -98,6 +104,7 @@ export class FsModelStore {
       this.versions(name);
       await this.trash(this.layout.modelDir(name));
       this.index.delete(name);
+      this.lastVersion.delete(name);
     });
   }
 
@@ -120,12 +127,15 @@ export class FsModelStore {
   private async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
     return this.lock.run(name, async () => {
       const existing = this.index.get(name);
-      const version = existing && existing.size > 0 ? Math.max(...existing.keys()) + 1 : 1;
+      const version = (this.lastVersion.get(name) ?? 0) + 1;
       const manifest: VersionManifest = { ...draft, name, version, createdAt: new Date().toISOString() };
       const manifestFile = join(stagingDir, 'manifest.json');
       await writeFile(manifestFile, JSON.stringify(manifest, null, 2));
       await syncTree(stagingDir);
       await mkdir(this.layout.modelDir(name), { recursive: true });
+      // The counter moves first: a crash between the two leaves a gap in the numbers, never a reuse.
+      await writeFileAtomic(this.layout.modelInfoPath(name), JSON.stringify({ name, lastVersion: version }));
+      this.lastVersion.set(name, version);
       await renameDirAtomic(stagingDir, this.layout.versionDir(name, version));
       if (existing) existing.set(version, manifest);
       else this.index.set(name, new Map([[version, manifest]]));

@@ -1,11 +1,14 @@
-import { resolveRuntime } from './runtimes/index.js';
 import type { ModelSignature, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import { invokeWithScript } from './invoke-script.js';
 import { invokeModel } from './invoke.js';
 import type { ModelPool } from './pool.js';
+import { resolveRuntime } from './runtimes/index.js';
+import type { ScriptHost } from './script-host.js';
 import type { WorkerConfig } from './worker-config.js';
 
 export interface HandlerDeps {
   readonly pool: ModelPool;
+  readonly scripts: ScriptHost;
   readonly config: WorkerConfig;
 }
 
@@ -13,13 +16,19 @@ export interface HandlerDeps {
 export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Promise<unknown> {
   switch (req.t) {
     case 'invoke':
-      return invokeModel(req, deps);
+      if (req.script === undefined) return invokeModel(req, deps);
+      return invokeWithScript(req, await deps.scripts.get(req.script, req.model), deps.pool);
+    case 'prepare':
+      return { functions: [...(await deps.scripts.get(req.script, req.model)).functions] };
+    case 'drop':
+      deps.scripts.drop(req.owner);
+      return { dropped: req.owner };
     case 'inspect':
       return inspectModel(req.format, req.dir, req.mainFile, deps.config);
     case 'evict':
       return { evicted: deps.pool.evict(req.name, req.version) };
     case 'stats':
-      return { pid: process.pid, pool: deps.pool.stats(), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
+      return { pid: process.pid, pool: deps.pool.stats(), sandboxes: deps.scripts.count(), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
   }
 }
 

@@ -4,8 +4,10 @@ import { createLogger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
 import type { WorkerMessage, WorkerRequest } from '../protocol/messages.js';
 import { handleRequest } from './handle.js';
+import { modelBridge } from './model-bridge.js';
 import { ModelPool } from './pool.js';
 import { resolveRuntime, runtimeBackends } from './runtimes/index.js';
+import { ScriptHost } from './script-host.js';
 import { parseWorkerConfig } from './worker-config.js';
 
 /**
@@ -23,10 +25,11 @@ const pool = new ModelPool({
   log,
   load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
 });
+const scripts = new ScriptHost(pool, (model) => modelBridge(pool, model), log);
 
 async function serve(req: WorkerRequest): Promise<void> {
   try {
-    const value = await handleRequest(req, { pool, config });
+    const value = await handleRequest(req, { pool, scripts, config });
     send({ t: 'reply', id: req.id, ok: true, value });
   } catch (err) {
     const e = toServeError(err);
@@ -42,6 +45,7 @@ channel.on('data', (chunk: Buffer) => {
 });
 
 async function shutdown(code: number): Promise<void> {
+  await scripts.disposeAll().catch(() => undefined);
   await pool.clear().catch(() => undefined);
   process.exit(code);
 }

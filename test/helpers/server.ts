@@ -1,11 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { InferboxClient } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/front/start.js';
 import { createLogger } from '../../src/log.js';
+import { memoryLog } from './memory-log.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -15,16 +15,6 @@ export interface TestServer extends RunningServer {
   readonly client: InferboxClient;
   /** Every JSON log line the front wrote. */
   readonly logs: Record<string, unknown>[];
-}
-
-/** In-memory pino destination (miniflare's TestLog idea). */
-export function memoryLog(lines: Record<string, unknown>[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
 }
 
 /**

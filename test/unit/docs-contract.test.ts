@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CONFIG_KEYS } from '../../src/config.js';
+import { CONFIG_KEYS, flagOf } from '../../src/config.js';
 import { ERRORS } from '../../src/errors.js';
 
 /** The docs promise things about the code; these checks keep the two in step. */
@@ -35,7 +35,7 @@ describe('docs/config.md', () => {
     const missing: string[] = [];
     for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
       if (!text.includes(`\`${spec.env}\``)) missing.push(`${key}: env ${spec.env}`);
-      if (!text.includes(`\`--${spec.flag}\``)) missing.push(`${key}: flag --${spec.flag}`);
+      if (!text.includes(`\`--${flagOf(spec.env)}\``)) missing.push(`${key}: flag --${flagOf(spec.env)}`);
       if (!text.includes(`\`${key}\``)) missing.push(`${key}: key`);
     }
     assert.deepEqual(missing, [], `docs/config.md is missing:\n  ${missing.join('\n  ')}`);

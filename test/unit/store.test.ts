@@ -7,7 +7,7 @@ import { ServeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { writeFileAtomic } from '../../src/store/atomic.js';
 import { checkName, openFsStore, type ManifestDraft, type Store } from '../../src/store/index.js';
-import { memoryLog } from '../helpers/server.js';
+import { memoryLog } from '../helpers/memory-log.js';
 
 const draft: ManifestDraft = {
   format: 'onnx',
@@ -43,7 +43,7 @@ describe('filesystem store', () => {
   it('numbers versions 1, 2, ... even when publishes race', async () => {
     const versions = await Promise.all([publish('m'), publish('m'), publish('m')]);
     assert.deepEqual(versions.map((v) => v.version).sort(), [1, 2, 3]);
-    assert.deepEqual((await readdir(join(dir, 'models', 'm'))).sort(), ['1', '2', '3']);
+    assert.deepEqual((await readdir(join(dir, 'models', 'm'))).sort(), ['1', '2', '3', 'model.json']);
     assert.equal(store.models.get('m', 'latest').version, 3);
     assert.equal(store.models.get('m', '2').version, 2);
   });
@@ -73,8 +73,11 @@ describe('filesystem store', () => {
 
   it('deletes a version and then the model folder with its last version', async () => {
     await store.models.deleteVersion('m', 2);
-    assert.deepEqual(store.models.versions('m').map((v) => v.version), [1, 3]);
-    assert.equal((await publish('m')).version, 4, 'numbers are never reused while later versions exist');
+    await store.models.deleteVersion('m', 3);
+    assert.deepEqual(store.models.versions('m').map((v) => v.version), [1]);
+    assert.equal((await publish('m')).version, 4, 'a deleted version number is never given again');
+    assert.equal((await openFsStore(dir, log)).models.get('m', 'latest').version, 4);
+    assert.equal((await publish('m')).version, 5, 'not after a restart either');
     await store.models.deleteModel('m');
     assert.deepEqual(await readdir(join(dir, 'models')).then((d) => d.filter((x) => x !== 'broken')), []);
   });

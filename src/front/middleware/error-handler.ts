@@ -22,6 +22,7 @@ function fromForeign(err: unknown): ServeError {
   if (e.status === 413 || e.type === 'entity.too.large') {
     return new ServeError('REQUEST_TOO_LARGE', e.message ?? 'request body too large', undefined, { cause: err });
   }
+  if (e.status === 405) return new ServeError('METHOD_NOT_ALLOWED', e.message ?? 'method not allowed', undefined, { cause: err });
   if (e.status === 400 || e.status === 415) {
     return new ServeError('REQUEST_INVALID', e.message ?? 'malformed request body', undefined, { cause: err });
   }

@@ -8,7 +8,7 @@ import { baseUrl } from '../base-url.js';
 import { jsonBody } from '../body.js';
 import { bodyOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
-import { deploymentView, samplePayload } from '../views.js';
+import { deploymentView, modelRef, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
 
@@ -71,6 +71,8 @@ export function deploymentRoutes(deps: AppDeps): Router {
       updatedAt: now,
       limits: limitsFrom(deps, body),
     };
+    // Sandboxes are built (and init run) before the deployment exists: a bad script is refused here.
+    await deps.scripts.prepare(record, modelRef(store, manifest));
     await store.deployments.put(record);
     ctx.status = 201;
     ctx.body = {
@@ -100,12 +102,16 @@ export function deploymentRoutes(deps: AppDeps): Router {
       limits: limitsFrom(deps, body, current.limits),
       updatedAt: new Date().toISOString(),
     };
+    // New sandboxes first; the switch is the store write. If they fail, the old ones keep serving.
+    await deps.scripts.prepare(record, modelRef(store, manifest));
     await store.deployments.put(record);
+    await deps.scripts.dropStale(record);
     ctx.body = deploymentView(record, baseUrl(ctx, config), config);
   });
 
   router.delete('/:name', async (ctx) => {
     await store.deployments.delete(ctx.params.name!);
+    await deps.scripts.drop(ctx.params.name!);
     ctx.status = 204;
   });
 

@@ -1,5 +1,5 @@
 import { Router } from '@koa/router';
-import type { ModelView, PublishResponse } from '../../api/types.js';
+import type { ModelSummary, ModelView, PublishResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { requireAdmin } from '../auth/index.js';
 import type { AppDeps } from '../deps.js';
@@ -31,7 +31,14 @@ export function modelRoutes(deps: AppDeps): Router {
   router.get('/', (ctx) => {
     ctx.body = store.models.list().map((versions) => {
       const latest = versions.at(-1)!;
-      return { model_name: latest.name, latest_version: String(latest.version), versions: versions.map((v) => String(v.version)), format: latest.format, description: latest.description, created: versions[0]!.createdAt };
+      return {
+        model_name: latest.name,
+        latest_version: String(latest.version),
+        versions: versions.map((v) => String(v.version)),
+        format: latest.format,
+        description: latest.description,
+        created: versions[0]!.createdAt,
+      } satisfies ModelSummary;
     });
   });
 

@@ -5,7 +5,7 @@ import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
-import { invokeVersion } from '../invoke.js';
+import { invokeDeployment } from '../invoke.js';
 import { multipartInMemory } from '../multipart.js';
 import { argsFromRequest } from '../request-args.js';
 
@@ -19,9 +19,13 @@ export function svcRoutes(deps: AppDeps): Router {
 
   const authorize: RouterMiddleware = async (ctx, next) => {
     const token = readBearer(ctx);
-    const deployment = store.deployments.get(ctx.params.deployment!);
-    if (!verifyToken(token, deployment.tokenHash) && !verifyToken(token, deps.adminTokenHash)) rejectToken(ctx, `deployment "${deployment.name}"`);
-    stateOf(ctx).deployment = deployment.name;
+    const name = ctx.params.deployment!;
+    // The token is checked before existence, so strangers cannot probe deployment names.
+    const deployment = store.deployments.find(name);
+    const admin = verifyToken(token, deps.adminTokenHash);
+    if (!admin && !(deployment && verifyToken(token, deployment.tokenHash))) rejectToken(ctx, `deployment "${name}"`);
+    if (!deployment) store.deployments.get(name); // throws DEPLOYMENT_NOT_FOUND
+    stateOf(ctx).deployment = name;
     await next();
   };
 
@@ -30,9 +34,7 @@ export function svcRoutes(deps: AppDeps): Router {
     const fn = ctx.params.fn!;
     if (!FUNCTION_NAME.test(fn)) throw new ServeError('FUNCTION_NOT_FOUND', `'${fn}' is not a function name`);
     const deployment = store.deployments.get(ctx.params.deployment!);
-    const manifest = store.models.get(deployment.modelName, deployment.modelVersion);
-    const args = argsFromRequest(ctx);
-    const out = await invokeVersion(deps, manifest, fn, args);
+    const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx));
     stateOf(ctx).timings = out.timings;
     const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
     ctx.body = (debug ? { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } : { result: out.result }) satisfies PredictResponse;

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config.js';
+import { ServeError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { InvokeArgs, InvokeResult, ModelRef, ScriptLimits, ScriptRef } from '../protocol/messages.js';
+import type { DeploymentRecord } from '../store/index.js';
+import type { CrashVerdict, WorkerPool } from './workers.js';
+
+/** Crashes of workers with a script's call in flight before the script is refused. */
+export const QUARANTINE_AFTER_CRASHES = 2;
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export interface ScriptCall {
+  readonly model: ModelRef;
+  readonly fn: string;
+  readonly args: InvokeArgs;
+}
+
+/**
+ * The front's side of custom scripts: where each deployment's sandboxes live, building them before
+ * a switch, routing calls to them, and quarantining scripts that keep crashing their workers.
+ * Inline script tests run on the scratch worker, so a hostile script under test costs no service.
+ */
+export class ScriptRouter {
+  /** script sha256 -> pids of the workers that died with one of its calls in flight */
+  private readonly crashes = new Map<string, Set<number>>();
+
+  constructor(
+    private readonly workers: WorkerPool,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  limitsOf(record: Pick<DeploymentRecord, 'limits'>): ScriptLimits {
+    const { sandbox } = this.config;
+    return {
+      timeoutMs: record.limits.timeoutMs ?? sandbox.timeoutMs,
+      memoryLimitMb: record.limits.memoryLimitMb ?? sandbox.memoryLimitMb,
+      maxLogLines: sandbox.maxLogLines,
+      maxLogBytes: sandbox.maxLogBytes,
+    };
+  }
+
+  /** Replicas per serving worker: spread evenly, starting at a worker picked by the name. */
+  placement(name: string, replicas: number): Map<number, number> {
+    const n = this.workers.size;
+    const offset = Number.parseInt(sha256(name).slice(0, 8), 16) % n;
+    const out = new Map<number, number>();
+    for (let r = 0; r < replicas; r++) {
+      const worker = (offset + r) % n;
+      out.set(worker, (out.get(worker) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number): ScriptRef {
+    const revision = sha256(JSON.stringify({ text, limits, model: model.key })).slice(0, 32);
+    return { owner, revision, text, limits, replicas };
+  }
+
+  /** Builds a deployment's sandboxes on every worker that hosts them; SCRIPT_INVALID if any fails. */
+  async prepare(record: DeploymentRecord, model: ModelRef): Promise<readonly string[]> {
+    if (record.script === null) return [];
+    this.assertNotQuarantined(record.script);
+    const limits = this.limitsOf(record);
+    const answers = await Promise.all(
+      [...this.placement(record.name, record.replicas)].map(([worker, replicas]) =>
+        this.workers.request<{ functions: string[] }>({ t: 'prepare', model, script: this.refFor(record.name, record.script!, limits, model, replicas) }, { worker, onCrash: this.verdict(record.script!) }),
+      ),
+    );
+    return answers[0]?.functions ?? [];
+  }
+
+  /** Validates a script (compile + init) on the scratch worker and answers its functions. */
+  async check(text: string, model: ModelRef, limits: ScriptLimits): Promise<readonly string[]> {
+    const ref = this.refFor('', text, limits, model, 1);
+    const answer = await this.workers.request<{ functions: string[] }>(
+      { t: 'prepare', model, script: { ...ref, owner: `test:${ref.revision}` } },
+      { worker: this.workers.scratchIndex, onCrash: this.verdict(text) },
+    );
+    return answer.functions;
+  }
+
+  /** A call on a deployment with a script, on one of the workers hosting its sandboxes. */
+  invoke(record: DeploymentRecord, call: ScriptCall): Promise<InvokeResult> {
+    const text = record.script!;
+    this.assertNotQuarantined(text);
+    const placement = this.placement(record.name, record.replicas);
+    const hosts = [...placement.keys()];
+    // Every hosting worker gets the same ref but its own replica count; the revision is shared.
+    const refs = new Map(hosts.map((w) => [w, this.refFor(record.name, text, this.limitsOf(record), call.model, placement.get(w)!)]));
+    const worker = hosts.length === 1 ? hosts[0]! : this.workers.leastBusy(hosts);
+    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: refs.get(worker)! }, { worker, onCrash: this.verdict(text) });
+  }
+
+  /** An inline script under test, on the scratch worker. */
+  invokeInline(text: string, limits: ScriptLimits, call: ScriptCall): Promise<InvokeResult> {
+    this.assertNotQuarantined(text);
+    const ref = this.refFor('', text, limits, call.model, 1);
+    return this.workers.request<InvokeResult>(
+      { t: 'invoke', ...call, script: { ...ref, owner: `test:${ref.revision}` } },
+      { worker: this.workers.scratchIndex, onCrash: this.verdict(text) },
+    );
+  }
+
+  /** Frees a deployment's sandboxes on every worker. */
+  async drop(name: string): Promise<void> {
+    await this.workers.broadcast({ t: 'drop', owner: name });
+  }
+
+  /** After a change: frees the sandboxes on workers that no longer host the deployment (or all, with no script). */
+  async dropStale(record: DeploymentRecord): Promise<void> {
+    const hosts = record.script === null ? new Set<number>() : new Set(this.placement(record.name, record.replicas).keys());
+    const stale = Array.from({ length: this.workers.size }, (_, i) => i).filter((i) => !hosts.has(i));
+    await Promise.all(stale.map((worker) => this.workers.request({ t: 'drop', owner: record.name }, { worker }).catch(() => undefined)));
+  }
+
+  private assertNotQuarantined(text: string): void {
+    const crashes = this.crashes.get(sha256(text))?.size ?? 0;
+    if (crashes >= QUARANTINE_AFTER_CRASHES) {
+      throw new ServeError('SCRIPT_QUARANTINED', `this script crashed its runtime worker ${crashes} times and is quarantined; change the script to lift it`);
+    }
+  }
+
+  private verdict(text: string): CrashVerdict {
+    return ({ pid, code, signal }) => {
+      const key = sha256(text);
+      const pids = this.crashes.get(key) ?? new Set<number>();
+      pids.add(pid);
+      this.crashes.set(key, pids);
+      this.log.error({ script: key.slice(0, 12), workerPid: pid, code, signal, crashes: pids.size }, 'a runtime worker died during a script call');
+      return new ServeError(
+        'SCRIPT_CRASHED',
+        `the runtime worker died (${signal ?? `exit code ${code}`}) while running this script (crash ${pids.size} of ${QUARANTINE_AFTER_CRASHES} before quarantine); a common cause is one allocation far over the sandbox memory limit`,
+      );
+    };
+  }
+}

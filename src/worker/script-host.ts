@@ -1,0 +1,139 @@
+import type { Logger } from '../log.js';
+import type { ModelRef, ScriptRef } from '../protocol/messages.js';
+import type { ModelPool } from './pool.js';
+import { SandboxReplica, type HostBridge } from './sandbox-host/index.js';
+
+/** The sandboxes of one script revision in this worker. */
+export class ScriptSet {
+  private next = 0;
+  private inflight = 0;
+  private retired = false;
+
+  constructor(
+    readonly ref: ScriptRef,
+    readonly replicas: readonly SandboxReplica[],
+  ) {}
+
+  get functions(): ReadonlySet<string> {
+    return this.replicas[0]!.functions;
+  }
+
+  /**
+   * A replica for one request, round robin (each runs one call at a time, queueing the rest).
+   * `release()` when the request is done: a retired set is disposed after its last request.
+   */
+  acquire(): { replica: SandboxReplica; release: () => void } {
+    const replica = this.replicas[this.next % this.replicas.length]!;
+    this.next++;
+    this.inflight++;
+    let released = false;
+    return {
+      replica,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.inflight--;
+        if (this.retired && this.inflight === 0) this.dispose();
+      },
+    };
+  }
+
+  /** No new requests will come: dispose now, or once the requests it is serving finish. */
+  retire(): void {
+    this.retired = true;
+    if (this.inflight === 0) this.dispose();
+  }
+
+  private dispose(): void {
+    for (const r of this.replicas) r.dispose();
+  }
+}
+
+/** Test owners ("test:<revision>") kept warm on the scratch worker. */
+const MAX_TEST_OWNERS = 8;
+
+/**
+ * Every script's sandboxes in this worker, by owner (deployment) and revision. A new revision is
+ * built beside the old one, which keeps serving until the new one is ready (zero-drop switch);
+ * older revisions are then disposed. Builds are single-flight per revision.
+ */
+export class ScriptHost {
+  private readonly owners = new Map<string, Map<string, Promise<ScriptSet>>>();
+
+  constructor(
+    private readonly pool: ModelPool,
+    private readonly bridgeFor: (model: ModelRef) => HostBridge,
+    private readonly log: Logger,
+  ) {}
+
+  /** The script's sandboxes for this revision, building them (and running init) if needed. */
+  async get(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
+    let revisions = this.owners.get(ref.owner);
+    if (!revisions) {
+      revisions = new Map();
+      this.owners.set(ref.owner, revisions);
+      this.trimTestOwners();
+    }
+    let building = revisions.get(ref.revision);
+    if (!building) {
+      building = this.build(ref, model);
+      revisions.set(ref.revision, building);
+      building.then(
+        () => this.retireOlder(ref.owner, ref.revision),
+        () => revisions!.delete(ref.revision),
+      );
+    }
+    return building;
+  }
+
+  drop(owner: string): void {
+    const revisions = this.owners.get(owner);
+    this.owners.delete(owner);
+    for (const set of revisions?.values() ?? []) set.then((s) => s.retire(), () => undefined);
+  }
+
+  /** Live script revisions, for stats. */
+  count(): number {
+    let n = 0;
+    for (const revisions of this.owners.values()) n += revisions.size;
+    return n;
+  }
+
+  async disposeAll(): Promise<void> {
+    for (const owner of [...this.owners.keys()]) this.drop(owner);
+  }
+
+  private async build(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
+    const lease = await this.pool.acquire(model);
+    const info = { name: model.name, version: String(model.version), inputs: lease.model.inputs, outputs: lease.model.outputs };
+    lease.release();
+    const bridge = this.bridgeFor(model);
+    const replicas: SandboxReplica[] = [];
+    try {
+      for (let i = 0; i < Math.max(1, ref.replicas); i++) {
+        replicas.push(await SandboxReplica.create({ script: ref.text, limits: ref.limits, model: info, bridge, log: this.log.child({ owner: ref.owner, replica: i }) }));
+      }
+    } catch (err) {
+      for (const r of replicas) r.dispose();
+      throw err;
+    }
+    this.log.info({ owner: ref.owner, revision: ref.revision, replicas: replicas.length }, 'sandboxes ready');
+    return new ScriptSet(ref, replicas);
+  }
+
+  /** Once a revision is ready, the owner's other revisions are disposed (their queued calls finish first). */
+  private retireOlder(owner: string, keep: string): void {
+    const revisions = this.owners.get(owner);
+    if (!revisions) return;
+    for (const [revision, set] of revisions) {
+      if (revision === keep) continue;
+      revisions.delete(revision);
+      set.then((s) => s.retire(), () => undefined);
+    }
+  }
+
+  private trimTestOwners(): void {
+    const tests = [...this.owners.keys()].filter((o) => o.startsWith('test:'));
+    for (const owner of tests.slice(0, Math.max(0, tests.length - MAX_TEST_OWNERS))) this.drop(owner);
+  }
+}

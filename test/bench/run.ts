@@ -1,0 +1,111 @@
+/**
+ * `npm run bench`: boots the real server (front + runtime workers, built JS, as `npm start` runs it)
+ * on a temp data dir, drives it over loopback with autocannon from this process, and writes
+ * docs/benchmarks.md with the machine, the date and the commit.
+ *
+ *   npm run bench                  # every scenario, 10 s each
+ *   npm run bench -- --seconds 3   # quicker
+ */
+import { execSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InferboxClient } from '../../src/client/index.js';
+import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+import { runLoad, type LoadResult } from './load.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, only: { type: 'string' }, out: { type: 'string', default: 'docs/benchmarks.md' } } });
+const seconds = Number(values.seconds);
+const ADMIN = 'bench-admin-token';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(dataDir: string, port: number) {
+  execSync('npm run build --silent', { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--no-node-snapshot', join(PACKAGE_ROOT, 'dist/src/main.js'), '--port', String(port), '--host', '127.0.0.1', '--data', dataDir, '--admin-token', ADMIN, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error('server did not become ready');
+}
+
+function fmt(ms: number): string {
+  return ms < 10 ? ms.toFixed(3) : ms.toFixed(1);
+}
+
+async function main() {
+  const dataDir = await mkdtemp(join(tmpdir(), 'inferbox-bench-'));
+  const { child, url } = await startServer(dataDir, await freePort());
+  const client = new InferboxClient({ baseUrl: url, token: ADMIN });
+  const rows: { scenario: Scenario; connections: number; result: LoadResult }[] = [];
+  const notes: string[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      if (values.only && !scenario.name.includes(values.only)) continue;
+      const target = await scenario.setup(client);
+      for (const connections of scenario.connections) {
+        process.stderr.write(`${scenario.name} @ ${connections} connection(s) for ${seconds}s ... `);
+        const result = await runLoad({ ...target, url: `${url}${target.path}`, connections, seconds });
+        process.stderr.write(`p50 ${fmt(result.p50Ms)} ms, ${Math.round(result.rps)} req/s\n`);
+        rows.push({ scenario, connections, result });
+      }
+      notes.push(...(scenario.notes?.(rows.filter((r) => r.scenario === scenario).map((r) => r.result)) ?? []));
+    }
+    for (const ratio of ratios(rows)) notes.push(ratio);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  await writeReport(rows, notes);
+}
+
+/** Ratios quoted from one run: hooks over no hooks at concurrency 1. */
+function ratios(rows: { scenario: Scenario; connections: number; result: LoadResult }[]): string[] {
+  const at1 = (name: string) => rows.find((r) => r.scenario.name === name && r.connections === 1)?.result;
+  const plain = at1('iris JSON, no script');
+  const hooks = at1('iris JSON, prepare + postprocess');
+  if (!plain || !hooks) return [];
+  const ratio = hooks.p50Ms / plain.p50Ms;
+  return [`iris p50 with hooks / without hooks at concurrency 1: **${ratio.toFixed(3)}** (${fmt(hooks.p50Ms)} ms / ${fmt(plain.p50Ms)} ms; goal <= 1.10)`];
+}
+
+async function writeReport(rows: { scenario: Scenario; connections: number; result: LoadResult }[], notes: string[]) {
+  const commit = execSync('git rev-parse --short HEAD', { cwd: PACKAGE_ROOT }).toString().trim();
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const table = [
+    '| scenario | connections | p50 ms | p99 ms | mean ms | req/s | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ scenario, connections, result: r }) => `| ${scenario.name} | ${connections} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.meanMs)} | ${Math.round(r.rps)} | ${r.errors} |`),
+  ].join('\n');
+  const path = join(PACKAGE_ROOT, values.out!);
+  const previous = await readFile(path, 'utf8').catch(() => '');
+  const intro = previous.split('<!-- results -->')[0]?.trim() || '# Benchmarks';
+  const body = `${intro}\n\n<!-- results -->\n## Latest run\n\n- date: ${new Date().toISOString().slice(0, 10)}\n- machine: ${machine}\n- commit: ${commit}\n- load: autocannon from the bench process over loopback, ${seconds} s per row, after a warm-up\n\n${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  await writeFile(path, body);
+  process.stderr.write(`wrote ${path}\n`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

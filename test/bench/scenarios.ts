@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InferboxClient } from '../../src/client/index.js';
+import { PACKAGE_ROOT } from '../../src/package-info.js';
+import type { LoadResult } from './load.js';
+
+export interface Scenario {
+  readonly name: string;
+  readonly connections: readonly number[];
+  setup(client: InferboxClient): Promise<{ path: string; token: string; body: string | Buffer; contentType: string }>;
+  notes?(results: readonly LoadResult[]): string[];
+}
+
+const fixture = (p: string) => ({ name: p.split('/').at(-1)!, data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', p)) });
+const IRIS_BODY = JSON.stringify({ args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
+
+let irisPublished = false;
+async function publishIris(client: InferboxClient) {
+  if (irisPublished) return;
+  await client.publishModel({ name: 'iris', files: [fixture('onnx-skl-logreg-iris-zipmap/logreg_iris.onnx')] });
+  irisPublished = true;
+}
+
+async function deploy(client: InferboxClient, name: string, model: string, script?: string) {
+  const dep = await client.createDeployment({ deployment_name: name, model_name: model, ...(script ? { script } : {}) });
+  return dep.access_token;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'iris JSON, no script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishIris(client);
+      return { path: '/api/v1/svc/iris-plain/predict', token: await deploy(client, 'iris-plain', 'iris'), body: IRIS_BODY, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'iris JSON, prepare + postprocess',
+    connections: [1, 8],
+    async setup(client) {
+      await publishIris(client);
+      const script = 'function prepare(args) { return args; }\nfunction postprocess(outputs) { return outputs; }';
+      return { path: '/api/v1/svc/iris-hooks/predict', token: await deploy(client, 'iris-hooks', 'iris', script), body: IRIS_BODY, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'mnist JSON [1,1,28,28], argmax script',
+    connections: [1, 8],
+    async setup(client) {
+      await client.publishModel({ name: 'mnist', files: [fixture('onnx-mnist8-cntk/mnist-8.onnx')] });
+      const body = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-argmax/request.json'), 'utf8');
+      const script = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-argmax/script.js'), 'utf8').replace(/console\.log\([^;]*\);/, '');
+      return { path: '/api/v1/svc/mnist-argmax/predict', token: await deploy(client, 'mnist-argmax', 'mnist', script), body, contentType: 'application/json' };
+    },
+  },
+];

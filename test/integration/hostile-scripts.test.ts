@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import { ApiError, type InferboxClient } from '../../src/client/index.js';
+import { fixtureFile, IRIS_ONNX } from '../helpers/fixtures.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const TIMEOUT_MS = 200;
+const IRIS_ARGS = { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] };
+
+/**
+ * Hostile scripts on real isolates behind the real server. After each one the server still answers
+ * and a bystander deployment still predicts.
+ */
+describe('hostile scripts get their error code within twice their limit and leave the server healthy', () => {
+  let server: TestServer;
+  let bystander: InferboxClient;
+  let n = 0;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
+    const dep = await server.client.createDeployment({ deployment_name: 'bystander', model_name: 'iris', script: 'function postprocess([l]) { return { label: l[0], polluted: ({}).polluted ?? null }; }' });
+    bystander = server.client.withToken(dep.access_token);
+  });
+  after(() => server.close());
+
+  async function deploy(script: string, limits: { timeout_ms?: number; memory_limit_mb?: number } = {}) {
+    const name = `hostile-${++n}`;
+    const dep = await server.client.createDeployment({ deployment_name: name, model_name: 'iris', script, timeout_ms: TIMEOUT_MS, memory_limit_mb: 64, ...limits });
+    return { name, svc: server.client.withToken(dep.access_token) };
+  }
+
+  async function expectError(call: Promise<unknown>, code: string, withinMs?: number): Promise<ApiError> {
+    const t0 = performance.now();
+    const err = await call.then(
+      () => assert.fail(`expected ${code}`),
+      (e: unknown) => e as ApiError,
+    );
+    const ms = performance.now() - t0;
+    assert.equal(err.code, code, err.message);
+    if (withinMs !== undefined) assert.ok(ms < withinMs, `${code} took ${Math.round(ms)} ms, limit ${withinMs}`);
+    return err;
+  }
+
+  async function assertHealthy() {
+    const out = await bystander.predict('bystander', IRIS_ARGS);
+    assert.deepEqual(out.result, [{ label: 0, polluted: null }]);
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+  }
+
+  it('for(;;){} -> 504 SCRIPT_TIMEOUT, and the next call works on a fresh sandbox', async () => {
+    const { name, svc } = await deploy('function prepare(a) { if (a.hang) for (;;) {} return a; }');
+    await expectError(svc.predict(name, { ...IRIS_ARGS, hang: true }), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+    await assertHealthy();
+  });
+
+  it('an awaited promise that never settles -> 504 SCRIPT_TIMEOUT', async () => {
+    const { name, svc } = await deploy('async function prepare(a) { await new Promise(() => {}); return a; }');
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    await assertHealthy();
+  });
+
+  it('a microtask loop -> 504 SCRIPT_TIMEOUT', async () => {
+    const { name, svc } = await deploy('async function prepare(a) { for (;;) await null; }');
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    await assertHealthy();
+  });
+
+  it('unbounded allocation -> 503 SCRIPT_MEMORY_LIMIT, then the sandbox is rebuilt', async () => {
+    const { name, svc } = await deploy('function prepare(a) { if (a.grow) { const keep = []; for (;;) keep.push(new Array(10000).fill(keep.length)); } return a; }', { timeout_ms: 5000 });
+    await expectError(svc.predict(name, { ...IRIS_ARGS, grow: true }), 'SCRIPT_MEMORY_LIMIT', 10_000);
+    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+    await assertHealthy();
+  });
+
+  it('deep recursion -> 500 SCRIPT_FAILED (RangeError), not a crash', async () => {
+    const { name, svc } = await deploy('function f(n) { return f(n + 1) + 1; }\nfunction prepare(a) { return f(0); }');
+    const err = await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_FAILED', 2 * TIMEOUT_MS + 150);
+    assert.match(err.message, /call stack/i);
+    await assertHealthy();
+  });
+
+  it('a 10 MB log flood is cut at the per-request cap with a marker', async () => {
+    const { name, svc } = await deploy('function postprocess(o) { const line = "x".repeat(1000); for (let i = 0; i < 10000; i++) console.log(line); return o; }', { timeout_ms: 5000 });
+    const out = await svc.predict(name, IRIS_ARGS, { debug: true });
+    const stdout = out.stdout!;
+    assert.ok(stdout.length <= 1001, `${stdout.length} lines`);
+    assert.ok(stdout.join('\n').length <= 300 * 1024);
+    assert.match(stdout.at(-1)!, /truncated/);
+    await assertHealthy();
+  });
+
+  it('cannot reach process, require or the host through constructor chains', async () => {
+    const { name, svc } = await deploy(`
+      function probe() {
+        const found = {};
+        const tries = {
+          process: () => typeof process,
+          require: () => typeof require,
+          Buffer: () => typeof Buffer,
+          fnCtor: () => typeof (function () {}).constructor('return this')().process,
+          asyncCtor: () => typeof (async function () {}).constructor,
+          viaError: () => { try { null.x } catch (e) { return e.constructor.constructor('return typeof process')() } },
+          globals: () => Object.getOwnPropertyNames(globalThis).filter((k) => /^(_?ivm|Reference|ExternalCopy|Callback|Isolate|Context)$/.test(k)).join(','),
+        };
+        for (const [k, f] of Object.entries(tries)) { try { found[k] = String(f()); } catch (e) { found[k] = 'threw'; } }
+        return found;
+      }`);
+    const found = (await svc.predict(name, {}, { fn: 'probe' })).result as Record<string, string>;
+    assert.equal(found.process, 'undefined');
+    assert.equal(found.require, 'undefined');
+    assert.equal(found.Buffer, 'undefined');
+    assert.equal(found.fnCtor, 'undefined');
+    assert.equal(found.viaError, 'undefined');
+    assert.equal(found.globals, '', 'no isolated-vm objects are reachable');
+    await assertHealthy();
+  });
+
+  it('Object.prototype pollution stays inside its own sandbox', async () => {
+    const { name, svc } = await deploy('Object.prototype.polluted = "yes"; Array.prototype.map = () => "hijacked"; function poke() { return ({}).polluted; }');
+    assert.equal((await svc.predict(name, {}, { fn: 'poke' })).result, 'yes');
+    await assertHealthy();
+  });
+
+  it('a thrown object whose toString loops forever -> an error within twice the limit', async () => {
+    const { name, svc } = await deploy('function prepare(a) { throw { toString() { for (;;) {} }, get message() { for (;;) {} } }; }');
+    const t0 = performance.now();
+    const err = await svc.predict(name, IRIS_ARGS).then(
+      () => assert.fail('expected an error'),
+      (e: unknown) => e as ApiError,
+    );
+    assert.ok(err instanceof ApiError && ['SCRIPT_FAILED', 'SCRIPT_TIMEOUT'].includes(err.code), err.message);
+    assert.ok(performance.now() - t0 < 2 * TIMEOUT_MS + 150);
+    await assertHealthy();
+  });
+
+  it('one huge allocation takes its worker down: 503 SCRIPT_CRASHED, then SCRIPT_QUARANTINED after two crashes', async () => {
+    const { name, svc } = await deploy('function prepare(a) { new Array(1e8).fill(0); return a; }', { timeout_ms: 10_000 });
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_CRASHED');
+    await assertHealthy();
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_CRASHED');
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_QUARANTINED');
+    await assertHealthy();
+    // A changed script lifts the quarantine.
+    await server.client.patchDeployment(name, { script: 'function prepare(a) { return a; }' });
+    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+  });
+
+  it('an inline script under test that crashes costs only the scratch worker', async () => {
+    const before = server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid);
+    const res = await fetch(`${server.url}/api/v1/models/iris/versions/1/script/test`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' },
+      // Not the text quarantined above: a different script under test.
+      body: JSON.stringify({ script: '// under test\nfunction prepare(a) { new Array(1e8).fill(0); return a; }', args: IRIS_ARGS }),
+    });
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SCRIPT_CRASHED');
+    assert.deepEqual(server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid), before);
+    await assertHealthy();
+  });
+});
+
+describe('a long run through one deployment', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
+    await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
+  });
+  after(() => server.close());
+
+  it('serves 3,000 requests with typed arrays through one sandbox without exhausting it', async () => {
+    const script = `
+      function prepare(args) {
+        const scratch = new Float32Array(4096); // garbage per call
+        scratch.fill(1);
+        args.X = args.X.map((r) => ({ float_input: tensor(Float32Array.from(r.float_input), [1, 4]) }));
+        return args;
+      }
+      function postprocess([label]) { return { label: label[0], bytes: new Float64Array(512).length }; }`;
+    const dep = await server.client.createDeployment({ deployment_name: 'long', model_name: 'iris', script, memory_limit_mb: 32 });
+    const svc = server.client.withToken(dep.access_token);
+    for (let batch = 0; batch < 100; batch++) {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => svc.predict('long', IRIS_ARGS)));
+      for (const a of answers) assert.deepEqual(a.result, [{ label: 0, bytes: 512 }]);
+    }
+    const stats = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    assert.match(stats, /inferbox_worker_restarts 0/);
+  });
+});

@@ -41,12 +41,16 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     },
   });
   const pool = new Gauge({ name: 'inferbox_model_pool', help: 'Model pool counters summed over workers (loaded, bytes, hits, misses, loads, evictions)', labelNames: ['stat'], registers: [registry] });
+  const sandboxes = new Gauge({ name: 'inferbox_sandboxes', help: 'Live script sandboxes (isolates), summed over workers', registers: [registry] });
+  const rebuilds = new Gauge({ name: 'inferbox_sandbox_rebuilds', help: 'Sandboxes rebuilt after a time or memory limit, summed over live sandboxes', registers: [registry] });
   const rss = new Gauge({ name: 'inferbox_worker_rss_bytes', help: 'Resident memory of each runtime worker', labelNames: ['worker'], registers: [registry] });
 
   const refreshWorkers = async () => {
     const stats = await workers.broadcast<WorkerStats>({ t: 'stats' });
     const sum: Record<string, number> = {};
     rss.reset();
+    sandboxes.set(stats.reduce((n, s) => n + (s?.sandboxes ?? 0), 0));
+    rebuilds.set(stats.reduce((n, s) => n + (s?.rebuilds ?? 0), 0));
     stats.forEach((s, i) => {
       if (!s) return;
       rss.set({ worker: String(i) }, s.rssBytes);

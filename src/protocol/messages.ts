@@ -127,6 +127,8 @@ export interface WorkerStats {
   readonly pool: PoolStats;
   /** Live sandboxes (isolates) in this worker. */
   readonly sandboxes: number;
+  /** Sandboxes built again after a time or memory limit disposed their isolate. */
+  readonly rebuilds: number;
   readonly rssBytes: number;
 }
 

@@ -28,7 +28,7 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
     case 'evict':
       return { evicted: deps.pool.evict(req.name, req.version) };
     case 'stats':
-      return { pid: process.pid, pool: deps.pool.stats(), sandboxes: deps.scripts.count(), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
+      return { pid: process.pid, pool: deps.pool.stats(), ...(await deps.scripts.stats()), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
   }
 }
 

@@ -92,11 +92,20 @@ export class ScriptHost {
     for (const set of revisions?.values() ?? []) set.then((s) => s.retire(), () => undefined);
   }
 
-  /** Live script revisions, for stats. */
-  count(): number {
-    let n = 0;
-    for (const revisions of this.owners.values()) n += revisions.size;
-    return n;
+  /** Live sandboxes (isolates) and how often they were rebuilt after a limit, for stats. */
+  async stats(): Promise<{ sandboxes: number; rebuilds: number }> {
+    let sandboxes = 0;
+    let rebuilds = 0;
+    for (const revisions of this.owners.values()) {
+      for (const building of revisions.values()) {
+        const set = await building.catch(() => null);
+        for (const r of set?.replicas ?? []) {
+          sandboxes++;
+          rebuilds += r.rebuilds;
+        }
+      }
+    }
+    return { sandboxes, rebuilds };
   }
 
   async disposeAll(): Promise<void> {

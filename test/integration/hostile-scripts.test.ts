@@ -188,5 +188,7 @@ describe('a long run through one deployment', () => {
     }
     const stats = await fetch(`${server.url}/metrics`).then((r) => r.text());
     assert.match(stats, /inferbox_worker_restarts 0/);
+    assert.match(stats, /inferbox_sandboxes 1\n/, 'one isolate served every request');
+    assert.match(stats, /inferbox_sandbox_rebuilds 0\n/, 'it never hit a limit');
   });
 });

@@ -143,4 +143,16 @@ describe('custom scripts: the DaaS contract', () => {
     await server.client.patchDeployment('switch', { script: false });
     assert.deepEqual((await svc.predict('switch', args)).result, [{ output_label: [0] }]);
   });
+
+  it('shows what a failing script printed to svc callers only with ?debug=true', async () => {
+    const dep = await server.client.createDeployment({ deployment_name: 'noisy-fail', model_name: 'iris', script: 'function prepare(a) { console.log("secret internals"); throw new Error("boom"); }' });
+    const args = { X: [{ float_input: [1, 2, 3, 4] }] };
+    const plain = await post(server, '/api/v1/svc/noisy-fail/predict', { args }, dep.access_token);
+    assert.equal(plain.status, 500);
+    assert.equal(plain.body.error.code, 'SCRIPT_FAILED');
+    assert.equal(plain.body.error.details?.stdout, undefined);
+    assert.doesNotMatch(JSON.stringify(plain.body), /secret internals/);
+    const debug = await post(server, '/api/v1/svc/noisy-fail/predict?debug=true', { args }, dep.access_token);
+    assert.deepEqual(debug.body.error.details.stdout, ['secret internals']);
+  });
 });

@@ -34,10 +34,19 @@ export function svcRoutes(deps: AppDeps): Router {
     const fn = ctx.params.fn!;
     if (!FUNCTION_NAME.test(fn)) throw new ServeError('FUNCTION_NOT_FOUND', `'${fn}' is not a function name`);
     const deployment = store.deployments.get(ctx.params.deployment!);
-    const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx));
-    stateOf(ctx).timings = out.timings;
     const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
+    const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx)).catch((err: unknown) => {
+      throw debug ? err : withoutScriptOutput(err);
+    });
+    stateOf(ctx).timings = out.timings;
     ctx.body = (debug ? { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } : { result: out.result }) satisfies PredictResponse;
   });
   return router;
+}
+
+/** What a script printed reaches svc callers only with ?debug=true, errors included. */
+function withoutScriptOutput(err: unknown): unknown {
+  if (!(err instanceof ServeError) || err.details === undefined || !('stdout' in err.details || 'stderr' in err.details)) return err;
+  const { stdout: _stdout, stderr: _stderr, ...details } = err.details;
+  return new ServeError(err.code, err.message, Object.keys(details).length > 0 ? details : undefined, { cause: err });
 }

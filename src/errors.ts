@@ -20,6 +20,9 @@ export const ERRORS = {
   INPUT_UNKNOWN: { status: 422, expose: true }, // a record names an input the model does not have
   INPUT_SHAPE_MISMATCH: { status: 422, expose: true }, // nested array shape vs the input's shape
   INPUT_DTYPE_MISMATCH: { status: 422, expose: true }, // a value that does not fit the input's dtype
+  INPUT_IMAGE_INVALID: { status: 422, expose: true }, // an uploaded file is not a readable image (corrupt, text, unknown format)
+  INPUT_IMAGE_TOO_LARGE: { status: 422, expose: true }, // an uploaded image has more pixels than limits.maxImagePixels
+  INPUT_FILE_UNEXPECTED: { status: 422, expose: true }, // without a script, a file came under a name that is no image input
   INFERENCE_FAILED: { status: 500, expose: true }, // the runtime rejected the feeds at run time
   SCRIPT_NOT_FOUND: { status: 404, expose: true }, // the model version has no saved script
   SCRIPT_INVALID: { status: 422, expose: true }, // the script does not compile or its init() failed

@@ -18,27 +18,69 @@ export interface MultipartLimits {
   readonly fields: number;
 }
 
+/** Text fields of up to 16 MiB: an `X` field may carry JSON records. */
+const FIELD_BYTES = 16 * 2 ** 20;
+
 function limitsOf(l: MultipartLimits) {
-  return { fileSize: l.fileBytes, files: l.files, fields: l.fields, fieldSize: 16 * 2 ** 20, parts: l.files + l.fields };
+  return { fileSize: l.fileBytes, files: l.files, fields: l.fields, fieldSize: FIELD_BYTES, parts: l.files + l.fields };
 }
+
+/** multer's limit errors, told in our terms: which limit, how big, which field. */
+function limitError(err: unknown, l: MultipartLimits, keys: { fileBytes: string; files: string; fields: string }): unknown {
+  const e = err as { code?: string; field?: string };
+  const field = e.field ? ` (field '${e.field}')` : '';
+  const details = e.field ? { field: e.field } : undefined;
+  switch (e.code) {
+    case 'LIMIT_FILE_SIZE':
+      return new ServeError('REQUEST_TOO_LARGE', `a file is over ${l.fileBytes} bytes${field}; the limit is ${keys.fileBytes}`, details, { cause: err });
+    case 'LIMIT_FILE_COUNT':
+      return new ServeError('REQUEST_TOO_LARGE', `more than ${l.files} files in one request; the limit is ${keys.files}`, details, { cause: err });
+    case 'LIMIT_FIELD_COUNT':
+    case 'LIMIT_PART_COUNT':
+      return new ServeError('REQUEST_TOO_LARGE', `more than ${l.fields} fields in one request; the limit is ${keys.fields}`, details, { cause: err });
+    case 'LIMIT_FIELD_VALUE':
+      return new ServeError('REQUEST_TOO_LARGE', `a text field is over ${FIELD_BYTES} bytes${field}`, details, { cause: err });
+    default:
+      return err;
+  }
+}
+
+const PREDICT_KEYS = { fileBytes: 'limits.maxFileBytes', files: 'limits.maxFiles', fields: 'limits.maxFields' };
 
 /** Parses multipart/form-data into memory (prediction uploads); other content types pass through. */
 export function multipartInMemory(limits: MultipartLimits): Middleware {
   const upload = multer({ storage: multer.memoryStorage(), limits: limitsOf(limits) }).any();
   return async (ctx, next) => {
     if (!ctx.is('multipart')) return next();
-    return upload(ctx as never, next);
+    let parsed = false;
+    try {
+      await upload(ctx as never, async () => {
+        parsed = true;
+      });
+    } catch (err) {
+      throw limitError(err, limits, PREDICT_KEYS);
+    }
+    if (parsed) await next();
   };
 }
 
 /** Parses multipart/form-data streaming files to `dir` (model publishes, which may be large). */
 export function multipartToDisk(dir: string, limits: MultipartLimits): Middleware {
   const upload = multer({ dest: dir, limits: limitsOf(limits) }).any();
+  const keys = { fileBytes: 'limits.maxModelBytes', files: `${limits.files} files`, fields: `${limits.fields} fields` };
   return async (ctx, next) => {
     if (!ctx.is('multipart')) {
       throw new ServeError('REQUEST_INVALID', 'this endpoint takes multipart/form-data (a "file" part and a "name" field)');
     }
-    return upload(ctx as never, next);
+    let parsed = false;
+    try {
+      await upload(ctx as never, async () => {
+        parsed = true;
+      });
+    } catch (err) {
+      throw limitError(err, limits, keys);
+    }
+    if (parsed) await next();
   };
 }
 

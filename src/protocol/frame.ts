@@ -42,9 +42,11 @@ const align8 = (n: number) => (n + 7) & ~7;
 /** Encodes one message into a single Buffer ready for `socket.write`. */
 export function encodeFrame(message: unknown): Buffer {
   const blobs: ArrayBufferView[] = [];
-  const json = JSON.stringify(message, function replacer(this: unknown, _key, value: unknown) {
-    if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-      blobs.push(value);
+  const json = JSON.stringify(message, function replacer(this: Record<string, unknown>, key, value: unknown) {
+    // The holder's own value: JSON.stringify has already replaced a Buffer by its toJSON() form.
+    const raw = this[key];
+    if (ArrayBuffer.isView(raw) && !(raw instanceof DataView)) {
+      blobs.push(raw);
       return { [MARK]: blobs.length - 1 };
     }
     return value;

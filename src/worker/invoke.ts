@@ -1,12 +1,26 @@
 import { performance } from 'node:perf_hooks';
+import { normalizeX, orient, type Record_ } from '../api/records.js';
 import { ServeError } from '../errors.js';
-import type { InvokeRequest, InvokeResult } from '../protocol/messages.js';
-import { normalizeX, orient } from '../api/records.js';
+import type { InvokeArgs, InvokeRequest, InvokeResult } from '../protocol/messages.js';
+import { defaultImageFeeds } from './images/index.js';
 import type { ModelPool } from './pool.js';
 import { outputsToJson, requireRecords, runRecords } from './predict.js';
+import type { LoadedModel } from './runtimes/types.js';
+import type { WorkerConfig } from './worker-config.js';
 
 export interface InvokeDeps {
   readonly pool: ModelPool;
+  readonly config: WorkerConfig;
+}
+
+/** Files under an image input's name join the first record (created when X is absent). */
+async function withImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number): Promise<unknown> {
+  if (args.files === undefined) return args.X;
+  const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels });
+  if (args.X === undefined) return [feeds];
+  if (!Array.isArray(args.X) || args.X.length === 0) throw new ServeError('REQUEST_INVALID', 'with files, X must be a list of records (the files join the first)');
+  const [first, ...rest] = args.X as Record_[];
+  return [{ ...first, ...feeds }, ...rest];
 }
 
 /** One request without a script: records -> tensors -> model -> nested arrays, in the request's orientation. */
@@ -14,16 +28,17 @@ export async function invokeModel(req: InvokeRequest, deps: InvokeDeps): Promise
   if (req.fn !== 'predict') {
     throw new ServeError('FUNCTION_NOT_FOUND', `function '${req.fn}' needs a script that defines it; without a script only 'predict' exists`);
   }
-  requireRecords(req.args.X);
-  const { records, orientation } = normalizeX(req.args.X);
+  if (req.args.files === undefined) requireRecords(req.args.X);
   const t0 = performance.now();
   const lease = await deps.pool.acquire(req.model);
   const t1 = performance.now();
   try {
-    const outputs = await runRecords(lease.model, records);
+    const { records, orientation } = normalizeX(await withImageFiles(req.args, lease.model, deps.config.maxImagePixels));
     const t2 = performance.now();
+    const outputs = await runRecords(lease.model, records);
+    const t3 = performance.now();
     const result = orient(outputs.map((o) => outputsToJson(lease.model, o)), orientation);
-    return { result, stdout: [], stderr: [], timings: { loadMs: t1 - t0, inferMs: t2 - t1 } };
+    return { result, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: t3 - t2 } };
   } finally {
     lease.release();
   }

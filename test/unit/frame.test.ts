@@ -10,6 +10,7 @@ describe('worker protocol frames', () => {
       args: { X: [{ a: Float32Array.from([1.5, -2]) }], files: { f: { bytes: new Uint8Array([1, 2, 3]) } } },
       big: BigInt64Array.from([2n ** 62n]),
       sub: new Float64Array([1, 2, 3, 4]).subarray(1, 3),
+      buf: Buffer.from([9, 8, 7]),
     };
     const [out] = new FrameDecoder().push(encodeFrame(msg)) as [typeof msg];
     assert.ok(out.args.X[0]!.a instanceof Float32Array);
@@ -17,6 +18,8 @@ describe('worker protocol frames', () => {
     assert.deepEqual([...out.args.files.f.bytes], [1, 2, 3]);
     assert.equal(out.big[0], 2n ** 62n);
     assert.deepEqual([...out.sub], [2, 3]);
+    assert.ok(out.buf instanceof Uint8Array, 'a Buffer travels as raw bytes, not its toJSON form');
+    assert.deepEqual([...out.buf], [9, 8, 7]);
     assert.equal(out.id, 7);
   });
 

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ServeError } from '../../src/errors.js';
+import { decodeImage, decodeToTensor, imageLayoutOf, parseImageOptions } from '../../src/worker/images/index.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { pngClaiming } from '../helpers/png.js';
+
+const LIMITS = { maxPixels: 40_000_000 };
+const file = (name: string) => ({ field: 'img', name });
+const tiny = (name: string) => new Uint8Array(readFileSync(fixturePath(`tiny-images/${name}`)));
+/** The 2x2 test images' RGB pixels, row-major (tfjs's image test objects). */
+const PIXELS = [238, 101, 0, 50, 50, 50, 100, 50, 0, 200, 100, 50];
+
+describe('image decoding on the host (sharp, jimp fallback)', () => {
+  for (const name of ['image_png_test.png', 'image_png_4_channel_test.png', 'image_bmp_test.bmp', 'image_bmp_4_channel_test.bmp']) {
+    it(`decodes ${name} to its known RGB pixels`, async () => {
+      const img = await decodeImage(tiny(name), parseImageOptions({}), file(name), LIMITS);
+      assert.deepEqual([img.width, img.height, img.channels], [2, 2, 3]);
+      assert.deepEqual([...img.data], PIXELS);
+    });
+  }
+
+  it('decodes the JPEG within its compression error', async () => {
+    const img = await decodeImage(tiny('image_jpeg_test.jpeg'), parseImageOptions({}), file('jpeg'), LIMITS);
+    img.data.forEach((v, i) => assert.ok(Math.abs(v - PIXELS[i]!) <= 3, `pixel value ${i}: ${v} vs ${PIXELS[i]}`));
+  });
+
+  it('lays out, reorders, scales and normalizes as asked', async () => {
+    const chw = await decodeToTensor(tiny('image_png_test.png'), { layout: 'nchw', channels: 'bgr', scale: 1 / 255 }, file('png'), LIMITS);
+    assert.deepEqual(chw.shape, [1, 3, 2, 2]);
+    assert.ok(chw.data instanceof Float32Array);
+    // plane 0 is blue: 0, 50, 0, 50 (/255)
+    assert.deepEqual([...chw.data.slice(0, 4)].map((v) => Math.round(v * 255)), [0, 50, 0, 50]);
+    const norm = await decodeToTensor(tiny('image_png_test.png'), { mean: [100, 0, 0], std: 2 }, file('png'), LIMITS);
+    assert.equal(norm.data[0], (238 - 100) / 2);
+    assert.equal(norm.data[1], 101 / 2);
+    const raw = await decodeToTensor(tiny('image_png_test.png'), { dtype: 'uint8', invert: true, grayscale: true, width: 1, height: 1 }, file('png'), LIMITS);
+    assert.ok(raw.data instanceof Uint8Array);
+    assert.deepEqual(raw.shape, [1, 1, 1]);
+  });
+
+  it('resizes a real MNIST digit to 28x28 grayscale', async () => {
+    const digit = await decodeToTensor(new Uint8Array(readFileSync(fixturePath('mnist-png/ps_7.png'))), { grayscale: true, width: 28, height: 28, layout: 'nchw' }, file('ps_7.png'), LIMITS);
+    assert.deepEqual(digit.shape, [1, 1, 28, 28]);
+    assert.equal(digit.data.length, 784);
+    assert.ok(Math.max(...digit.data) > 200, 'white strokes on black');
+  });
+
+  it('refuses a 20,000 x 20,000 PNG from its header: 422 INPUT_IMAGE_TOO_LARGE naming the field', async () => {
+    await assert.rejects(decodeImage(pngClaiming(20_000, 20_000), parseImageOptions({}), file('bomb.png'), LIMITS), (e: unknown) => {
+      return e instanceof ServeError && e.code === 'INPUT_IMAGE_TOO_LARGE' && /file 'img' \(bomb\.png\) is 20000x20000/.test(e.message) && e.status === 422;
+    });
+  });
+
+  it('refuses a corrupt PNG and a text file with 422 INPUT_IMAGE_INVALID', async () => {
+    const png = readFileSync(fixturePath('mnist-png/ps_3.png'));
+    for (const bytes of [png.subarray(0, 60), Buffer.from('hello, this is not an image')]) {
+      await assert.rejects(decodeImage(new Uint8Array(bytes), parseImageOptions({}), file('x'), LIMITS), (e: unknown) => e instanceof ServeError && e.code === 'INPUT_IMAGE_INVALID' && e.status === 422);
+    }
+  });
+
+  it('names a bad option', () => {
+    assert.throws(() => parseImageOptions({ layout: 'whc' }), /image\(options\): layout/);
+    assert.throws(() => parseImageOptions({ widht: 3 }), /widht/);
+    assert.throws(() => parseImageOptions({ dtype: 'uint8', scale: 0.5 }), /uint8/);
+  });
+});
+
+describe('imageLayoutOf', () => {
+  it('reads NCHW, NHWC and grayscale NHW inputs and refuses other shapes', () => {
+    const spec = (shape: number[]) => ({ name: 'x', dtype: 'float32' as const, shape });
+    assert.deepEqual(imageLayoutOf(spec([1, 1, 28, 28])), { layout: 'nchw', channels: 1, height: 28, width: 28 });
+    assert.deepEqual(imageLayoutOf(spec([-1, 224, 224, 3])), { layout: 'nhwc', channels: 3, height: 224, width: 224 });
+    assert.deepEqual(imageLayoutOf(spec([-1, 28, 28])), { layout: 'hw', channels: 1, height: 28, width: 28 });
+    assert.equal(imageLayoutOf(spec([-1, 4])), null);
+    assert.equal(imageLayoutOf(spec([1, 3, 3, 3])), null, 'too small to be an image');
+  });
+});

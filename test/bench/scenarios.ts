@@ -12,6 +12,20 @@ export interface Scenario {
 }
 
 const fixture = (p: string) => ({ name: p.split('/').at(-1)!, data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', p)) });
+/** One file part as a raw multipart body (autocannon sends bytes as they are). */
+function multipart(field: string, file: { name: string; data: Buffer }): { body: Buffer; contentType: string } {
+  const boundary = '----inferbox-bench-boundary';
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${file.name}"\r\nContent-Type: image/png\r\n\r\n`;
+  return { body: Buffer.concat([Buffer.from(head), file.data, Buffer.from(`\r\n--${boundary}--\r\n`)]), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+let mnistPublished = false;
+async function publishMnist(client: InferboxClient) {
+  if (mnistPublished) return;
+  await client.publishModel({ name: 'mnist', files: [fixture('onnx-mnist8-cntk/mnist-8.onnx')] });
+  mnistPublished = true;
+}
+
 const IRIS_BODY = JSON.stringify({ args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
 
 let irisPublished = false;
@@ -48,10 +62,18 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'mnist JSON [1,1,28,28], argmax script',
     connections: [1, 8],
     async setup(client) {
-      await client.publishModel({ name: 'mnist', files: [fixture('onnx-mnist8-cntk/mnist-8.onnx')] });
+      await publishMnist(client);
       const body = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-argmax/request.json'), 'utf8');
       const script = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-argmax/script.js'), 'utf8').replace(/console\.log\([^;]*\);/, '');
       return { path: '/api/v1/svc/mnist-argmax/predict', token: await deploy(client, 'mnist-argmax', 'mnist', script), body, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'mnist PNG upload -> logits, no script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishMnist(client);
+      return { path: '/api/v1/svc/mnist-png-plain/predict', token: await deploy(client, 'mnist-png-plain', 'mnist'), ...multipart('Input3', fixture('mnist-png/ps_2.png')) };
     },
   },
 ];

@@ -37,13 +37,15 @@ interface PreludeApi {
   drain(): PreludeLogs;
   /** Runs the user's script (already syntax-checked on the host) and finds its top-level functions. */
   load(source: string, candidates: string[], linesLeft: number, bytesLeft: number): PreludeEnvelope;
-  resolveRun(id: number, ok: boolean, payload: unknown): void;
+  /** Settles host call `id` (model.run or image); payload is its answer, or `{ code, message }`. */
+  resolveHost(id: number, ok: boolean, payload: unknown): void;
 }
 
 (function inferboxPrelude(
   info: InferboxModelInfo,
   options: PreludeOptions,
   startRun: (id: number, feeds: unknown) => void,
+  startImage: (id: number, bytes: Uint8Array, options: unknown, field: string, name: string) => void,
 ): PreludeApi {
   'use strict';
   type Fn<T, A extends unknown[], R> = (this: T, ...args: A) => R;
@@ -57,6 +59,7 @@ interface PreludeApi {
   const { create: ObjectCreate, keys: ObjectKeys, freeze: ObjectFreeze, is: ObjectIs } = Object;
   const { getPrototypeOf: ObjectGetPrototypeOf, setPrototypeOf: ObjectSetPrototypeOf } = Object;
   const { defineProperty: ObjectDefineProperty, getOwnPropertyNames: ObjectGetOwnPropertyNames } = Object;
+  const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
   const ObjectPrototype = Object.prototype;
   const ArrayIsArray = Array.isArray;
   const ArraySort = uncurry(Array.prototype.sort as Fn<unknown[], [(a: never, b: never) => number], unknown[]>);
@@ -66,6 +69,10 @@ interface PreludeApi {
   const TypedArrayPrototype = ObjectGetPrototypeOf(Uint8Array.prototype) as object;
   const TypedArrayTag = uncurry(getter(TypedArrayPrototype, Symbol.toStringTag)) as (v: unknown) => string | undefined;
   const TypedArraySubarray = uncurry(Uint8Array.prototype.subarray) as unknown as <T>(v: T, a: number, b: number) => T;
+  const TypedArrayLength = uncurry(getter(TypedArrayPrototype, 'length')) as (v: unknown) => number;
+  const TypedArrayByteOffset = uncurry(getter(TypedArrayPrototype, 'byteOffset')) as (v: unknown) => number;
+  const TypedArrayBuffer = uncurry(getter(TypedArrayPrototype, 'buffer')) as (v: unknown) => ArrayBuffer;
+  const Uint8ArrayCtor = Uint8Array;
   const DateCtor = Date;
   const DateGetTime = uncurry(Date.prototype.getTime);
   const DateToISOString = uncurry(Date.prototype.toISOString);
@@ -83,11 +90,12 @@ interface PreludeApi {
   const SetHas = uncurry(Set.prototype.has) as (s: Set<unknown>, v: unknown) => boolean;
   const WeakSetAdd = uncurry(WeakSet.prototype.add);
   const WeakSetHas = uncurry(WeakSet.prototype.has);
-  const WeakMapGet = uncurry(WeakMap.prototype.get) as (m: WeakMap<object, string>, k: object) => string | undefined;
-  const WeakMapSet = uncurry(WeakMap.prototype.set) as (m: WeakMap<object, string>, k: object, v: string) => unknown;
+  const WeakMapGet = uncurry(WeakMap.prototype.get) as <V>(m: WeakMap<object, V>, k: object) => V | undefined;
+  const WeakMapSet = uncurry(WeakMap.prototype.set) as <V>(m: WeakMap<object, V>, k: object, v: V) => unknown;
   const PromiseCtor = Promise;
   const PromiseThen = uncurry(Promise.prototype.then) as <T, R>(p: Promise<T>, ok: (v: T) => R, bad: (e: unknown) => R) => Promise<R>;
   const StringCtor = String;
+  const StringFromCharCode = String.fromCharCode;
   const StringSlice = uncurry(String.prototype.slice);
   const StringCharCodeAt = uncurry(String.prototype.charCodeAt);
   const StringIndexOf = uncurry(String.prototype.indexOf);
@@ -414,6 +422,14 @@ interface PreludeApi {
     }
     const record = ObjectCreate(null) as Record<string, unknown>;
     MapSet(seen, o, record);
+    const file = WeakMapGet(fileStates, o);
+    if (file !== undefined) {
+      // Never the bytes: a file leaves the sandbox as what the upload said about it.
+      record['name'] = file.name;
+      record['type'] = file.type;
+      record['size'] = file.size;
+      return record;
+    }
     if (o instanceof ErrorCtor) {
       record['name'] = StringCtor(o.name);
       record['message'] = StringCtor(o.message);
@@ -561,9 +577,22 @@ interface PreludeApi {
     },
   };
 
-  // ---- model.run: an ignored host Callback starts it, the host resolves it by id ---------------------
-  const runs = new MapCtor<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  let runSeq = 0;
+  // ---- host calls (model.run, file.image): an ignored host Callback starts one, the host resolves it by id ----
+  const hostCalls = new MapCtor<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; image: boolean }>();
+  let hostCallSeq = 0;
+  function hostCall(image: boolean, start: (id: number) => void): Promise<unknown> {
+    return new PromiseCtor((resolve, reject) => {
+      const id = ++hostCallSeq;
+      MapSet(hostCalls, id, { resolve, reject, image });
+      try {
+        start(id);
+      } catch (e) {
+        MapDelete(hostCalls, id);
+        if (image) imagesInFlight--; // pumpImages, which started it, moves on to the next
+        throw e;
+      }
+    });
+  }
   const freezeSpec = (s: InferboxTensorSpec) =>
     ObjectFreeze({ name: s.name, dtype: s.dtype, shape: s.shape === null ? null : ObjectFreeze(s.shape.slice()) });
   const modelInfo = {
@@ -575,19 +604,194 @@ interface PreludeApi {
   const scriptModel: InferboxModel = ObjectFreeze({
     ...modelInfo,
     run(feeds: InferboxFeeds): Promise<Record<string, unknown>> {
-      return new PromiseCtor((resolve, reject) => {
-        if (!isObjectLike(feeds) || ArrayIsArray(feeds)) throw new TypeErrorCtor('model.run(feeds): feeds must be an object { inputName: values }');
-        const id = ++runSeq;
-        MapSet(runs, id, { resolve: resolve as (v: unknown) => void, reject });
-        try {
-          startRun(id, feeds);
-        } catch (e) {
-          MapDelete(runs, id);
-          throw e;
-        }
-      });
+      if (!isObjectLike(feeds) || ArrayIsArray(feeds)) {
+        return new PromiseCtor((_, reject) => reject(new TypeErrorCtor('model.run(feeds): feeds must be an object { inputName: values }')));
+      }
+      return hostCall(false, (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;
     },
   });
+
+  // ---- files: uploads wrapped in the isolate; image decoding runs on the host ----------------------
+  interface FileState {
+    /** The upload's bytes, owned here: never handed to the script, which gets copies. */
+    readonly bytes: Uint8Array;
+    readonly field: string;
+    readonly name: string;
+    readonly type: string;
+    readonly size: number;
+  }
+  const fileStates = new WeakMap<object, FileState>();
+  /**
+   * Decodes in flight per sandbox. More image() calls wait here, in the isolate, so a script that
+   * starts thousands at once holds neither their byte copies nor their decodes on the host.
+   */
+  const MAX_IMAGES_IN_FLIGHT = 2;
+  let imagesInFlight = 0;
+  const imageQueue = newList<(() => void) | undefined>();
+  let imageQueueHead = 0;
+  function pumpImages(): void {
+    while (imagesInFlight < MAX_IMAGES_IN_FLIGHT && imageQueueHead < imageQueue.length) {
+      const start = imageQueue[imageQueueHead]!;
+      imageQueue[imageQueueHead++] = undefined;
+      if (imageQueueHead === imageQueue.length) {
+        imageQueue.length = 0;
+        imageQueueHead = 0;
+      }
+      imagesInFlight++;
+      start();
+    }
+  }
+  function stateOf(self: unknown, method: string): FileState {
+    const state = isObjectLike(self) ? WeakMapGet(fileStates, self) : undefined;
+    if (state === undefined) throw new TypeErrorCtor(`${method} must be called on a file of args.files, e.g. args.files[field].${method}`);
+    return state;
+  }
+
+  const REPLACEMENT_CHARACTER = 0xfffd;
+  const TEXT_CHUNK = 8192;
+  /**
+   * UTF-8 -> string as WHATWG TextDecoder('utf-8') does it (the isolate has none): a leading BOM is
+   * dropped and each maximal invalid subpart becomes one U+FFFD. Code units are built in chunks and
+   * turned into strings with String.fromCharCode, which keeps a 10 MB upload to a few milliseconds.
+   */
+  function decodeUtf8(bytes: Uint8Array): string {
+    const n = TypedArrayLength(bytes);
+    let text = '';
+    let units = newList<number>();
+    let count = 0;
+    let needed = 0; // continuation bytes the current sequence still lacks
+    let codePoint = 0;
+    let lower = 0x80; // the bounds of the next continuation byte
+    let upper = 0xbf;
+    let i = n >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    for (; i < n; i++) {
+      const b = bytes[i]!;
+      if (needed === 0) {
+        if (b < 0x80) units[count++] = b;
+        else if (b >= 0xc2 && b <= 0xdf) { needed = 1; codePoint = b & 0x1f; }
+        else if (b >= 0xe0 && b <= 0xef) {
+          if (b === 0xe0) lower = 0xa0;
+          else if (b === 0xed) upper = 0x9f; // no surrogates
+          needed = 2;
+          codePoint = b & 0x0f;
+        } else if (b >= 0xf0 && b <= 0xf4) {
+          if (b === 0xf0) lower = 0x90;
+          else if (b === 0xf4) upper = 0x8f; // nothing past U+10FFFF
+          needed = 3;
+          codePoint = b & 0x07;
+        } else units[count++] = REPLACEMENT_CHARACTER;
+      } else if (b < lower || b > upper) {
+        // The sequence is cut short: one U+FFFD for it, and this byte starts afresh.
+        needed = 0;
+        lower = 0x80;
+        upper = 0xbf;
+        units[count++] = REPLACEMENT_CHARACTER;
+        i--;
+      } else {
+        lower = 0x80;
+        upper = 0xbf;
+        codePoint = (codePoint << 6) | (b & 0x3f);
+        if (--needed === 0) {
+          if (codePoint > 0xffff) {
+            codePoint -= 0x10000;
+            units[count++] = 0xd800 | (codePoint >> 10);
+            units[count++] = 0xdc00 | (codePoint & 0x3ff);
+          } else units[count++] = codePoint;
+        }
+      }
+      if (count >= TEXT_CHUNK) {
+        text += ReflectApply(StringFromCharCode, undefined, units) as string;
+        units = newList<number>();
+        count = 0;
+      }
+    }
+    if (needed !== 0) units[count++] = REPLACEMENT_CHARACTER;
+    return count === 0 ? text : text + (ReflectApply(StringFromCharCode, undefined, units) as string);
+  }
+
+  function InferboxFile(): never {
+    throw new TypeErrorCtor('files come from uploads: read them from args.files');
+  }
+  const fileMethods = {
+    bytes(this: unknown): Uint8Array {
+      return new Uint8ArrayCtor(stateOf(this, 'bytes()').bytes);
+    },
+    text(this: unknown): string {
+      return decodeUtf8(stateOf(this, 'text()').bytes);
+    },
+    image(this: unknown, imageOptions?: InferboxImageOptions): Promise<InferboxImage> {
+      return new PromiseCtor<InferboxImage>((resolve, reject) => {
+        const file = stateOf(this, 'image()');
+        let options: unknown;
+        try {
+          // Rebuilt from own data here, inside the call's time limit: the host gets plain data.
+          options = isPrimitive(imageOptions) ? imageOptions : clean(imageOptions, new MapCtor());
+        } catch (e) {
+          if (!(e instanceof Uncopyable)) throw e;
+          throw new TypeErrorCtor(`image(options): options must be plain data; found ${e.what} at options${e.path}`);
+        }
+        push(imageQueue, () => {
+          const decoded = hostCall(true, (id) => startImage(id, file.bytes, options, file.field, file.name)) as Promise<InferboxImage>;
+          PromiseThen(decoded, resolve, reject);
+        });
+        pumpImages();
+      });
+    },
+    toJSON(this: unknown): { name: string; type: string; size: number } {
+      const { name, type, size } = stateOf(this, 'toJSON()');
+      return { name, type, size };
+    },
+  };
+  const fileProto = ObjectCreate(ObjectPrototype) as object;
+  ObjectDefineProperty(fileProto, 'constructor', { value: InferboxFile });
+  ObjectDefineProperty(InferboxFile, 'prototype', { value: fileProto });
+  for (const key of ObjectKeys(fileMethods)) ObjectDefineProperty(fileProto, key, { value: (fileMethods as Record<string, unknown>)[key] });
+  ObjectFreeze(InferboxFile);
+  ObjectFreeze(fileProto);
+
+  /** An own data property's value: what the host copied in, never a getter the script planted on a prototype. */
+  function own(o: object, key: string): unknown {
+    const descriptor = ObjectGetOwnPropertyDescriptor(o, key);
+    return descriptor === undefined ? undefined : descriptor.value;
+  }
+  /**
+   * Replaces each upload `{ name, type, size, bytes }` in `arg.files` by a file object. `arg` was
+   * just copied in by the host: the script has not seen it, so its bytes become the file's own.
+   */
+  function wrapFiles(arg: unknown): void {
+    if (!isObjectLike(arg) || ArrayIsArray(arg)) return;
+    const files = own(arg, 'files');
+    if (!isObjectLike(files) || ArrayIsArray(files)) return;
+    const fields = ObjectKeys(files);
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!;
+      const upload = own(files, field);
+      if (!isObjectLike(upload) || ArrayIsArray(upload)) continue;
+      let bytes = own(upload, 'bytes') as Uint8Array;
+      if (!isTypedArray(bytes) || TypedArrayTag(bytes) !== 'Uint8Array') continue;
+      const name = own(upload, 'name');
+      const type = own(upload, 'type');
+      // A view on a larger buffer would hand that whole buffer to every copy: keep the view's bytes only.
+      if (TypedArrayByteOffset(bytes) !== 0 || TypedArrayLength(bytes) !== ArrayBufferByteLength(TypedArrayBuffer(bytes))) {
+        bytes = new Uint8ArrayCtor(bytes);
+      }
+      const state: FileState = {
+        bytes,
+        field,
+        name: typeof name === 'string' ? name : '',
+        type: typeof type === 'string' ? type : '',
+        size: TypedArrayLength(bytes),
+      };
+      const file = ObjectCreate(fileProto) as Record<string, unknown>;
+      ObjectDefineProperty(file, 'name', { value: state.name, enumerable: true });
+      ObjectDefineProperty(file, 'type', { value: state.type, enumerable: true });
+      ObjectDefineProperty(file, 'size', { value: state.size, enumerable: true });
+      ObjectDefineProperty(file, 'field', { value: field, enumerable: true });
+      ObjectFreeze(file);
+      WeakMapSet(fileStates, file, state);
+      ObjectDefineProperty(files, field, { value: file, writable: true, enumerable: true, configurable: true });
+    }
+  }
 
   // ---- install the globals; remember what the sandbox itself defined -------------------------------
   const globals: Record<string, unknown> = { console: scriptConsole, model: scriptModel, fail, ...helpers };
@@ -614,6 +818,7 @@ interface PreludeApi {
           const get = MapGet(fns, name);
           const fn = get === undefined ? undefined : get();
           if (typeof fn !== 'function') return { kind: 'missing', logs: takeLogs() };
+          if (args.length > 0) wrapFiles(args[0]);
           result = ReflectApply(fn, undefined, args);
           if (!isObjectLike(result) || typeof (result as { then?: unknown }).then !== 'function') return settled(name, result);
         } catch (e) {
@@ -674,18 +879,25 @@ interface PreludeApi {
         return { kind: 'threw', name: 'Error', message: 'the sandbox could not load the script', report: '', code: null, logs: takeLogs() };
       }
     },
-    resolveRun(id, ok, payload) {
+    resolveHost(id, ok, payload) {
       // Never throws: an exception leaving here would be read by isolated-vm outside any time limit.
       try {
-        const run = MapGet(runs, id);
-        if (run === undefined) return;
-        MapDelete(runs, id);
-        if (ok) return run.resolve(payload);
-        const { code, message } = payload as { code: string; message: string };
-        const error = new ErrorCtor(message);
-        ObjectDefineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true });
-        WeakMapSet(bridgeCodes, error, code);
-        run.reject(error);
+        const call = MapGet(hostCalls, id);
+        if (call === undefined) return;
+        MapDelete(hostCalls, id);
+        if (ok) {
+          call.resolve(payload);
+        } else {
+          const { code, message } = payload as { code: string; message: string };
+          const error = new ErrorCtor(message);
+          ObjectDefineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true });
+          WeakMapSet(bridgeCodes, error, code);
+          call.reject(error);
+        }
+        if (call.image) {
+          imagesInFlight--;
+          pumpImages();
+        }
       } catch {
         // the script broke its own promise machinery; its call will time out
       }

@@ -12,8 +12,9 @@
  * async function predict(args) { return postprocess(await model.run(args.X[0])); }
  *
  * Limits: every call has a time limit (`timeoutMs`, counting time in the script, not time spent
- * awaiting `model.run`) and every sandbox a memory limit (approximate, MB). Past either, the call
- * fails with SCRIPT_TIMEOUT / SCRIPT_MEMORY_LIMIT and the sandbox is rebuilt (init runs again).
+ * awaiting `model.run` or `file.image`) and every sandbox a memory limit (approximate, MB). Past
+ * either, the call fails with SCRIPT_TIMEOUT / SCRIPT_MEMORY_LIMIT and the sandbox is rebuilt
+ * (init runs again).
  */
 
 /** Numbers nested to any depth, e.g. `[[5.1, 3.5, 1.4, 0.2]]`. */
@@ -70,6 +71,119 @@ interface InferboxModel extends InferboxModelInfo {
    * @example const out = await model.run({ dense_1_input: [[5.7, 4.4, 1.5, 0.4]] });
    */
   run(feeds: InferboxFeeds): Promise<Record<string, unknown>>;
+}
+
+/**
+ * How `file.image(options)` decodes and shapes an image. The steps run in this order:
+ * decode -> grayscale -> resize -> invert -> (v * scale - mean) / std -> channel order -> layout.
+ * An unknown key or a bad value rejects with code "SCRIPT_FAILED", naming the option.
+ */
+interface InferboxImageOptions {
+  /** One luma channel instead of RGB (alpha is dropped). @defaultValue false */
+  readonly grayscale?: boolean;
+  /** Keep the alpha channel: RGBA, 4 channels (opaque images get 255). @defaultValue false (alpha dropped) */
+  readonly alpha?: boolean;
+  /**
+   * Target width in pixels, 1..16384. With only one of width/height the other follows the aspect
+   * ratio. @defaultValue the image's own width
+   */
+  readonly width?: number;
+  /** Target height in pixels, 1..16384. @defaultValue the image's own height */
+  readonly height?: number;
+  /**
+   * How the image fits width x height (sharp's `fit`): "fill" stretches, "contain" letterboxes (black
+   * bars), "cover" crops to fill, "inside"/"outside" keep the aspect ratio within/around the box.
+   * @defaultValue "fill"
+   */
+  readonly fit?: 'fill' | 'contain' | 'cover' | 'inside' | 'outside';
+  /** Channel order of colour images; alpha stays last. @defaultValue "rgb" */
+  readonly channels?: 'rgb' | 'bgr';
+  /**
+   * Memory layout of `data` and the matching `shape`: "hwc" [h, w, c], "chw" [c, h, w]; "nhwc" and
+   * "nchw" add a leading batch dimension of 1. @defaultValue "hwc"
+   */
+  readonly layout?: 'hwc' | 'chw' | 'nhwc' | 'nchw';
+  /**
+   * Element type: "float32" (a Float32Array), or "uint8" for the raw 0..255 pixels (a Uint8Array;
+   * scale, mean and std are then not allowed). @defaultValue "float32"
+   */
+  readonly dtype?: 'float32' | 'uint8';
+  /** 255 - v, before scaling: for white-on-black models fed black-on-white images. @defaultValue false */
+  readonly invert?: boolean;
+  /** Multiplies every 0..255 value, e.g. 1 / 255. @defaultValue 1 */
+  readonly scale?: number;
+  /**
+   * Subtracted after scaling: one number, or one per channel (1 to 4 values in output channel
+   * order; a short list repeats its last value). @defaultValue 0
+   */
+  readonly mean?: number | readonly number[];
+  /** Divides after the mean: one number or one per channel, like `mean`. @defaultValue 1 */
+  readonly std?: number | readonly number[];
+}
+
+/** A decoded image: flat row-major pixels with their shape (see `layout`). */
+interface InferboxImage<T extends Float32Array | Uint8Array = Float32Array | Uint8Array> {
+  data: T;
+  shape: number[];
+}
+
+/**
+ * One uploaded file, as `args.files[field]`. Read-only and frozen; the bytes stay in the sandbox.
+ *
+ * A file is usable in the call that receives the request's args: `preprocess_files`, or when the
+ * script defines none, `prepare`/`preprocess`, `predict` or a function called by URL. Whatever a
+ * function returns is copied out of the sandbox, and a file in it becomes the plain data
+ * `{ name, type, size }`, without bytes or methods (so does `JSON.stringify(file)`). Hence
+ * `prepare` after `preprocess_files` sees that summary, not the file: turn files into tensors in
+ * `preprocess_files`.
+ * @example
+ * async function preprocess_files(args) {
+ *   const digit = await args.files.digit.image({ grayscale: true, width: 28, height: 28, layout: 'nchw' });
+ *   args.X = [{ Input3: digit }];   // { data: Float32Array(784), shape: [1, 1, 28, 28] }
+ *   return args;                     // args.files leaves as { digit: { name, type, size } }
+ * }
+ */
+interface InferboxFile {
+  /** The form field it came under: its key in `args.files`. */
+  readonly field: string;
+  /** The file name the client sent; "" when none. */
+  readonly name: string;
+  /** The MIME type the client sent, e.g. "image/png"; "" when none. Not checked against the bytes. */
+  readonly type: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** The file's bytes: a new copy on every call, which the script may change freely. */
+  bytes(): Uint8Array;
+  /** The bytes decoded as UTF-8 (like TextDecoder: a leading BOM dropped, invalid bytes as U+FFFD). */
+  text(): string;
+  /**
+   * Decodes the file on the host (PNG, JPEG, WebP, GIF, TIFF, AVIF; BMP through a fallback decoder)
+   * and shapes it as `options` ask. The typed array comes in as a typed array, never as JSON.
+   * Decoding time does not count against the call's time limit. A sandbox decodes two images at a
+   * time; further image() calls wait their turn (so `Promise.all` over many files is fine).
+   *
+   * Rejects with an `Error` whose `code` says why; uncaught, the request fails with that code:
+   * - "INPUT_IMAGE_INVALID" (422): not an image that can be read (corrupt, text, unknown format);
+   * - "INPUT_IMAGE_TOO_LARGE" (422): more pixels than the server's limits.maxImagePixels, or a
+   *   decoded tensor over half the sandbox memory limit (ask for a smaller width/height or uint8);
+   * - "SCRIPT_FAILED": a bad option, or image() called after the script's call ended.
+   * @example const { data, shape } = await args.files.photo.image({ width: 224, height: 224, layout: 'nchw', scale: 1 / 255 });
+   */
+  image<O extends InferboxImageOptions = {}>(options?: O): Promise<InferboxImage<O['dtype'] extends 'uint8' ? Uint8Array : Float32Array>>;
+  /** `{ name, type, size }`: what JSON.stringify and copying out of the sandbox keep of a file. */
+  toJSON(): { name: string; type: string; size: number };
+}
+
+/**
+ * What `preprocess_files`, `prepare`/`preprocess`, `predict` and functions called by URL receive:
+ * the request's `args` (a copy: change it and return it).
+ */
+interface InferboxArgs {
+  /** Records (a list of `{ inputName: values }`) or a split table, as the caller sent them. */
+  X?: unknown;
+  /** Uploaded files by form field, when the request was multipart/form-data with files. */
+  files?: Record<string, InferboxFile>;
+  [key: string]: unknown;
 }
 
 interface InferboxInitContext {

@@ -25,7 +25,7 @@ const pool = new ModelPool({
   log,
   load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
 });
-const scripts = new ScriptHost(pool, (model) => modelBridge(pool, model), log);
+const scripts = new ScriptHost(pool, (model) => modelBridge(pool, model, { maxPixels: config.maxImagePixels }), log);
 
 async function serve(req: WorkerRequest): Promise<void> {
   try {

@@ -1,10 +1,14 @@
 import type { ModelRef } from '../protocol/messages.js';
+import { decodeToTensor } from './images/index.js';
 import type { ModelPool } from './pool.js';
 import { outputsToJson, runRecords } from './predict.js';
 import type { HostBridge } from './sandbox-host/index.js';
 
-/** What `model.run(feeds)` does inside a script: one record through the model, outputs as nested arrays. */
-export function modelBridge(pool: ModelPool, model: ModelRef): HostBridge {
+/**
+ * What a script's host calls do: `model.run(feeds)` runs one record through the model (outputs as
+ * nested arrays); `file.image(options)` decodes an upload (sharp, jimp fallback) within `limits`.
+ */
+export function modelBridge(pool: ModelPool, model: ModelRef, limits: { maxPixels: number }): HostBridge {
   return {
     async runModel(feeds) {
       const lease = await pool.acquire(model);
@@ -14,6 +18,9 @@ export function modelBridge(pool: ModelPool, model: ModelRef): HostBridge {
       } finally {
         lease.release();
       }
+    },
+    decodeImage(bytes, options, file) {
+      return decodeToTensor(bytes, options, file, limits);
     },
   };
 }

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ServeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
+import { decodeToTensor } from '../../src/worker/images/index.js';
 import {
   Sandbox,
   SandboxReplica,
@@ -33,13 +34,14 @@ export function memoryLogger(): { log: Logger; entries: () => Record<string, unk
   return { log: pino({ level: 'debug' }, sink), entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-/** A bridge that answers like an iris model: three probabilities per fed row. */
+/** A bridge that answers like an iris model (three probabilities per fed row) and decodes images for real. */
 export const irisBridge: HostBridge = {
   async runModel(feeds) {
     const rows = feeds['dense_1_input'];
     if (!Array.isArray(rows)) throw new ServeError('INPUT_MISSING', "input 'dense_1_input' has no value");
     return { dense_4: rows.map(() => [0.1, 0.7, 0.2]) };
   },
+  decodeImage: (bytes, options, file) => decodeToTensor(bytes, options, file, { maxPixels: 40_000_000 }),
 };
 
 export function sandboxOptions(script: string, overrides: Partial<SandboxOptions> = {}): SandboxOptions {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { createLogBudget, type HostBridge, type Sandbox } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, IRIS_MODEL, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestSandbox, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 
@@ -181,6 +181,7 @@ describe('Sandbox model.run', () => {
   it('sends copied feeds (typed arrays included) to the bridge and resolves with its outputs', async () => {
     const seen: Record<string, unknown>[] = [];
     const bridge: HostBridge = {
+      ...irisBridge,
       async runModel(feeds) {
         seen.push(feeds);
         return { dense_4: [[0.1, 0.7, 0.2]] };
@@ -199,6 +200,7 @@ describe('Sandbox model.run', () => {
   });
 
   const rejecting: HostBridge = {
+    ...irisBridge,
     async runModel() {
       throw new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects [-1,4], got [1,3]");
     },
@@ -231,6 +233,7 @@ describe('Sandbox model.run', () => {
 
   it('hides an unexpected host failure behind INTERNAL "model.run() failed"', async () => {
     const broken: HostBridge = {
+      ...irisBridge,
       async runModel() {
         throw new Error('/srv/models/secret path exploded');
       },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { createLogBudget, type HostBridge, type Sandbox, type SandboxReplica } from '../../src/worker/sandbox-host/index.js';
-import { createTestReplica, createTestSandbox, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestReplica, createTestSandbox, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const LIMIT_MS = TEST_LIMITS.timeoutMs;
 const budget = () => createLogBudget(TEST_LIMITS);
@@ -59,6 +59,7 @@ describe('Sandbox time limits', () => {
 
   it('does not count time spent awaiting model.run against the limit', async () => {
     const slowBridge: HostBridge = {
+      ...irisBridge,
       runModel: () => new Promise((resolve) => setTimeout(() => resolve({ dense_4: [[1, 0, 0]] }), LIMIT_MS * 1.5)),
     };
     const sandbox = await make('async function f() { const a = await model.run({ x: 1 }); const b = await model.run({ x: 2 }); return [a, b] }', slowBridge);

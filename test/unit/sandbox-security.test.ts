@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import ivm from 'isolated-vm';
 import { ServeError } from '../../src/errors.js';
 import { createLogBudget, type Sandbox } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestSandbox, irisBridge, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 const SANDBOX_GLOBALS = ['argmax', 'console', 'fail', 'model', 'reshape', 'softmax', 'tensor', 'topk'];
@@ -125,7 +125,7 @@ describe('Sandbox boundary', () => {
         Object.defineProperty(Object.prototype, 'code', { configurable: true, set() { throw { toString() { for (;;) {} } } } });
         try { await model.run({}) } catch (e) { return e.code }
       }`,
-      { bridge: { runModel: async () => Promise.reject(new ServeError('INPUT_MISSING', 'no input')) } },
+      { bridge: { ...irisBridge, runModel: async () => Promise.reject(new ServeError('INPUT_MISSING', 'no input')) } },
     );
     sandboxes.push(sandbox);
     const started = performance.now();

@@ -1,42 +1,65 @@
 /**
- * The host side of `model.run`. The script calls an *ignored* ivm.Callback (copied arguments, no
- * value back: a Callback cannot return a promise); the host runs HostBridge.runModel and resolves
- * the script's promise by id through a Reference into the prelude that only the host holds.
+ * The host side of a script's host calls: `model.run(feeds)` and `file.image(options)`. The script
+ * calls an *ignored* ivm.Callback (copied arguments, no value back: a Callback cannot return a
+ * promise); the host runs the HostBridge method with the call's clock held, then settles the
+ * script's promise by id through a Reference into the prelude that only the host holds.
+ * Answers enter as an ExternalCopy; a decoded image's buffer is transferred in (host memory moved,
+ * not copied). Nothing of the isolate is ever transferred out.
  */
 import ivm from 'isolated-vm';
 import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Deadline } from './deadline.js';
-import type { HostBridge } from './types.js';
+import type { HostBridge, SandboxLimits } from './types.js';
 
-type ResolveRun = (id: number, ok: boolean, payload: unknown) => void;
+type ResolveHost = (id: number, ok: boolean, payload: ivm.Copy<unknown>) => void;
 
-/** What a failed model.run hands the script: the server's code and message. */
+/** What a failed host call hands the script: the server's code and message. */
 interface BridgeFailure {
   readonly code: string;
   readonly message: string;
 }
 
-export class ModelBridge {
-  /** Handed to the prelude once; it keeps it in a closure and deletes nothing reachable. */
-  readonly callback: ivm.Callback<(id: unknown, feeds: unknown) => void>;
-  private resolveRef: ivm.Reference<ResolveRun> | undefined;
+/** An answer for the script, and the host buffer it may take over instead of copying. */
+interface Answer {
+  readonly value: unknown;
+  readonly transfer?: ArrayBuffer;
+}
+
+/** An answer ready to enter the isolate. */
+interface Payload {
+  readonly ok: boolean;
+  readonly copy: ivm.Copy<unknown>;
+}
+
+/** A decoded tensor may use at most this share of the sandbox memory limit (which V8 treats loosely). */
+const MAX_IMAGE_SHARE_OF_MEMORY = 0.5;
+
+export class ScriptBridge {
+  /** Handed to the prelude once; it keeps them in a closure that no global leads to. */
+  readonly runCallback: ivm.Callback<(id: unknown, feeds: unknown) => void>;
+  readonly imageCallback: ivm.Callback<(id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => void>;
+  private resolveRef: ivm.Reference<ResolveHost> | undefined;
   private current: Deadline | undefined;
 
   constructor(
     private readonly host: HostBridge,
-    /** Bounds continuations that run outside a call (late answers): they still get a time limit. */
-    private readonly timeoutMs: number,
+    /** timeoutMs bounds continuations that run outside a call (late answers); memoryLimitMb caps images. */
+    private readonly limits: Pick<SandboxLimits, 'timeoutMs' | 'memoryLimitMb'>,
     private readonly log: Logger,
   ) {
-    this.callback = new ivm.Callback((id: unknown, feeds: unknown) => this.start(id, feeds), { ignored: true });
+    this.runCallback = new ivm.Callback((id: unknown, feeds: unknown) => this.startRun(id, feeds), { ignored: true });
+    this.imageCallback = new ivm.Callback(
+      (id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => this.startImage(id, bytes, options, field, name),
+      { ignored: true },
+    );
   }
 
-  attach(resolveRef: ivm.Reference<ResolveRun>): void {
+  attach(resolveRef: ivm.Reference<ResolveHost>): void {
     this.resolveRef = resolveRef;
   }
 
-  /** model.run is allowed from now on, against this call's deadline. */
+  /** Host calls are allowed from now on, against this call's deadline. */
   begin(deadline: Deadline): void {
     this.current = deadline;
   }
@@ -45,48 +68,95 @@ export class ModelBridge {
     this.current = undefined;
   }
 
-  private start(id: unknown, feeds: unknown): void {
+  private startRun(id: unknown, feeds: unknown): void {
+    this.start(id, 'model.run()', async () => ({ value: await this.host.runModel(feeds as Record<string, unknown>) }));
+  }
+
+  private startImage(id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown): void {
+    this.start(id, 'image()', async () => {
+      if (!(bytes instanceof Uint8Array) || typeof field !== 'string' || typeof name !== 'string') {
+        throw new Error('image(): the prelude sent a malformed request');
+      }
+      const tensor = await this.host.decodeImage(bytes, options, { field, name });
+      return this.imageAnswer(tensor, { field, name });
+    });
+  }
+
+  /** The decoded tensor, checked against the sandbox it is about to enter. */
+  private imageAnswer(tensor: { data: Float32Array | Uint8Array; shape: number[] }, file: { field: string; name: string }): Answer {
+    const { data, shape } = tensor;
+    const maxBytes = this.limits.memoryLimitMb * 2 ** 20 * MAX_IMAGE_SHARE_OF_MEMORY;
+    if (data.byteLength > maxBytes) {
+      const mb = (data.byteLength / 2 ** 20).toFixed(1);
+      const text = `file '${file.field}'${file.name ? ` (${file.name})` : ''} decodes to ${mb} MB (shape [${shape.join(',')}], ${data instanceof Uint8Array ? 'uint8' : 'float32'}); a sandbox with a ${this.limits.memoryLimitMb} MB memory limit takes images of up to ${maxBytes / 2 ** 20} MB: ask image() for a smaller width/height or dtype "uint8"`;
+      throw new ServeError('INPUT_IMAGE_TOO_LARGE', text, { field: file.field });
+    }
+    // Only a buffer the view covers whole is moved; a view into a larger (shared) buffer is copied.
+    const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer;
+    return { value: { data, shape: [...shape] }, ...(whole ? { transfer: data.buffer as ArrayBuffer } : {}) };
+  }
+
+  private start(id: unknown, what: string, work: () => Promise<Answer>): void {
     if (typeof id !== 'number') return;
     const deadline = this.current;
     if (deadline === undefined) {
-      const message = 'model.run() can only be used while a script function is running';
-      this.resolve(id, false, { code: 'SCRIPT_FAILED', message }, undefined);
+      const message = `${what} can only be used while a script function is running`;
+      this.deliver(id, this.payloadOf(false, { value: { code: 'SCRIPT_FAILED', message } }, what), undefined);
       return;
     }
     deadline.hold();
     Promise.resolve()
-      .then(() => this.host.runModel(feeds as Record<string, unknown>))
+      .then(work)
       .then(
-        (outputs) => this.settle(id, true, outputs, deadline),
-        (err: unknown) => this.settle(id, false, this.toFailure(err), deadline),
+        (answer) => this.settle(id, true, answer, deadline, what),
+        (err: unknown) => this.settle(id, false, { value: this.toFailure(err, what) }, deadline, what),
       );
   }
 
-  private settle(id: number, ok: boolean, payload: unknown, deadline: Deadline): void {
+  private settle(id: number, ok: boolean, answer: Answer, deadline: Deadline, what: string): void {
+    const payload = this.payloadOf(ok, answer, what); // copying is host work: still off the clock
     deadline.release();
-    // A late answer for a call that already ended still resolves its promise; nobody waits on it.
-    this.resolve(id, ok, payload, deadline === this.current ? deadline : undefined);
+    // A late answer for a call that already ended still settles its promise; nobody waits on it.
+    this.deliver(id, payload, deadline === this.current ? deadline : undefined);
   }
 
-  private resolve(id: number, ok: boolean, payload: unknown, deadline: Deadline | undefined): void {
+  /** The answer as a one-use copy for the isolate; one that cannot be copied becomes an INTERNAL failure. */
+  private payloadOf(ok: boolean, answer: Answer, what: string): Payload {
+    try {
+      return { ok, copy: copyOf(answer) };
+    } catch (err) {
+      this.log.error({ err }, `${what} answer cannot be copied into the sandbox`);
+      return { ok: false, copy: copyOf({ value: { code: 'INTERNAL', message: `${what} failed` } }) };
+    }
+  }
+
+  private deliver(id: number, payload: Payload, deadline: Deadline | undefined): void {
     const ref = this.resolveRef;
     if (ref === undefined) return;
-    const timeout = deadline === undefined ? this.timeoutMs : Math.max(1, Math.ceil(deadline.remainingMs()));
-    let applied: Promise<unknown>;
+    const timeout = deadline === undefined ? this.limits.timeoutMs : Math.max(1, Math.ceil(deadline.remainingMs()));
+    const undelivered = (err: unknown) => this.log.debug({ err }, 'host call answer not delivered (sandbox gone or timed out)');
     try {
-      applied = ref.apply(undefined, [id, ok, payload], { arguments: { copy: true }, timeout });
+      ref.apply(undefined, [id, payload.ok, payload.copy], { timeout }).catch(undelivered);
     } catch (err) {
-      // The outputs could not be copied in: answer with an error so the script's promise settles.
-      this.log.error({ err }, 'model.run outputs cannot be copied into the sandbox');
-      if (ok) this.resolve(id, false, { code: 'INTERNAL', message: 'model.run() failed' }, deadline);
-      return;
+      undelivered(err);
     }
-    applied.catch((err: unknown) => this.log.debug({ err }, 'model.run result not delivered (sandbox gone or timed out)'));
   }
 
-  private toFailure(err: unknown): BridgeFailure {
+  private toFailure(err: unknown, what: string): BridgeFailure {
     if (err instanceof ServeError) return { code: err.code, message: err.message };
-    this.log.error({ err }, 'model.run failed in the host');
-    return { code: 'INTERNAL', message: 'model.run() failed' };
+    this.log.error({ err }, `${what} failed in the host`);
+    return { code: 'INTERNAL', message: `${what} failed` };
   }
+}
+
+/** The answer as a one-use copy for the isolate, moving `transfer` in when it can be detached. */
+function copyOf(answer: Answer): ivm.Copy<unknown> {
+  if (answer.transfer !== undefined) {
+    try {
+      return new ivm.ExternalCopy(answer.value, { transferList: [answer.transfer] }).copyInto({ release: true, transferIn: true });
+    } catch {
+      // not detachable (e.g. a buffer Node shares): copy it instead
+    }
+  }
+  return new ivm.ExternalCopy(answer.value).copyInto({ release: true });
 }

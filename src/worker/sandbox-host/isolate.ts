@@ -7,7 +7,7 @@
  */
 import ivm from 'isolated-vm';
 import { ServeError } from '../../errors.js';
-import type { ModelBridge } from './bridge.js';
+import type { ScriptBridge } from './bridge.js';
 import { classifyLoadFailure, classifySyntaxError, messageOf, type CallOutput } from './classify.js';
 import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
 import { loadPreludeSource } from './prelude-bundle.js';
@@ -96,7 +96,7 @@ export function scriptIdentifiers(source: string): string[] {
   return [...names];
 }
 
-export async function createScriptIsolate(options: SandboxOptions, bridge: ModelBridge): Promise<ScriptIsolate> {
+export async function createScriptIsolate(options: SandboxOptions, bridge: ScriptBridge): Promise<ScriptIsolate> {
   const { limits, model } = options;
   // No onCatastrophicError on purpose: isolated-vm 5 hands it to the main thread, which is blocked
   // in applySync on the sync path, so a V8 fatal OOM deadlocks the worker instead of aborting it.
@@ -112,14 +112,14 @@ export async function createScriptIsolate(options: SandboxOptions, bridge: Model
     const preludeOptions = { maxLogLines: limits.maxLogLines, maxLogBytes: limits.maxLogBytes, scriptFilename: SCRIPT_FILENAME };
     const api = (await setup.apply(
       undefined,
-      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.callback],
+      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.runCallback, bridge.imageCallback],
       { result: { reference: true }, timeout: INTERNAL_TIMEOUT_MS },
     )) as ivm.Reference<Record<string, unknown>>;
     setup.release();
     const ref = <T>(name: string) => api.get(name, { reference: true }) as Promise<ivm.Reference<T>>;
     const refs: PreludeRefs = { dispatch: await ref('dispatch'), settle: await ref('settle'), drain: await ref('drain') };
     const load = await ref<unknown>('load');
-    bridge.attach(await ref('resolveRun'));
+    bridge.attach(await ref('resolveHost'));
     api.release();
 
     // Compiled here only to report syntax errors with script.js line:column; the prelude runs it.

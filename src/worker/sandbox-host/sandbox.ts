@@ -1,9 +1,10 @@
 import type ivm from 'isolated-vm';
 import { ServeError, toServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { ModelBridge } from './bridge.js';
+import { ScriptBridge } from './bridge.js';
 import { asInitFailure, classifyEnvelope, classifyIsolateFailure, messageOf, type CallOutput, type Ending } from './classify.js';
 import { Deadline } from './deadline.js';
+import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
 import { admitLogs, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
 import { createLogBudget, type CallResult, type LogBudget, type SandboxHeap, type SandboxLimits, type SandboxOptions } from './types.js';
@@ -57,7 +58,7 @@ export class Sandbox {
   private constructor(
     options: SandboxOptions,
     parts: { isolate: ivm.Isolate; refs: PreludeRefs; functions: ReadonlySet<string> },
-    private readonly bridge: ModelBridge,
+    private readonly bridge: ScriptBridge,
   ) {
     this.limits = options.limits;
     this.isolate = parts.isolate;
@@ -81,7 +82,7 @@ export class Sandbox {
    */
   static async create(options: SandboxOptions): Promise<Sandbox> {
     const started = performance.now();
-    const bridge = new ModelBridge(options.bridge, options.limits.timeoutMs, options.log);
+    const bridge = new ScriptBridge(options.bridge, options.limits, options.log);
     const parts = await createScriptIsolate(options, bridge);
     const sandbox = new Sandbox(options, parts, bridge);
     const output = parts.loadOutput;
@@ -108,7 +109,7 @@ export class Sandbox {
   /**
    * Calls a top-level function with copied arguments; returns the copied result and what the call
    * printed. Throws ServeError FUNCTION_NOT_FOUND, SCRIPT_REJECTED, SCRIPT_FAILED, SCRIPT_TIMEOUT or
-   * SCRIPT_MEMORY_LIMIT (the last two dispose the isolate), or a code model.run failed with;
+   * SCRIPT_MEMORY_LIMIT (the last two dispose the isolate), or a code model.run or file.image failed with;
    * details always hold `{ stdout, stderr }` of this call so far.
    */
   async call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
@@ -121,7 +122,8 @@ export class Sandbox {
     try {
       let raw: unknown;
       try {
-        raw = this.refs.dispatch.applySync(undefined, [fn, args as unknown[], budget.lines, budget.bytes, budget.truncated], {
+        const callArgs = args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
+        raw = this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], {
           arguments: { copy: true },
           result: { copy: true },
           timeout: this.limits.timeoutMs,

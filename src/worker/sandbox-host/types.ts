@@ -7,7 +7,7 @@ import type { TensorSpec } from '../runtimes/types.js';
 
 /** Limits of one sandbox. isolated-vm mixes units, so every name carries its unit. */
 export interface SandboxLimits {
-  /** Wall time one call may take in the script, ms. Time spent awaiting `model.run` does not count. */
+  /** Wall time one call may take in the script, ms. Time spent awaiting `model.run` or `file.image` does not count. */
   readonly timeoutMs: number;
   /** Isolate heap limit, MB (approximate: V8 may overshoot it 2–3× before stopping a hostile script). */
   readonly memoryLimitMb: number;
@@ -33,6 +33,13 @@ export interface HostBridge {
    * the script as an Error it can catch (`err.code`), and if uncaught the request fails with that same code.
    */
   runModel(feeds: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /**
+   * Backs `await file.image(options)` in scripts: decodes an upload's bytes (a copy the bridge may
+   * keep) as `options` ask (unchecked: the script's own value). Resolves to a typed array and its
+   * shape; the sandbox may take over (detach) `data.buffer` when `data` covers it whole. Rejects like
+   * runModel: e.g. INPUT_IMAGE_INVALID for an unreadable upload, SCRIPT_FAILED for a bad option.
+   */
+  decodeImage(bytes: Uint8Array, options: unknown, file: { field: string; name: string }): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
 }
 
 /** Per-request log budget, shared by all calls of one request; the sandbox decrements it. */

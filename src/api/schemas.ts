@@ -18,8 +18,8 @@ export const TestBodySchema = z.object({
 export const PredictBodySchema = z.object({ args: ArgsSchema });
 
 export const ScriptTestSchema = z.object({
-  /** Inline script; absent means the version's saved script. */
-  script: z.string().optional(),
+  /** Inline script; absent means the version's saved script. Same 4 MiB cap as a saved one. */
+  script: z.string().max(4 * 2 ** 20, 'at most 4 MiB').optional(),
   /** "predict" (the DaaS flow) or any function the script defines. */
   function: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'a JavaScript function name').optional(),
   args: ArgsSchema,

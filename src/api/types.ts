@@ -12,6 +12,8 @@ export interface TensorView {
   /** Symbolic names of free dimensions, where the model file has them. */
   dim_names?: (string | null)[];
   kind?: string;
+  /** A probability output returned as `{ label: probability }` per row (scikit-learn ZipMap). */
+  classes?: (number | string)[];
 }
 
 export interface PublishResponse {

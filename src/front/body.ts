@@ -8,5 +8,11 @@ export function jsonBody(maxJsonBytes: number): Middleware {
 
 /** Plain-text bodies (scripts), up to `maxBytes`. JSON is accepted too: `{ "script": "..." }`. */
 export function textBody(maxBytes: number): Middleware {
-  return bodyParser({ enableTypes: ['text', 'json'], textLimit: maxBytes, jsonLimit: maxBytes, encoding: 'utf-8' }) as Middleware;
+  return bodyParser({
+    enableTypes: ['text', 'json'],
+    extendTypes: { text: ['text/*', 'application/javascript', 'application/ecmascript'] },
+    textLimit: maxBytes,
+    jsonLimit: maxBytes,
+    encoding: 'utf-8',
+  }) as Middleware;
 }

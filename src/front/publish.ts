@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { normalizeX } from '../api/records.js';
 import { ServeError } from '../errors.js';
-import type { ModelSignature } from '../protocol/messages.js';
+import type { InspectResult } from '../protocol/messages.js';
 import { checkName, type Store, type VersionManifest } from '../store/index.js';
 import type { UploadedPart } from './multipart.js';
 import type { WorkerPool } from './workers.js';
@@ -60,7 +60,7 @@ function optionalText(fields: Record<string, unknown>, field: string): string | 
 }
 
 /** The first row of x_test, checked against the model's inputs, becomes the stored sample. */
-function sampleFrom(fields: Record<string, unknown>, signature: ModelSignature): Record<string, unknown> | null {
+function sampleFrom(fields: Record<string, unknown>, signature: InspectResult): Record<string, unknown> | null {
   const xTest = parseJsonField(fields, 'x_test');
   parseJsonField(fields, 'y_test');
   if (xTest === undefined) return null;
@@ -92,11 +92,16 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
     }
     // On the scratch worker: a file that crashes the native loader costs no deployed service.
     const inspect = { t: 'inspect', format: layout.format, dir: staging.dir, mainFile: layout.mainFile } as const;
-    const signature = await deps.workers.request<ModelSignature>(inspect, { worker: deps.workers.scratchIndex });
+    const signature = await deps.workers.request<InspectResult>(inspect, { worker: deps.workers.scratchIndex });
+    // The upload's hash identifies the version; files the worker added for serving are listed too.
     const main = files.find((f) => f.name === layout.mainFile)!;
+    for (const added of signature.written) {
+      const path = join(staging.dir, added);
+      files.push({ name: added, bytes: (await stat(path)).size, sha256: await sha256File(path) });
+    }
     return await staging.commit(name, {
       format: layout.format,
-      mainFile: layout.mainFile,
+      mainFile: signature.mainFile,
       files,
       bytes: files.reduce((n, f) => n + f.bytes, 0),
       sha256: main.sha256,

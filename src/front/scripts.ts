@@ -55,7 +55,8 @@ export class ScriptRouter {
   }
 
   private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number): ScriptRef {
-    const revision = sha256(JSON.stringify({ text, limits, model: model.key })).slice(0, 32);
+    // The replica count is part of the revision, so a PATCH of replicas alone builds the new number.
+    const revision = sha256(JSON.stringify({ text, limits, model: model.key, replicas })).slice(0, 32);
     return { owner, revision, text, limits, replicas };
   }
 

@@ -8,6 +8,7 @@ export function tensorView(spec: TensorSpec): TensorView {
   const view: TensorView = { name: spec.name, dtype: spec.dtype, shape: spec.shape === null ? null : [...spec.shape] };
   if (spec.dimNames) view.dim_names = [...spec.dimNames];
   if (spec.kind) view.kind = spec.kind;
+  if (spec.classes) view.classes = [...spec.classes];
   return view;
 }
 

@@ -49,6 +49,8 @@ export function encodeFrame(message: unknown): Buffer {
       blobs.push(raw);
       return { [MARK]: blobs.length - 1 };
     }
+    // A caller's own JSON must not forge a typed-array marker (it would get a view on the frame).
+    if (value !== null && typeof value === 'object' && Object.hasOwn(value, MARK)) return { ...value, [MARK]: undefined };
     return value;
   });
   const table: [Kind, number, number][] = [];

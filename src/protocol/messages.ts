@@ -105,6 +105,14 @@ export interface ModelSignature {
   readonly backend: string;
 }
 
+/** What inspecting a staged upload found, and what it added to serve it. */
+export interface InspectResult extends ModelSignature {
+  /** The file the runtime loads (may be a serving copy written next to the upload). */
+  readonly mainFile: string;
+  /** Files the worker wrote into the staging folder (serving copies, notes). */
+  readonly written: readonly string[];
+}
+
 export interface InvokeResult {
   readonly result: unknown;
   readonly stdout: readonly string[];

@@ -10,6 +10,7 @@ export const TensorSpecSchema = z.object({
   shape: z.array(z.number().int()).readonly().nullable(),
   dimNames: z.array(z.string().nullable()).readonly().optional(),
   kind: z.string().optional(),
+  classes: z.array(z.union([z.number(), z.string()])).readonly().optional(),
 });
 
 export const ModelFileSchema = z.object({ name: z.string(), bytes: z.number().int(), sha256: z.string() });

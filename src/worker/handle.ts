@@ -1,8 +1,9 @@
-import type { ModelSignature, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import type { InspectResult, WorkerRequest, WorkerStats } from '../protocol/messages.js';
 import { invokeWithScript } from './invoke-script.js';
 import { invokeModel } from './invoke.js';
 import type { ModelPool } from './pool.js';
 import { resolveRuntime } from './runtimes/index.js';
+import { prepareOnnxForServing } from './runtimes/onnx-zipmap.js';
 import type { ScriptHost } from './script-host.js';
 import type { WorkerConfig } from './worker-config.js';
 
@@ -32,11 +33,16 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
   }
 }
 
-/** Loads a staged model once to read its signature, then unloads it: the publish-time check. */
-async function inspectModel(format: string, dir: string, mainFile: string, config: WorkerConfig): Promise<ModelSignature> {
-  const model = await resolveRuntime(format).load(dir, mainFile, { intraOpThreads: config.intraOpThreads });
+/**
+ * The publish-time check: prepares a staged upload for serving (e.g. exposes a ZipMap's tensor),
+ * loads it once to read its signature, then unloads it.
+ */
+async function inspectModel(format: string, dir: string, uploaded: string, config: WorkerConfig): Promise<InspectResult> {
+  const runtime = resolveRuntime(format);
+  const { mainFile, written } = format === 'onnx' ? await prepareOnnxForServing(dir, uploaded).catch(() => ({ mainFile: uploaded, written: [] })) : { mainFile: uploaded, written: [] };
+  const model = await runtime.load(dir, mainFile, { intraOpThreads: config.intraOpThreads });
   try {
-    return { inputs: model.inputs, outputs: model.outputs, backend: model.backend };
+    return { inputs: model.inputs, outputs: model.outputs, backend: model.backend, mainFile, written };
   } finally {
     await model.dispose();
   }

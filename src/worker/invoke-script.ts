@@ -33,15 +33,22 @@ class RequestLog {
  */
 export async function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool): Promise<InvokeResult> {
   const { replica, release } = set.acquire();
+  const log = new RequestLog(req.script!.limits);
   try {
-    return await runFlow(req, set, replica, pool);
+    const out = await runFlow(req, set, replica, pool, log);
+    return { ...out, result: toWire(out.result) };
+  } catch (err) {
+    // Failures outside the sandbox (a bad shape from prepare, a zip mismatch) keep what the script printed.
+    if (err instanceof ServeError && err.details?.stdout === undefined) {
+      throw new ServeError(err.code, err.message, { ...err.details, stdout: log.stdout, stderr: log.stderr }, { cause: err });
+    }
+    throw err;
   } finally {
     release();
   }
 }
 
-async function runFlow(req: InvokeRequest, set: ScriptSet, replica: SandboxReplica, pool: ModelPool): Promise<InvokeResult> {
-  const log = new RequestLog(req.script!.limits);
+async function runFlow(req: InvokeRequest, set: ScriptSet, replica: SandboxReplica, pool: ModelPool, log: RequestLog): Promise<InvokeResult> {
   const timings: Record<string, number> = {};
   const call = async (fn: string, arg: unknown): Promise<unknown> => {
     const t0 = performance.now();
@@ -64,8 +71,9 @@ async function runFlow(req: InvokeRequest, set: ScriptSet, replica: SandboxRepli
 
   if (req.fn !== 'predict' || has('predict')) {
     if (!has(req.fn) || (HOOKS.has(req.fn) && req.fn !== 'predict')) {
-      const callable = [...set.functions].filter((f) => !HOOKS.has(f));
-      throw new ServeError('FUNCTION_NOT_FOUND', `the script defines no function '${req.fn}' to call (callable: predict${callable.filter((f) => f !== 'predict').map((f) => `, ${f}`).join('')})`);
+      const callable = ['predict', ...[...set.functions].filter((f) => !HOOKS.has(f) && f !== 'predict')].join(', ');
+      const why = HOOKS.has(req.fn) ? `'${req.fn}' is a hook the predict flow calls, not callable by URL` : `the script defines no function '${req.fn}'`;
+      throw new ServeError('FUNCTION_NOT_FOUND', `${why} (callable: ${callable})`);
     }
     const result = await call(req.fn, req.args);
     return { result, stdout: log.stdout, stderr: log.stderr, timings };
@@ -96,6 +104,23 @@ async function runFlow(req: InvokeRequest, set: ScriptSet, replica: SandboxRepli
     lease.release();
   }
   return { result: orient(results, orientation), stdout: log.stdout, stderr: log.stderr, timings };
+}
+
+/**
+ * A script's value as JSON can carry it: typed arrays as arrays, BigInt as a number (or a decimal
+ * string beyond 2^53), Map as an object, Set as an array, undefined as null.
+ */
+export function toWire(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (value === null || typeof value !== 'object') return value;
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<unknown>, toWire);
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toWire(v)]));
+  if (value instanceof Set) return [...value].map(toWire);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v);
+  return out;
 }
 
 function asArgs(value: unknown, fn: string): InvokeArgs {

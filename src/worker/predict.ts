@@ -22,12 +22,20 @@ export function tensorToJson(tensor: Tensor): unknown {
   return nest(toJsonValues(tensor), tensor.shape);
 }
 
+/** Rows of a class-probability tensor as `{ label: probability }` maps (scikit-learn's ZipMap). */
+function toClassMaps(tensor: Tensor, classes: readonly (number | string)[]): unknown {
+  const values = toJsonValues(tensor);
+  const width = classes.length;
+  const rows = Math.floor(values.length / Math.max(1, width));
+  return Array.from({ length: rows }, (_, r) => Object.fromEntries(classes.map((c, i) => [String(c), values[r * width + i]])));
+}
+
 /** One record's outputs as `{ name: nested arrays }`, in the model's output order. */
 export function outputsToJson(model: LoadedModel, outputs: Readonly<Record<string, Tensor>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const spec of model.outputs) {
     const tensor = outputs[spec.name];
-    if (tensor !== undefined) out[spec.name] = tensorToJson(tensor);
+    if (tensor !== undefined) out[spec.name] = spec.classes ? toClassMaps(tensor, spec.classes) : tensorToJson(tensor);
   }
   return out;
 }

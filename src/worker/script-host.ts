@@ -53,6 +53,12 @@ export class ScriptSet {
 const MAX_TEST_OWNERS = 8;
 
 /**
+ * How long an owner's previous revision stays after a new one is ready. Requests the front sent
+ * just before a switch still name the old revision; retiring it at once would rebuild it for them.
+ */
+const RETIRE_AFTER_MS = 10_000;
+
+/**
  * Every script's sandboxes in this worker, by owner (deployment) and revision. A new revision is
  * built beside the old one, which keeps serving until the new one is ready (zero-drop switch);
  * older revisions are then disposed. Builds are single-flight per revision.
@@ -130,15 +136,23 @@ export class ScriptHost {
     return new ScriptSet(ref, replicas);
   }
 
-  /** Once a revision is ready, the owner's other revisions are disposed (their queued calls finish first). */
+  /**
+   * Once a revision is ready the owner's others are retired after a grace period (their queued
+   * calls finish first); at most one previous revision is kept meanwhile.
+   */
   private retireOlder(owner: string, keep: string): void {
     const revisions = this.owners.get(owner);
     if (!revisions) return;
-    for (const [revision, set] of revisions) {
-      if (revision === keep) continue;
+    const others = [...revisions.keys()].filter((r) => r !== keep);
+    const retire = (revision: string) => {
+      const set = revisions.get(revision);
+      if (!set || this.owners.get(owner)?.get(revision) !== set) return;
       revisions.delete(revision);
       set.then((s) => s.retire(), () => undefined);
-    }
+    };
+    others.slice(0, -1).forEach(retire);
+    const previous = others.at(-1);
+    if (previous !== undefined) setTimeout(() => retire(previous), RETIRE_AFTER_MS).unref();
   }
 
   private trimTestOwners(): void {

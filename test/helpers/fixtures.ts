@@ -54,3 +54,11 @@ export function maxRelativeDiff(a: readonly number[], b: readonly number[]): num
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!)));
   return worst;
 }
+
+/** The iris model's answer for the seed's setosa sample [5.1, 3.5, 1.4, 0.2]: label 0, and class 0 most likely. */
+export function assertSetosa(result: unknown): void {
+  const records = result as { output_label: number[]; output_probability: Record<string, number>[] }[];
+  if (records.length !== 1 || records[0]!.output_label[0] !== 0) throw new Error(`expected one setosa record, got ${JSON.stringify(result)}`);
+  const p = records[0]!.output_probability[0]!;
+  if (!(p['0']! > p['1']! && p['0']! > p['2']!)) throw new Error(`expected class 0 most likely, got ${JSON.stringify(p)}`);
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { ApiError, type InferboxClient } from '../../src/client/index.js';
-import { fixtureFile, IRIS_ONNX } from '../helpers/fixtures.js';
+import { fixtureFile, IRIS_ONNX, assertSetosa } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const TIMEOUT_MS = 200;
@@ -52,7 +52,7 @@ describe('hostile scripts get their error code within twice their limit and leav
   it('for(;;){} -> 504 SCRIPT_TIMEOUT, and the next call works on a fresh sandbox', async () => {
     const { name, svc } = await deploy('function prepare(a) { if (a.hang) for (;;) {} return a; }');
     await expectError(svc.predict(name, { ...IRIS_ARGS, hang: true }), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
-    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+    assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
     await assertHealthy();
   });
 
@@ -71,7 +71,7 @@ describe('hostile scripts get their error code within twice their limit and leav
   it('unbounded allocation -> 503 SCRIPT_MEMORY_LIMIT, then the sandbox is rebuilt', async () => {
     const { name, svc } = await deploy('function prepare(a) { if (a.grow) { const keep = []; for (;;) keep.push(new Array(10000).fill(keep.length)); } return a; }', { timeout_ms: 5000 });
     await expectError(svc.predict(name, { ...IRIS_ARGS, grow: true }), 'SCRIPT_MEMORY_LIMIT', 10_000);
-    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+    assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
     await assertHealthy();
   });
 
@@ -145,7 +145,7 @@ describe('hostile scripts get their error code within twice their limit and leav
     await assertHealthy();
     // A changed script lifts the quarantine.
     await server.client.patchDeployment(name, { script: 'function prepare(a) { return a; }' });
-    assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ output_label: [0] }]);
+    assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
   });
 
   it('an inline script under test that crashes costs only the scratch worker', async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ApiError } from '../../src/client/index.js';
 import {
   argmax,
+  assertSetosa,
   fixtureFile,
   flattenDeep,
   IRIS_ONNX,
@@ -72,7 +73,7 @@ describe('ONNX models made by others: publish, inspect, test, deploy, predict', 
     });
   });
 
-  it('serves the skl2onnx iris model: the label comes back, the ZipMap output is listed as not returned', async () => {
+  it('serves the skl2onnx iris model: the label and, from the ZipMap, class probabilities as sklearn gives them', async () => {
     const xTest = [{ float_input: [5.1, 3.5, 1.4, 0.2] }, { float_input: [6.7, 3.0, 5.2, 2.3] }];
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)], xTest, yTest: [0, 2], miningFunction: 'classification' });
     const meta = await server.client.getVersion('iris', '1');
@@ -80,20 +81,30 @@ describe('ONNX models made by others: publish, inspect, test, deploy, predict', 
     assert.equal(meta.mining_function, 'classification');
     assert.deepEqual(meta.outputs, [
       { name: 'output_label', dtype: 'int64', shape: [1] },
-      { name: 'output_probability', dtype: null, shape: null, kind: 'non-tensor' },
+      { name: 'output_probability', dtype: 'float32', shape: [-1, 3], classes: [0, 1, 2] },
     ]);
+    assert.deepEqual(meta.files.map((f) => f.name), ['model.onnx', 'model.serving.onnx', 'serving.json'], 'the upload is kept unchanged');
     const res = await server.client.test({ model_name: 'iris', X: xTest });
-    assert.deepEqual(res.result, [{ output_label: [0] }, { output_label: [2] }]);
+    const records = res.result as { output_label: number[]; output_probability: Record<string, number>[] }[];
+    assert.deepEqual(records.map((r) => r.output_label), [[0], [2]]);
+    records.forEach((r, i) => {
+      const p = r.output_probability[0]!;
+      assert.deepEqual(Object.keys(p), ['0', '1', '2']);
+      assert.ok(Math.abs(p['0']! + p['1']! + p['2']! - 1) < 1e-5, 'probabilities sum to 1');
+      assert.equal(argmax([p['0']!, p['1']!, p['2']!]), r.output_label[0], `record ${i}: the label is the likeliest class`);
+    });
 
     const dep = await server.client.createDeployment({ deployment_name: 'iris-svc', model_name: 'iris', model_version: 'latest' });
     assert.deepEqual(dep.payload, { args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
     const out = await server.client.withToken(dep.access_token).predict('iris-svc', dep.payload.args);
-    assert.deepEqual(out.result, [{ output_label: [0] }]);
+    assertSetosa(out.result);
   });
 
   it('answers a split table in the split orientation', async () => {
     const res = await server.client.test({ model_name: 'iris', X: { columns: ['float_input'], data: [[[5.1, 3.5, 1.4, 0.2]], [[6.7, 3.0, 5.2, 2.3]]] } });
-    assert.deepEqual(res.result, { columns: ['output_label'], data: [[[0]], [[2]]] });
+    const table = res.result as { columns: string[]; data: unknown[][] };
+    assert.deepEqual(table.columns, ['output_label', 'output_probability']);
+    assert.deepEqual(table.data.map((row) => row[0]), [[0], [2]]);
   });
 
   it('feeds both inputs of the Keras-converted two-input model (ones + twos = threes)', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { InferboxClient, type ApiError } from '../../src/client/index.js';
-import { fixtureFile, IRIS_ONNX } from '../helpers/fixtures.js';
+import { fixtureFile, IRIS_ONNX, assertSetosa } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
 
 describe('state survives a restart', () => {
@@ -27,7 +27,7 @@ describe('state survives a restart', () => {
       const d = await second.client.getDeployment('iris-svc');
       assert.equal(d.model_version, '1');
       const out = await second.client.withToken(dep.access_token).predict('iris-svc', dep.payload.args);
-      assert.deepEqual(out.result, [{ output_label: [0] }]);
+      assertSetosa(out.result);
       await assert.rejects(second.client.withToken('ibx_svc_other').predict('iris-svc', dep.payload.args), (e: ApiError) => e.status === 401);
     } finally {
       await second.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ApiError } from '../../src/client/index.js';
-import { fixtureFile, IRIS_ONNX, MNIST_ONNX, nestValues, readTensorProto } from '../helpers/fixtures.js';
+import { fixtureFile, IRIS_ONNX, MNIST_ONNX, nestValues, readTensorProto, assertSetosa } from '../helpers/fixtures.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 
 const digit2 = readTensorProto('onnx-mnist8-cntk/mnist_input_0.pb');
@@ -141,7 +141,7 @@ describe('custom scripts: the DaaS contract', () => {
     assert.ok(answers.every((a) => [1, 2].includes((a.result as { v: number }[])[0]!.v)));
     assert.deepEqual((await svc.predict('switch', args)).result, [{ v: 2 }]);
     await server.client.patchDeployment('switch', { script: false });
-    assert.deepEqual((await svc.predict('switch', args)).result, [{ output_label: [0] }]);
+    assertSetosa((await svc.predict('switch', args)).result);
   });
 
   it('shows what a failing script printed to svc callers only with ?debug=true', async () => {
@@ -154,5 +154,24 @@ describe('custom scripts: the DaaS contract', () => {
     assert.doesNotMatch(JSON.stringify(plain.body), /secret internals/);
     const debug = await post(server, '/api/v1/svc/noisy-fail/predict?debug=true', { args }, dep.access_token);
     assert.deepEqual(debug.body.error.details.stdout, ['secret internals']);
+  });
+
+  it('accepts an application/javascript body, reads a deployment’s script back, and names hooks in FUNCTION_NOT_FOUND', async () => {
+    const text = 'function postprocess(o) { return o; }\nfunction big() { return { n: 12n, arr: new Float32Array([1.5, 2]), set: new Set([1]), none: undefined }; }';
+    const put = await fetch(`${server.url}/api/v1/models/iris/versions/1/script`, { method: 'PUT', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/javascript' }, body: text });
+    assert.equal(put.status, 200);
+    const dep = await server.client.createDeployment({ deployment_name: 'wire', model_name: 'iris', script: true });
+    const back = await fetch(`${server.url}/api/v1/deployments/wire/script`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(await back.text(), text);
+    const svc = server.client.withToken(dep.access_token);
+    assert.deepEqual((await svc.predict('wire', {}, { fn: 'big' })).result, { n: 12, arr: [1.5, 2], set: [1] }, 'BigInt, typed arrays and Sets reach callers as JSON');
+    await assert.rejects(svc.predict('wire', {}, { fn: 'postprocess' }), (e: ApiError) => e.code === 'FUNCTION_NOT_FOUND' && /'postprocess' is a hook/.test(e.message));
+  });
+
+  it('keeps what the script printed when the flow fails outside the sandbox', async () => {
+    const res = await post(server, '/api/v1/models/iris/versions/1/script/test', { script: 'function prepare(a) { console.log("before"); return a; }\nfunction postprocess() { return [1, 2, 3]; }', args: { X: [{ float_input: [1, 2, 3, 4] }] } });
+    assert.equal(res.status, 500);
+    assert.match(res.body.error.message, /postprocess returned an array of 3 items for 2 output/);
+    assert.deepEqual(res.body.error.details.stdout, ['before']);
   });
 });

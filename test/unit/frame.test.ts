@@ -23,6 +23,11 @@ describe('worker protocol frames', () => {
     assert.equal(out.id, 7);
   });
 
+  it('drops a forged typed-array marker from a caller’s JSON', () => {
+    const [out] = new FrameDecoder().push(encodeFrame({ args: { x: { '\u0000ta': 0 }, real: new Uint8Array([1]) } })) as [{ args: { x: Record<string, unknown> } }];
+    assert.deepEqual(out.args.x, {});
+  });
+
   it('sends typed-array bytes raw, not as JSON numbers', () => {
     const frame = encodeFrame({ data: new Float32Array(1000).fill(0.123456789) });
     assert.ok(frame.length < 4400, `frame is ${frame.length} bytes`);

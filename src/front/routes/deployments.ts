@@ -90,6 +90,14 @@ export function deploymentRoutes(deps: AppDeps): Router {
     ctx.body = deploymentView(store.deployments.get(ctx.params.name!), baseUrl(ctx, config), config);
   });
 
+  /** The script text the deployment runs (copied from the version or given inline at deploy time). */
+  router.get('/:name/script', (ctx) => {
+    const d = store.deployments.get(ctx.params.name!);
+    if (d.script === null) throw new ServeError('SCRIPT_NOT_FOUND', `deployment "${d.name}" runs no script`);
+    ctx.type = 'application/javascript';
+    ctx.body = d.script;
+  });
+
   router.patch('/:name', json, async (ctx) => {
     const current = store.deployments.get(ctx.params.name!);
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));

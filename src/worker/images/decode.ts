@@ -38,17 +38,26 @@ function bmpSize(bytes: Uint8Array): { width: number; height: number } | null {
   return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
 }
 
-/** jimp for what sharp refuses (BMP): decoded to RGBA, then handed back to sharp as raw pixels. */
+function unreadable(file: FileLabel, cause: unknown): ServeError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new ServeError('INPUT_IMAGE_INVALID', `${label(file)} is not an image inferbox can read (PNG, JPEG, WebP, GIF, TIFF, AVIF or BMP): ${reason}`, { field: file.field });
+}
+
+/**
+ * jimp for BMP, which sharp cannot read: decoded to RGBA, then handed back to sharp as raw pixels.
+ * Only BMP goes this way: jimp decodes whole files without a pixel limit, so its size is checked
+ * from the header first.
+ */
 async function viaJimp(bytes: Uint8Array, file: FileLabel, limits: DecodeLimits, cause: unknown): Promise<Sharp> {
   const size = bmpSize(bytes);
-  if (size && size.width * size.height > limits.maxPixels) throw tooLarge(file, size.width, size.height, limits.maxPixels);
+  if (size === null) throw unreadable(file, cause);
+  if (size.width * size.height > limits.maxPixels) throw tooLarge(file, size.width, size.height, limits.maxPixels);
   let bitmap: { width: number; height: number; data: Buffer };
   try {
     const { Jimp } = await import('jimp');
     bitmap = (await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))).bitmap;
-  } catch {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new ServeError('INPUT_IMAGE_INVALID', `${label(file)} is not an image inferbox can read (PNG, JPEG, WebP, GIF, TIFF, AVIF or BMP): ${reason}`, { field: file.field });
+  } catch (err) {
+    throw unreadable(file, err);
   }
   if (bitmap.width * bitmap.height > limits.maxPixels) throw tooLarge(file, bitmap.width, bitmap.height, limits.maxPixels);
   return sharp(bitmap.data, { raw: { width: bitmap.width, height: bitmap.height, channels: 4 } });
@@ -57,17 +66,22 @@ async function viaJimp(bytes: Uint8Array, file: FileLabel, limits: DecodeLimits,
 /** Opens an upload with sharp (pixel limit enforced from the header), falling back to jimp. */
 async function open(bytes: Uint8Array, file: FileLabel, limits: DecodeLimits): Promise<Sharp> {
   const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const image = sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true });
   try {
-    const meta = await image.metadata();
+    // The header alone (no pixel decoded) gives the size; the limit is also set on the decode itself.
+    const meta = await sharp(input, { limitInputPixels: false }).metadata();
     if (meta.width !== undefined && meta.height !== undefined && meta.width * meta.height > limits.maxPixels) {
       throw tooLarge(file, meta.width, meta.height, limits.maxPixels);
     }
-    return image;
+    return sharp(input, { limitInputPixels: limits.maxPixels, failOn: 'error', sequentialRead: true });
   } catch (err) {
     if (err instanceof ServeError) throw err;
+    if (/pixel limit/i.test((err as Error).message)) throw tooLargeUnknown(file, limits.maxPixels);
     return viaJimp(bytes, file, limits, err);
   }
+}
+
+function tooLargeUnknown(file: FileLabel, maxPixels: number): ServeError {
+  return new ServeError('INPUT_IMAGE_TOO_LARGE', `${label(file)} has more pixels than the limit of ${maxPixels} (limits.maxImagePixels)`, { field: file.field });
 }
 
 /** Decodes, converts colour and resizes: the 8-bit HWC pixels the tensor step starts from. */

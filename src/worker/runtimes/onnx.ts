@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ServeError } from '../../errors.js';
+import { readServingNotes, type ZipMapOutput } from './onnx-zipmap.js';
 import { isDType } from './tensor.js';
 import type { LoadedModel, ModelRuntime, RuntimeOptions, Tensor, TensorSpec } from './types.js';
 
@@ -49,11 +50,23 @@ class OnnxModel implements LoadedModel {
   readonly outputs: readonly TensorSpec[];
   private readonly fetches: string[];
 
-  constructor(private readonly session: ort.InferenceSession) {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly zipmaps: readonly ZipMapOutput[],
+  ) {
     this.inputs = session.inputMetadata.map(toTensorSpec);
-    this.outputs = session.outputMetadata.map(toTensorSpec);
-    // Non-tensor outputs (e.g. a ZipMap's sequence of maps) cannot be fetched by onnxruntime-node.
-    this.fetches = this.outputs.filter((o) => o.dtype !== null).map((o) => o.name);
+    const specs = new Map(session.outputMetadata.map((m) => [m.name, toTensorSpec(m)]));
+    const extra = new Set(zipmaps.map((z) => z.tensor));
+    // A ZipMap output is served from its probability tensor (added to the serving copy at publish);
+    // that tensor itself is not listed unless the original model already returned it.
+    this.outputs = session.outputMetadata
+      .filter((m) => !extra.has(m.name) || zipmaps.some((z) => z.output === m.name))
+      .map((m) => {
+        const zip = zipmaps.find((z) => z.output === m.name);
+        if (!zip) return specs.get(m.name)!;
+        return { name: m.name, dtype: 'float32', shape: [-1, zip.classes.length], classes: zip.classes } satisfies TensorSpec;
+      });
+    this.fetches = [...new Set([...this.outputs.filter((o) => o.dtype !== null && !o.classes).map((o) => o.name), ...zipmaps.map((z) => z.tensor)])];
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
@@ -67,6 +80,8 @@ class OnnxModel implements LoadedModel {
     }
     const out: Record<string, Tensor> = {};
     for (const name of this.fetches) out[name] = fromOrtTensor(results[name] as ort.Tensor);
+    for (const zip of this.zipmaps) out[zip.output] = out[zip.tensor]!;
+    for (const name of Object.keys(out)) if (!this.outputs.some((o) => o.name === name)) delete out[name];
     return out;
   }
 
@@ -89,6 +104,6 @@ export const onnxRuntime: ModelRuntime = {
     } catch (err) {
       throw new ServeError('MODEL_INVALID', `not a loadable ONNX model: ${cleanOrtMessage(err)}`, undefined, { cause: err });
     }
-    return new OnnxModel(session);
+    return new OnnxModel(session, (await readServingNotes(dir)).zipmaps);
   },
 };

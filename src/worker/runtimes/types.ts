@@ -43,8 +43,13 @@ export interface TensorSpec {
   readonly shape: readonly number[] | null;
   /** The symbolic names of free dimensions where the file has them ("batch_size"), else null. */
   readonly dimNames?: readonly (string | null)[];
-  /** Set for values the runtime cannot return, e.g. "sequence<map<int64,float32>>". */
+  /** Set for values the runtime cannot return, e.g. "non-tensor". */
   readonly kind?: string;
+  /**
+   * Class labels of a probability output whose last dimension maps to them (a scikit-learn ZipMap):
+   * each row is returned as `{ label: probability }`, as scikit-learn's predict_proba dicts.
+   */
+  readonly classes?: readonly (number | string)[];
 }
 
 /** A model loaded into memory and ready to run. */

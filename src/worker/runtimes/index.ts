@@ -1,11 +1,18 @@
 import { ServeError } from '../../errors.js';
 import { ONNX_BACKEND, onnxRuntime } from './onnx.js';
+import { tfjsBackendName } from './tfjs-backend.js';
+import { tfjsRuntime } from './tfjs.js';
 import type { ModelRuntime } from './types.js';
 
 export type * from './types.js';
 export { onnxRuntime, ONNX_BACKEND } from './onnx.js';
+export { tfjsRuntime } from './tfjs.js';
+export { initTfjsBackend, tfjsBackendName } from './tfjs-backend.js';
 
-const RUNTIMES: ReadonlyMap<string, ModelRuntime> = new Map([[onnxRuntime.format, onnxRuntime]]);
+const RUNTIMES: ReadonlyMap<string, ModelRuntime> = new Map([
+  [onnxRuntime.format, onnxRuntime],
+  [tfjsRuntime.format, tfjsRuntime],
+]);
 
 /** The runtime serving a manifest `format`, or MODEL_UNSUPPORTED naming the formats there are. */
 export function resolveRuntime(format: string): ModelRuntime {
@@ -16,7 +23,11 @@ export function resolveRuntime(format: string): ModelRuntime {
   return runtime;
 }
 
-/** The backend each format runs on, for /healthz. */
+/**
+ * The backend each format runs on, for /healthz. tfjs starts lazily (importing it costs ~0.6 s per
+ * worker), so until a tfjs model has loaded in this process its entry says so; await
+ * initTfjsBackend() first for the definite name.
+ */
 export function runtimeBackends(): Record<string, string> {
-  return { onnx: ONNX_BACKEND };
+  return { onnx: ONNX_BACKEND, tfjs: tfjsBackendName() };
 }

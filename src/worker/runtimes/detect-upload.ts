@@ -1,0 +1,90 @@
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path/posix';
+import { ServeError } from '../../errors.js';
+import { isHdf5 } from './keras/h5-file.js';
+import { isZip, listZipEntries, readZipEntries } from './keras/zip.js';
+import { tfjsModelKind, type TfjsModelKind } from './tfjs-artifacts.js';
+
+/** One uploaded file (a multipart part or a zip entry). */
+export interface UploadPart {
+  /** The client's file name; for zip entries the path inside the archive ("web_model/model.json"). */
+  readonly filename: string;
+  readonly bytes: Uint8Array;
+}
+
+/** What a publish upload holds, and so how to store it. */
+export type ModelUpload =
+  /** A Keras 2 HDF5 model: convert with convertKerasH5(file.bytes). */
+  | { readonly kind: 'keras-h5'; readonly file: UploadPart }
+  /** A Keras 3 `.keras` zip: convert with convertKeras3(file.bytes). */
+  | { readonly kind: 'keras3'; readonly file: UploadPart }
+  /** A TF.js model: store model.json and its shards as they are, beside each other; format "tfjs". */
+  | { readonly kind: 'tfjs'; readonly tfjsFormat: TfjsModelKind; readonly modelJson: UploadPart; readonly shards: readonly UploadPart[] }
+  /** An ONNX file (by its extension); format "onnx". */
+  | { readonly kind: 'onnx'; readonly file: UploadPart }
+  /** Any other zip: unzipModelUpload(file) and detect again on its entries. */
+  | { readonly kind: 'zip'; readonly file: UploadPart };
+
+function parseModelJson(part: UploadPart): { modelJson: Record<string, unknown>; kind: TfjsModelKind } | null {
+  if (part.bytes[0] !== 0x7b /* { */ && !part.filename.endsWith('.json')) return null;
+  try {
+    const json = JSON.parse(new TextDecoder().decode(part.bytes)) as Record<string, unknown>;
+    const kind = typeof json === 'object' && json !== null ? tfjsModelKind(json) : null;
+    return kind === null ? null : { modelJson: json, kind };
+  } catch {
+    return null;
+  }
+}
+
+/** The parts model.json names in its weightsManifest, matched by path beside model.json or by file name. */
+function findShards(modelJson: Record<string, unknown>, jsonPart: UploadPart, parts: readonly UploadPart[]): UploadPart[] {
+  const manifest = Array.isArray(modelJson['weightsManifest']) ? (modelJson['weightsManifest'] as { paths?: unknown }[]) : [];
+  const paths = manifest.flatMap((group) => (Array.isArray(group.paths) ? group.paths.map(String) : []));
+  const base = dirname(jsonPart.filename);
+  return paths.map((path) => {
+    const wanted = normalize(join(base, path));
+    const part = parts.find((p) => normalize(p.filename) === wanted) ?? parts.find((p) => basename(p.filename) === basename(path));
+    if (part === undefined) throw new ServeError('MODEL_INVALID', `${basename(jsonPart.filename)} lists weight file "${path}", which was not uploaded`);
+    return part;
+  });
+}
+
+/**
+ * Tells what a publish upload is from its bytes (names only break ties): a Keras .h5 (HDF5
+ * signature), a Keras 3 .keras (a zip with config.json and model.weights.h5), a TF.js model.json
+ * (JSON with modelTopology) with its weight shards, an .onnx file, or another zip to open.
+ * Throws MODEL_INVALID when it is none of these or a TF.js shard is missing.
+ */
+export function detectModelUpload(parts: readonly UploadPart[]): ModelUpload {
+  if (parts.length === 0) throw new ServeError('MODEL_INVALID', 'no model file was uploaded');
+  for (const part of parts) {
+    const parsed = parseModelJson(part);
+    if (parsed !== null) return { kind: 'tfjs', tfjsFormat: parsed.kind, modelJson: part, shards: findShards(parsed.modelJson, part, parts) };
+  }
+  if (parts.length > 1) {
+    throw new ServeError('MODEL_INVALID', `${parts.length} files were uploaded but none is a TF.js model.json; upload one model file, a zip, or model.json with its weight shards`);
+  }
+  const file = parts[0]!;
+  if (isHdf5(file.bytes)) return { kind: 'keras-h5', file };
+  if (isZip(file.bytes)) {
+    const names = listZipEntries(file.bytes, file.filename);
+    return names.includes('config.json') && names.includes('model.weights.h5') ? { kind: 'keras3', file } : { kind: 'zip', file };
+  }
+  if (file.filename.toLowerCase().endsWith('.onnx')) return { kind: 'onnx', file };
+  throw new ServeError('MODEL_INVALID', `"${file.filename}" is not a model inferbox recognises (ONNX .onnx, Keras .h5 or .keras, TF.js model.json, or a zip of one)`);
+}
+
+/**
+ * The files of an uploaded zip (folders and macOS metadata left out), for detectModelUpload.
+ * Entries whose path would leave the archive ("../x", "/etc/x") are refused.
+ */
+export function unzipModelUpload(zip: UploadPart, maxBytes?: number): UploadPart[] {
+  const wanted = (name: string) => !name.endsWith('/') && !name.startsWith('__MACOSX/') && basename(name) !== '.DS_Store';
+  const entries = readZipEntries(zip.bytes, zip.filename, wanted, maxBytes);
+  return [...entries].map(([filename, bytes]) => {
+    const normal = normalize(filename);
+    if (normal.startsWith('../') || normal === '..' || isAbsolute(normal)) {
+      throw new ServeError('MODEL_INVALID', `${zip.filename} holds "${filename}", a path outside the archive`);
+    }
+    return { filename: normal, bytes };
+  });
+}

@@ -1,0 +1,114 @@
+import type * as TF from '@tensorflow/tfjs';
+import { ServeError } from '../../../errors.js';
+import { PACKAGE_VERSION } from '../../../package-info.js';
+import type { TfjsBackend } from '../tfjs-backend.js';
+import { TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './artefacts.js';
+import type { H5Array } from './h5-file.js';
+import { refuseUnservableLayers, type LayerEntry } from './layer-classes.js';
+
+/** The arrays the file stores for one layer (nested models' layers included), in the file's order. */
+export type LayerWeightsReader = (layer: TF.layers.Layer) => readonly H5Array[];
+
+export interface KerasOrigin {
+  readonly kerasVersion: string;
+  readonly backend: string;
+}
+
+/**
+ * Building the model only serves to learn the weights tfjs expects (names, shapes, order); the
+ * initialisers' values are thrown away, so make them all Zeros: Orthogonal and friends on large
+ * matrices cost seconds on the CPU backend.
+ */
+function withZeroInitialisers(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withZeroInitialisers);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key.endsWith('_initializer') && v !== null ? { class_name: 'Zeros', config: {} } : withZeroInitialisers(v);
+  }
+  return out;
+}
+
+async function buildModel(tf: TfjsBackend['tf'], config: LayerEntry): Promise<TF.LayersModel> {
+  try {
+    // The config came from JSON, so it is tfjs's PyJsonDict in all but type.
+    return await tf.models.modelFromJSON({ modelTopology: withZeroInitialisers(config) as TF.serialization.ConfigDict });
+  } catch (err) {
+    // The file is a Keras model; tfjs declining to build it means a feature it lacks.
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    throw new ServeError('MODEL_UNSUPPORTED', `TensorFlow.js cannot build this Keras model: ${message}`, undefined, { cause: err });
+  }
+}
+
+/** Strips Keras's ":0" tensor suffix: "dense_6/kernel:0" -> "dense_6/kernel". */
+function weightName(path: string): string {
+  return path.replace(/:\d+$/, '');
+}
+
+/**
+ * The stored array for each of a layer's tfjs variables: by name where the file has names that end
+ * with tfjs's ("dense_6/kernel"), else by position (Keras 3 files number their variables).
+ */
+function matchWeights(layer: TF.layers.Layer, stored: readonly H5Array[]): H5Array[] {
+  const variables = layer.weights;
+  if (stored.length !== variables.length) {
+    throw new ServeError('MODEL_UNSUPPORTED', `layer "${layer.name}" has ${stored.length} weight arrays in the file but TF.js builds ${variables.length}`, { layer: layer.name });
+  }
+  return variables.map((v, i) => {
+    const named = stored.filter((s) => weightName(s.path) === v.originalName || weightName(s.path).endsWith(`/${v.originalName}`));
+    const array = named.length === 1 ? named[0]! : stored[i]!;
+    const fileShape = `[${array.shape.join(',')}]`;
+    if (fileShape !== `[${v.shape.join(',')}]`) {
+      throw new ServeError('MODEL_UNSUPPORTED', `weight "${v.originalName}" of layer "${layer.name}" is ${fileShape} in the file but TF.js expects [${v.shape.join(',')}]`, { layer: layer.name });
+    }
+    return array;
+  });
+}
+
+function asDtype(data: Float32Array | Int32Array, dtype: string): Float32Array | Int32Array {
+  if (dtype === 'int32') return data instanceof Int32Array ? data : Int32Array.from(data);
+  return data instanceof Float32Array ? data : Float32Array.from(data);
+}
+
+/**
+ * Turns a Keras 2-style model config plus the file's weights into TF.js layers artefacts: builds the
+ * model in tfjs (which also proves tfjs can serve it), pairs each variable with its stored array, and
+ * writes the weights under tfjs's own names so tfjs loads them strictly.
+ */
+export async function buildLayersArtefacts(tfjs: TfjsBackend, config: LayerEntry, readLayerWeights: LayerWeightsReader, origin: KerasOrigin): Promise<ConvertedKerasModel> {
+  refuseUnservableLayers(config, tfjs.tf);
+  const model = await buildModel(tfjs.tf, config);
+  try {
+    const weightSpecs: TF.io.WeightsManifestEntry[] = [];
+    const chunks: Uint8Array[] = [];
+    for (const layer of model.layers) {
+      if (layer.weights.length === 0) continue;
+      const arrays = matchWeights(layer, readLayerWeights(layer));
+      layer.weights.forEach((v, i) => {
+        const data = asDtype(arrays[i]!.data, v.dtype);
+        weightSpecs.push({ name: v.originalName, shape: v.shape.map(Number), dtype: v.dtype === 'int32' ? 'int32' : 'float32' });
+        chunks.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      });
+    }
+    const weightData = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      weightData.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return {
+      modelJson: {
+        format: 'layers-model',
+        generatedBy: `keras v${origin.kerasVersion}`,
+        convertedBy: `inferbox ${PACKAGE_VERSION}`,
+        modelTopology: { keras_version: origin.kerasVersion, backend: origin.backend, model_config: config },
+        weightsManifest: [{ paths: [TFJS_WEIGHTS_FILE], weights: weightSpecs }],
+      },
+      weightData: weightData.buffer,
+      weightSpecs,
+      kerasVersion: origin.kerasVersion,
+    };
+  } finally {
+    model.dispose();
+  }
+}

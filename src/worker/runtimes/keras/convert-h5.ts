@@ -1,0 +1,63 @@
+import { ServeError } from '../../../errors.js';
+import { initTfjsBackend } from '../tfjs-backend.js';
+import type { ConvertedKerasModel } from './artefacts.js';
+import { buildLayersArtefacts } from './build-artefacts.js';
+import { isDataset, isGroup, readArray, stringAttr, stringListAttr, withH5File, type Group, type H5Array } from './h5-file.js';
+import { isLayerEntry, refuseKeras1, type LayerEntry } from './layer-classes.js';
+
+/**
+ * Keras 2 HDF5 layout (keras/saving/hdf5_format.py): the root's `model_config` attribute holds the
+ * architecture as JSON; `model_weights/<layer>` has a `weight_names` attribute listing its datasets
+ * ("dense_6/kernel:0"), relative to that group.
+ */
+function readLayerWeights(weightsRoot: Group, layerName: string): H5Array[] {
+  const group = weightsRoot.get(layerName);
+  if (!isGroup(group)) return [];
+  return stringListAttr(group, 'weight_names').map((name) => {
+    const dataset = group.get(name);
+    if (!isDataset(dataset)) throw new ServeError('MODEL_INVALID', `weight "${name}" of layer "${layerName}" is listed in the file but missing`);
+    return { ...readArray(dataset), path: name };
+  });
+}
+
+function parseModelConfig(text: string): LayerEntry {
+  let config: unknown;
+  try {
+    config = JSON.parse(text);
+  } catch (err) {
+    throw new ServeError('MODEL_INVALID', `the model_config attribute is not JSON: ${(err as Error).message}`, undefined, { cause: err });
+  }
+  if (!isLayerEntry(config)) throw new ServeError('MODEL_INVALID', 'the model_config attribute does not describe a Keras model (no class_name/config)');
+  return config;
+}
+
+/**
+ * Converts a Keras 2 (tf.keras 2.x or keras 2.x) `.h5` file saved with `model.save()` into TF.js
+ * layers artefacts. Sequential and Functional models; the bytes are only read.
+ * Throws MODEL_INVALID for files that are not such a model, MODEL_UNSUPPORTED for Keras 1 files and
+ * for layers TF.js cannot serve (named in the message).
+ */
+export async function convertKerasH5(bytes: Uint8Array): Promise<ConvertedKerasModel> {
+  return withH5File(bytes, 'the Keras .h5 file', async (file) => {
+    const configText = stringAttr(file, 'model_config');
+    if (configText === undefined) {
+      const weightsOnly = stringListAttr(file, 'layer_names').length > 0;
+      throw new ServeError(
+        'MODEL_INVALID',
+        weightsOnly
+          ? 'the .h5 file holds only weights (saved with save_weights()); save the whole model with model.save("model.h5")'
+          : 'the .h5 file has no model_config attribute: not a Keras model saved with model.save()',
+      );
+    }
+    const config = parseModelConfig(configText);
+    const kerasVersion = stringAttr(file, 'keras_version');
+    refuseKeras1(config, kerasVersion);
+    const weightsRoot = file.get('model_weights');
+    if (!isGroup(weightsRoot)) throw new ServeError('MODEL_INVALID', 'the .h5 file has no model_weights group: saved without weights?');
+    const tfjs = await initTfjsBackend();
+    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(weightsRoot, layer.name), {
+      kerasVersion: kerasVersion ?? 'unknown',
+      backend: stringAttr(file, 'backend') ?? 'tensorflow',
+    });
+  });
+}

@@ -76,4 +76,13 @@ export const SCENARIOS: readonly Scenario[] = [
       return { path: '/api/v1/svc/mnist-png-plain/predict', token: await deploy(client, 'mnist-png-plain', 'mnist'), ...multipart('Input3', fixture('mnist-png/ps_2.png')) };
     },
   },
+  {
+    name: 'mnist PNG upload -> digit, mnist-png script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishMnist(client);
+      const script = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-png/script.js'), 'utf8');
+      return { path: '/api/v1/svc/mnist-png/predict', token: await deploy(client, 'mnist-png', 'mnist', script), ...multipart('Input3', fixture('mnist-png/ps_2.png')) };
+    },
+  },
 ];

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { Agent, request } from 'node:http';
 
 export interface LoadTarget {
   readonly url: string;
@@ -18,27 +18,51 @@ export interface LoadResult {
   readonly errors: number;
 }
 
-interface AutocannonResult {
-  latency: { p50: number; p99: number; mean: number };
-  requests: { average: number };
-  errors: number;
-  non2xx: number;
+/**
+ * Closed-loop load: `connections` keep-alive connections, each sending its next request when the
+ * last answer has been read, for `seconds`. Latency is measured per request with hrtime
+ * (microseconds; autocannon rounds to whole milliseconds, too coarse for sub-millisecond answers).
+ */
+async function drive(target: LoadTarget, seconds: number): Promise<{ latenciesUs: number[]; errors: number; elapsedS: number }> {
+  const url = new URL(target.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
+  const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
+  const headers = { authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
+  const latenciesUs: number[] = [];
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  const deadline = started + BigInt(Math.round(seconds * 1e9));
+  const once = () =>
+    new Promise<void>((resolve) => {
+      const t0 = process.hrtime.bigint();
+      const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) latenciesUs.push(Number(process.hrtime.bigint() - t0) / 1e3);
+          else errors++;
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const loop = async () => {
+    while (process.hrtime.bigint() < deadline) await once();
+  };
+  await Promise.all(Array.from({ length: target.connections }, loop));
+  agent.destroy();
+  return { latenciesUs, errors, elapsedS: Number(process.hrtime.bigint() - started) / 1e9 };
 }
-
-// autocannon is CommonJS without types; this is the slice of its API the bench uses.
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 /** Warm up for 1 s, then measure for `seconds`. */
 export async function runLoad(target: LoadTarget): Promise<LoadResult> {
-  const opts = {
-    url: target.url,
-    method: 'POST',
-    headers: { authorization: `Bearer ${target.token}`, 'content-type': target.contentType },
-    body: target.body,
-    connections: target.connections,
-    pipelining: 1,
-  };
-  await autocannon({ ...opts, duration: 1 });
-  const r = await autocannon({ ...opts, duration: target.seconds });
-  return { p50Ms: r.latency.p50, p99Ms: r.latency.p99, meanMs: r.latency.mean, rps: r.requests.average, errors: r.errors + r.non2xx };
+  await drive(target, 1);
+  const { latenciesUs, errors, elapsedS } = await drive(target, target.seconds);
+  const sorted = latenciesUs.sort((a, b) => a - b);
+  const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) / 1000;
+  const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) / 1000;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: mean, rps: sorted.length / elapsedS, errors };
 }

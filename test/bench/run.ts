@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: boots the real server (front + runtime workers, built JS, as `npm start` runs it)
- * on a temp data dir, drives it over loopback with autocannon from this process, and writes
+ * on a temp data dir, drives it over loopback with keep-alive HTTP from this process, and writes
  * docs/benchmarks.md with the machine, the date and the commit.
  *
  *   npm run bench                  # every scenario, 10 s each
@@ -100,7 +100,7 @@ async function writeReport(rows: { scenario: Scenario; connections: number; resu
   const path = join(PACKAGE_ROOT, values.out!);
   const previous = await readFile(path, 'utf8').catch(() => '');
   const intro = previous.split('<!-- results -->')[0]?.trim() || '# Benchmarks';
-  const body = `${intro}\n\n<!-- results -->\n## Latest run\n\n- date: ${new Date().toISOString().slice(0, 10)}\n- machine: ${machine}\n- commit: ${commit}\n- load: autocannon from the bench process over loopback, ${seconds} s per row, after a warm-up\n\n${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  const body = `${intro}\n\n<!-- results -->\n## Latest run\n\n- date: ${new Date().toISOString().slice(0, 10)}\n- machine: ${machine}\n- commit: ${commit}\n- load: closed-loop keep-alive HTTP from the bench process over loopback, ${seconds} s per row, after a warm-up\n\n${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;
   await writeFile(path, body);
   process.stderr.write(`wrote ${path}\n`);
 }

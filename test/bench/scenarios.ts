@@ -12,7 +12,7 @@ export interface Scenario {
 }
 
 const fixture = (p: string) => ({ name: p.split('/').at(-1)!, data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', p)) });
-/** One file part as a raw multipart body (autocannon sends bytes as they are). */
+/** One file part as a raw multipart body, built once and sent as it is. */
 function multipart(field: string, file: { name: string; data: Buffer }): { body: Buffer; contentType: string } {
   const boundary = '----inferbox-bench-boundary';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${file.name}"\r\nContent-Type: image/png\r\n\r\n`;

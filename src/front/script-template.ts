@@ -29,7 +29,108 @@ function describeShape(spec: TensorSpec): string {
 function describeSpec(spec: TensorSpec, width: number): string {
   const name = commentSafe(spec.name).padEnd(width);
   if (spec.dtype === null) return `${name}  not a tensor${spec.kind === undefined ? '' : ` (${commentSafe(spec.kind)})`}, not passed to postprocess`;
-  return `${name}  ${spec.dtype.padEnd(7)}  ${describeShape(spec)}`;
+  const classes = spec.classes === undefined ? '' : `  one { class: probability } per row, classes ${commentSafe(spec.classes.join(', '))}`;
+  return `${name}  ${spec.dtype.padEnd(7)}  ${describeShape(spec)}${classes}`;
+}
+
+/** Options for `file.image()` that shape an upload like an image-shaped input. */
+interface ImageInput {
+  readonly spec: TensorSpec;
+  readonly options: string;
+  /** What image() answers with those options, for the comment. */
+  readonly answer: string;
+}
+
+const isChannels = (d: number | undefined): d is 1 | 3 | 4 => d === 1 || d === 3 || d === 4;
+const isSide = (d: number | undefined): d is number => d === -1 || (d !== undefined && d > 4);
+
+/**
+ * The image() options the pipeline without a script uses for this input, or null when the input is
+ * not image-shaped. Mirrors imageLayoutOf and defaultImageFeeds in src/worker/images/default-input.ts
+ * (not imported: that module loads sharp, which the front never does).
+ */
+function imageInputOf(spec: TensorSpec): ImageInput | null {
+  const s = spec.shape;
+  if (s === null || (spec.dtype !== 'float32' && spec.dtype !== 'uint8')) return null;
+  let layout: 'nchw' | 'nhwc' | 'chw';
+  let channels: 1 | 3 | 4;
+  let height: number;
+  let width: number;
+  if (s.length === 4 && isChannels(s[1]) && isSide(s[2]) && isSide(s[3])) [layout, channels, height, width] = ['nchw', s[1], s[2], s[3]];
+  else if (s.length === 4 && isChannels(s[3]) && isSide(s[1]) && isSide(s[2])) [layout, channels, height, width] = ['nhwc', s[3], s[1], s[2]];
+  else if (s.length === 3 && isSide(s[1]) && isSide(s[2])) [layout, channels, height, width] = ['chw', 1, s[1], s[2]];
+  else return null;
+  const options = [
+    ...(channels === 1 ? ['grayscale: true'] : channels === 4 ? ['alpha: true'] : []),
+    ...(width > 0 ? [`width: ${width}`] : []),
+    ...(height > 0 ? [`height: ${height}`] : []),
+    `layout: '${layout}'`,
+    ...(spec.dtype === 'uint8' ? ["dtype: 'uint8'"] : []),
+  ];
+  const h = height > 0 ? height : 'h';
+  const w = width > 0 ? width : 'w';
+  const dims = layout === 'nchw' ? [1, channels, h, w] : layout === 'nhwc' ? [1, h, w, channels] : [1, h, w];
+  const count = typeof h === 'number' && typeof w === 'number' ? dims.reduce<number>((n, d) => n * (d as number), 1) : null;
+  const array = spec.dtype === 'uint8' ? 'Uint8Array' : 'Float32Array';
+  return { spec, options: `{ ${options.join(', ')} }`, answer: `{ data: ${array}(${count ?? '...'}), shape: [${dims.join(', ')}] }` };
+}
+
+const isIdentifier = (name: string) => /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name);
+
+/** `args.files.name` when the name is an identifier, else `args.files["na me"]`. */
+function fileAccess(name: string): string {
+  return isIdentifier(name) ? `args.files.${name}` : `args.files[${JSON.stringify(name)}]`;
+}
+
+/**
+ * preprocess_files: for each image-shaped input, decodes a file sent under its name as the pipeline
+ * without a script would (so the template still answers like no script); otherwise a stub that
+ * shows bytes() and text().
+ */
+function preprocessFilesLines(inputs: readonly TensorSpec[]): string[] {
+  const images = inputs.map(imageInputOf).filter((x): x is ImageInput => x !== null);
+  const header = [
+    '/**',
+    ' * Turns uploaded files into records. Called only when the request carried files.',
+    ' * args.files[field] is a file for each uploaded form field: name, type, size (bytes), and',
+    ' * bytes() (a Uint8Array copy), text() (UTF-8), await image(options) (decoded on the host).',
+  ];
+  if (images.length === 0) {
+    const first = inputs[0] === undefined ? 'input' : commentSafe(inputs[0].name);
+    return [
+      ...header,
+      ' * Set args.X to the records the model should see, e.g. for a CSV upload under "data":',
+      ' *   const rows = args.files.data.text().trim().split("\\n");',
+      ` *   args.X = rows.map((row) => ({ ${JSON.stringify(first)}: row.split(",").map(Number) }));`,
+      ' * or read raw bytes with args.files.data.bytes().',
+      ' */',
+      'async function preprocess_files(args) {',
+      '  return args;',
+      '}',
+    ];
+  }
+  const body = images.flatMap(({ spec, options, answer }) => {
+    const key = isIdentifier(spec.name) ? spec.name : JSON.stringify(spec.name);
+    return [
+      `  if (${fileAccess(spec.name)} !== undefined) {`,
+      `    // ${commentSafe(answer)}`,
+      `    const image = await ${fileAccess(spec.name)}.image(${options});`,
+      '    const [first, ...rest] = args.X ?? [];',
+      `    args.X = [{ ...first, ${key}: image }, ...rest];`,
+      '  }',
+    ];
+  });
+  return [
+    ...header,
+    ' * As generated, a file under an image input\'s name is decoded and resized to that input (raw',
+    ` * 0..255 pixels) and joins the first record${images.length === 1 ? ', as without a script' : ''}. Add options as the model needs,`,
+    " * e.g. scale: 1 / 255, invert: true, mean/std, channels: 'bgr' (see docs/scripts.md#files).",
+    ' */',
+    'async function preprocess_files(args) {',
+    ...body,
+    '  return args;',
+    '}',
+  ];
 }
 
 /**
@@ -63,12 +164,11 @@ export function generateScriptTemplate(model: ScriptTemplateModel): string {
   const record = `{ ${model.inputs.map((s) => `${JSON.stringify(commentSafe(s.name))}: ${exampleValue(s)}`).join(', ')} }`;
   const outputNames = model.outputs.filter((s) => s.dtype !== null).map((s) => JSON.stringify(commentSafe(s.name)));
   const hasFree = [...model.inputs, ...model.outputs].some((s) => s.shape?.includes(-1) === true);
-  const firstInput = model.inputs[0] === undefined ? '"input"' : JSON.stringify(commentSafe(model.inputs[0].name));
   const firstOutput = outputNames[0] ?? '"output"';
   const lines = [
     `// Custom script for model ${JSON.stringify(commentSafe(model.name))}, version ${commentSafe(model.version)}.`,
-    '// Every function here is optional and, as generated, changes nothing: edit the ones you need and',
-    '// delete the rest. Functions may be async.',
+    '// Every function here is optional and, as generated, answers like no script at all: edit the',
+    '// ones you need and delete the rest. Functions may be async.',
     '//',
     ...specLines('Inputs (one record of args.X gives a value for each)', model.inputs),
     ...specLines('Outputs (postprocess receives them in this order)', model.outputs),
@@ -95,14 +195,7 @@ export function generateScriptTemplate(model: ScriptTemplateModel): string {
     '  // e.g. console.log(`serving ${ctx.model.name} v${ctx.model.version}`);',
     '}',
     '',
-    '/**',
-    ' * Turns uploaded files into records. Called only when the request carried files.',
-    ' * args.files[field] is { name, type, size, bytes: Uint8Array } for each uploaded form field;',
-    ` * set args.X to the records the model should see, e.g. args.X = [{ ${firstInput}: tensor(values, shape) }].`,
-    ' */',
-    'async function preprocess_files(args) {',
-    '  return args;',
-    '}',
+    ...preprocessFilesLines(model.inputs),
     '',
     '/**',
     ' * Shapes the request before the model runs. args.X is a list of records (a leading batch',
@@ -116,8 +209,11 @@ export function generateScriptTemplate(model: ScriptTemplateModel): string {
     '',
     '/**',
     ` * Turns one record's raw outputs into its answer. outputs holds one value per output, in order: [${outputNames.join(', ')}].`,
-    ' * Return an array to zip it with the output names, or an object to answer it as it is, e.g.',
-    ` *   return [argmax(outputs[0])];  // -> { ${firstOutput}: <index of the largest value> }`,
+    ' * Return an array to zip it with the output names (one item per output), or an object to answer',
+    ' * it as it is, e.g.',
+    outputNames.length > 1
+      ? ` *   return { ${firstOutput}: outputs[0] };  // -> { ${firstOutput}: <its value> }`
+      : ` *   return [argmax(outputs[0])];  // -> { ${firstOutput}: <index of the largest value> }`,
     ' */',
     'function postprocess(outputs) {',
     '  return outputs;',

@@ -21,7 +21,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler());
   for (const router of [healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    // Not `throw: true`: the router sets the Allow header only when it does not throw;
+    // errorHandler turns the bare 405 into the JSON error body.
+    app.use(router.allowedMethods());
   }
   return app;
 }

@@ -22,9 +22,20 @@ export interface ScriptCall {
  * a switch, routing calls to them, and quarantining scripts that keep crashing their workers.
  * Inline script tests run on the scratch worker, so a hostile script under test costs no service.
  */
+/** Where a deployment's calls go; computed once per stored record (records are replaced on change). */
+interface Route {
+  readonly modelKey: string;
+  readonly scriptSha: string;
+  readonly hosts: readonly number[];
+  readonly refs: ReadonlyMap<number, ScriptRef>;
+  readonly verdict: CrashVerdict;
+}
+
 export class ScriptRouter {
   /** script sha256 -> pids of the workers that died with one of its calls in flight */
   private readonly crashes = new Map<string, Set<number>>();
+  /** Hashing and placement are not redone per request: the hot path only looks the route up. */
+  private readonly routes = new WeakMap<DeploymentRecord, Route>();
 
   constructor(
     private readonly workers: WorkerPool,
@@ -85,14 +96,23 @@ export class ScriptRouter {
 
   /** A call on a deployment with a script, on one of the workers hosting its sandboxes. */
   invoke(record: DeploymentRecord, call: ScriptCall): Promise<InvokeResult> {
+    const route = this.routeFor(record, call.model);
+    this.assertNotQuarantined(record.script!, route.scriptSha);
+    const worker = route.hosts.length === 1 ? route.hosts[0]! : this.workers.leastBusy(route.hosts);
+    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: route.refs.get(worker)! }, { worker, onCrash: route.verdict });
+  }
+
+  private routeFor(record: DeploymentRecord, model: ModelRef): Route {
+    const cached = this.routes.get(record);
+    if (cached?.modelKey === model.key) return cached;
     const text = record.script!;
-    this.assertNotQuarantined(text);
     const placement = this.placement(record.name, record.replicas);
-    const hosts = [...placement.keys()];
-    // Every hosting worker gets the same ref but its own replica count; the revision is shared.
-    const refs = new Map(hosts.map((w) => [w, this.refFor(record.name, text, this.limitsOf(record), call.model, placement.get(w)!)]));
-    const worker = hosts.length === 1 ? hosts[0]! : this.workers.leastBusy(hosts);
-    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: refs.get(worker)! }, { worker, onCrash: this.verdict(text) });
+    const limits = this.limitsOf(record);
+    // Each hosting worker gets its own replica count, so its own revision.
+    const refs = new Map([...placement].map(([w, replicas]) => [w, this.refFor(record.name, text, limits, model, replicas)]));
+    const route: Route = { modelKey: model.key, scriptSha: sha256(text), hosts: [...placement.keys()], refs, verdict: this.verdict(text) };
+    this.routes.set(record, route);
+    return route;
   }
 
   /** An inline script under test, on the scratch worker. */
@@ -117,8 +137,8 @@ export class ScriptRouter {
     await Promise.all(stale.map((worker) => this.workers.request({ t: 'drop', owner: record.name }, { worker }).catch(() => undefined)));
   }
 
-  private assertNotQuarantined(text: string): void {
-    const crashes = this.crashes.get(sha256(text))?.size ?? 0;
+  private assertNotQuarantined(text: string, sha = sha256(text)): void {
+    const crashes = this.crashes.get(sha)?.size ?? 0;
     if (crashes >= QUARANTINE_AFTER_CRASHES) {
       throw new ServeError('SCRIPT_QUARANTINED', `this script crashed its runtime worker ${crashes} times and is quarantined; change the script to lift it`);
     }

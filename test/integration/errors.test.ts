@@ -140,6 +140,13 @@ describe('bad input gets a clear error and never loses data', () => {
     assert.equal(route.json?.error.code, 'ROUTE_NOT_FOUND');
   });
 
+  it('answers 405 METHOD_NOT_ALLOWED as JSON with an Allow header', async () => {
+    const res = await raw(server, 'PUT', '/api/v1/models');
+    assert.equal(res.status, 405);
+    assert.equal(res.json?.error.code, 'METHOD_NOT_ALLOWED');
+    assert.match(res.headers.get('allow') ?? '', /POST/);
+  });
+
   it('answers 404 FUNCTION_NOT_FOUND for a function a deployment without a script lacks', async () => {
     const res = await raw(server, 'POST', '/api/v1/svc/iris-svc/explain', { token: svcToken, body: { args: { X: [{ float_input: [1, 2, 3, 4] }] } } });
     assert.equal(res.status, 404);

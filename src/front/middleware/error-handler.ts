@@ -20,7 +20,10 @@ function fromForeign(err: unknown): ServeError {
     return new ServeError('REQUEST_TOO_LARGE', `${e.message ?? 'upload over its limit'}${field}`, undefined, { cause: err });
   }
   if (e.status === 413 || e.type === 'entity.too.large') {
-    return new ServeError('REQUEST_TOO_LARGE', e.message ?? 'request body too large', undefined, { cause: err });
+    // Only JSON and text bodies reach here: multipart limits are told in multipart.ts.
+    const limit = (err as { limit?: number }).limit;
+    const over = typeof limit === 'number' ? ` of ${limit} bytes (limits.maxJsonBytes)` : '';
+    return new ServeError('REQUEST_TOO_LARGE', `the request body is over the limit${over}`, undefined, { cause: err });
   }
   if (e.status === 405) return new ServeError('METHOD_NOT_ALLOWED', e.message ?? 'method not allowed', undefined, { cause: err });
   if (e.status === 400 || e.status === 415) {
@@ -36,6 +39,9 @@ export function errorHandler(): Middleware {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
         throw new ServeError('ROUTE_NOT_FOUND', `no route for ${ctx.method} ${ctx.path}`);
+      }
+      if (ctx.status === 405 && ctx.body === undefined) {
+        throw new ServeError('METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})`);
       }
     } catch (err) {
       const e = fromForeign(err);

@@ -403,15 +403,6 @@ interface PreludeApi {
     const proto = ObjectGetPrototypeOf(o);
     if ((proto === ObjectPrototype || proto === null) && WeakMapGet(fileStates, o) === undefined) return cleanRecord(o, seen);
     if (ArrayBufferIsView(o) || brand(ArrayBufferByteLength, o)) return o;
-    if (ArrayIsArray(o)) {
-      const list = newList<unknown>();
-      MapSet(seen, o, list);
-      for (let i = 0; i < o.length; i++) {
-        const x: unknown = o[i];
-        list[i] = isPrimitive(x) ? x : cleanChild(x, seen, i);
-      }
-      return list;
-    }
     if (brand(DateGetTime, o)) return new DateCtor(DateGetTime(o as Date));
     if (brand(MapSize, o)) {
       const map = new MapCtor<unknown, unknown>();

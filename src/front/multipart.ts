@@ -45,6 +45,19 @@ function limitError(err: unknown, l: MultipartLimits, keys: { fileBytes: string;
   }
 }
 
+/** Runs multer, mapping only its own errors; what the route throws afterwards passes untouched. */
+async function parseThen(upload: Middleware, ctx: Context, next: () => Promise<unknown>, mapError: (err: unknown) => unknown): Promise<void> {
+  let parsed = false;
+  try {
+    await upload(ctx as never, async () => {
+      parsed = true;
+    });
+  } catch (err) {
+    throw mapError(err);
+  }
+  if (parsed) await next();
+}
+
 const PREDICT_KEYS = { fileBytes: 'limits.maxFileBytes', files: 'limits.maxFiles', fields: 'limits.maxFields' };
 
 /** Parses multipart/form-data into memory (prediction uploads); other content types pass through. */
@@ -52,15 +65,7 @@ export function multipartInMemory(limits: MultipartLimits): Middleware {
   const upload = multer({ storage: multer.memoryStorage(), limits: limitsOf(limits) }).any();
   return async (ctx, next) => {
     if (!ctx.is('multipart')) return next();
-    let parsed = false;
-    try {
-      await upload(ctx as never, async () => {
-        parsed = true;
-      });
-    } catch (err) {
-      throw limitError(err, limits, PREDICT_KEYS);
-    }
-    if (parsed) await next();
+    await parseThen(upload, ctx, next, (err) => limitError(err, limits, PREDICT_KEYS));
   };
 }
 
@@ -72,15 +77,7 @@ export function multipartToDisk(dir: string, limits: MultipartLimits): Middlewar
     if (!ctx.is('multipart')) {
       throw new ServeError('REQUEST_INVALID', 'this endpoint takes multipart/form-data (a "file" part and a "name" field)');
     }
-    let parsed = false;
-    try {
-      await upload(ctx as never, async () => {
-        parsed = true;
-      });
-    } catch (err) {
-      throw limitError(err, limits, keys);
-    }
-    if (parsed) await next();
+    await parseThen(upload, ctx, next, (err) => limitError(err, limits, keys));
   };
 }
 

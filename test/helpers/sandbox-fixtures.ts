@@ -1,3 +1,4 @@
+import { after } from 'node:test';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ServeError } from '../../src/errors.js';
@@ -72,3 +73,18 @@ export function outputOf(err: ServeError): { stdout: string[]; stderr: string[] 
   const details = (err.details ?? {}) as { stdout?: string[]; stderr?: string[] };
   return { stdout: details.stdout ?? [], stderr: details.stderr ?? [] };
 }
+
+/**
+ * A factory for the current describe block: every sandbox (or replica) it makes is disposed when
+ * the block ends. Call it inside `describe`.
+ */
+export function disposedAfter<T extends { dispose(): void }>(create: (script: string) => Promise<T>): (script: string) => Promise<T> {
+  const made: T[] = [];
+  after(() => made.forEach((m) => m.dispose()));
+  return async (script) => {
+    const item = await create(script);
+    made.push(item);
+    return item;
+  };
+}
+

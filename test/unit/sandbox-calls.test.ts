@@ -2,18 +2,12 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { createLogBudget, type HostBridge, type Sandbox } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestSandbox, disposedAfter, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 
 describe('Sandbox calls', () => {
-  const sandboxes: Sandbox[] = [];
-  after(() => sandboxes.forEach((s) => s.dispose()));
-  const make = async (script: string) => {
-    const sandbox = await createTestSandbox(script);
-    sandboxes.push(sandbox);
-    return sandbox;
-  };
+  const make = disposedAfter((script) => createTestSandbox(script));
 
   it('returns the value of a sync function with copied arguments', async () => {
     const sandbox = await make('function add(a, b) { return { sum: a.n + b, list: [a.n, b] } }');

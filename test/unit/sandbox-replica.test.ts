@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { createLogBudget, type SandboxReplica } from '../../src/worker/sandbox-host/index.js';
-import { createTestReplica, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { describe, it } from 'node:test';
+import { createLogBudget } from '../../src/worker/sandbox-host/index.js';
+import { createTestReplica, disposedAfter, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 
 describe('SandboxReplica', () => {
-  const replicas: SandboxReplica[] = [];
-  after(() => replicas.forEach((r) => r.dispose()));
-  const make = async (script: string) => {
-    const replica = await createTestReplica(script);
-    replicas.push(replica);
-    return replica;
-  };
+  const make = disposedAfter((script) => createTestReplica(script));
 
   it('runs calls one at a time in arrival order, async ones included', async () => {
     const replica = await make(`const log = [];

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import ivm from 'isolated-vm';
 import { ServeError } from '../../src/errors.js';
-import { createLogBudget, type Sandbox } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, irisBridge, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createLogBudget } from '../../src/worker/sandbox-host/index.js';
+import { createTestSandbox, disposedAfter, irisBridge, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 const SANDBOX_GLOBALS = ['argmax', 'console', 'fail', 'model', 'reshape', 'softmax', 'tensor', 'topk'];
@@ -20,13 +20,7 @@ function bareGlobals(): string[] {
 }
 
 describe('Sandbox boundary', () => {
-  const sandboxes: Sandbox[] = [];
-  after(() => sandboxes.forEach((s) => s.dispose()));
-  const make = async (script: string) => {
-    const sandbox = await createTestSandbox(script);
-    sandboxes.push(sandbox);
-    return sandbox;
-  };
+  const make = disposedAfter((script) => createTestSandbox(script));
 
   it('gives nothing from the host through this.constructor.constructor and similar escapes', async () => {
     const sandbox = await make(`function probe() {
@@ -127,10 +121,13 @@ describe('Sandbox boundary', () => {
       }`,
       { bridge: { ...irisBridge, runModel: async () => Promise.reject(new ServeError('INPUT_MISSING', 'no input')) } },
     );
-    sandboxes.push(sandbox);
     const started = performance.now();
-    assert.equal((await sandbox.call('f', [], budget())).value, 'INPUT_MISSING');
-    assert.ok(performance.now() - started < TEST_LIMITS.timeoutMs);
+    try {
+      assert.equal((await sandbox.call('f', [], budget())).value, 'INPUT_MISSING');
+      assert.ok(performance.now() - started < TEST_LIMITS.timeoutMs);
+    } finally {
+      sandbox.dispose();
+    }
   });
 
   it('refuses model.run outside a call, e.g. from a promise chain that outlives it', async () => {

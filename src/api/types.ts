@@ -32,6 +32,8 @@ export interface ModelVersionView {
   outputs: TensorView[];
   /** One record that predicts: the first row of x_test, or null. */
   sample: Record<string, unknown> | null;
+  /** Accuracy (classification) or R² (regression) on the x_test/y_test sent at publish, or null. */
+  evaluation: { metric: 'accuracy' | 'r2'; value: number; samples: number } | null;
   size: number;
   sha256: string;
   files: { name: string; bytes: number; sha256: string }[];

@@ -6,6 +6,7 @@ import { normalizeX } from '../api/records.js';
 import { ServeError } from '../errors.js';
 import type { InspectResult } from '../protocol/messages.js';
 import { checkName, type Store, type VersionManifest } from '../store/index.js';
+import { evaluate } from './evaluate.js';
 import type { UploadedPart } from './multipart.js';
 import type { WorkerPool } from './workers.js';
 
@@ -99,6 +100,11 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       const path = join(staging.dir, added);
       files.push({ name: added, bytes: (await stat(path)).size, sha256: await sha256File(path) });
     }
+    const xTest = parseJsonField(fields, 'x_test');
+    const yTest = parseJsonField(fields, 'y_test');
+    const miningFunction = optionalText(fields, 'mining_function');
+    const stagedRef = { key: `staging:${staging.dir}`, name: `staging:${staging.dir}`, version: 0, format: layout.format, dir: staging.dir, mainFile: signature.mainFile, bytes: 1 };
+    const evaluation = xTest !== undefined && yTest !== undefined ? await evaluate(deps.workers, stagedRef, xTest, yTest, signature.outputs, miningFunction) : null;
     return await staging.commit(name, {
       format: layout.format,
       mainFile: signature.mainFile,
@@ -106,7 +112,8 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       bytes: files.reduce((n, f) => n + f.bytes, 0),
       sha256: main.sha256,
       description: optionalText(fields, 'description') ?? '',
-      miningFunction: optionalText(fields, 'mining_function'),
+      miningFunction,
+      evaluation,
       backend: signature.backend,
       inputs: [...signature.inputs],
       outputs: [...signature.outputs],

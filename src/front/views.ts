@@ -23,6 +23,7 @@ export function versionView(m: VersionManifest): ModelVersionView {
     inputs: m.inputs.map(tensorView),
     outputs: m.outputs.map(tensorView),
     sample: m.sample,
+    evaluation: m.evaluation ?? null,
     size: m.bytes,
     sha256: m.sha256,
     files: m.files,

@@ -30,6 +30,8 @@ export const VersionManifestSchema = z.object({
   inputs: z.array(TensorSpecSchema),
   outputs: z.array(TensorSpecSchema),
   sample: z.record(z.string(), z.unknown()).nullable(),
+  /** Accuracy or R² on the x_test/y_test sent at publish; absent for versions published without them. */
+  evaluation: z.object({ metric: z.enum(['accuracy', 'r2']), value: z.number(), samples: z.number().int() }).nullable().optional(),
 });
 export type VersionManifest = z.infer<typeof VersionManifestSchema>;
 

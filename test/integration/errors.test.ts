@@ -113,6 +113,18 @@ describe('bad input gets a clear error and never loses data', () => {
     await assert.rejects(server.client.getModel('corrupt'), (e: ApiError) => e.code === 'MODEL_NOT_FOUND');
   });
 
+  it('refuses a publish whose y_test does not match x_test, storing nothing', async () => {
+    await assert.rejects(
+      server.client.publishModel({ name: 'iris-eval', files: [fixtureFile(IRIS_ONNX)], xTest: [{ float_input: [1, 2, 3, 4] }], yTest: [0, 1] }),
+      (e: ApiError) => e.status === 400 && e.code === 'REQUEST_INVALID' && /y_test must be a list with one value per x_test row \(1\)/.test(e.message),
+    );
+    await assert.rejects(
+      server.client.publishModel({ name: 'iris-eval', files: [fixtureFile(IRIS_ONNX)], xTest: [{ float_input: [1, 2, 3] }], yTest: [0] }),
+      (e: ApiError) => e.status === 400 && /x_test does not fit the model: input 'float_input' expects \[1,4\]/.test(e.message),
+    );
+    await assert.rejects(server.client.getModel('iris-eval'), (e: ApiError) => e.code === 'MODEL_NOT_FOUND');
+  });
+
   it('refuses names that could escape the data directory', async () => {
     for (const name of ['../evil', 'a/b', '.hidden', 'x'.repeat(200), '']) {
       await assert.rejects(

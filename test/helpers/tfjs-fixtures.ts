@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { ServeError } from '../../src/errors.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,4 +85,14 @@ export function argmax(values: readonly number[]): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
   return best;
+}
+
+/** Asserts a ServeError with this code and a message matching `message`. */
+export async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof ServeError, `expected a ServeError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    assert.match(err.message, message);
+    return true;
+  });
 }

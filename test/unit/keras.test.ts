@@ -3,19 +3,9 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { ServeError } from '../../src/errors.js';
 import { detectModelUpload, unzipModelUpload } from '../../src/worker/runtimes/detect-upload.js';
 import { convertKeras3, convertKerasH5, writeTfjsArtefacts } from '../../src/worker/runtimes/keras/index.js';
-import { argmax, editKerasH5, float32, GRU_DIR, KERAS3_FUNCTIONAL, KERAS3_SEQUENTIAL, loadConverted, mnistDigit, MNIST_H5, REGRESSION_H5, runOne, tempDir } from '../helpers/tfjs-fixtures.js';
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof ServeError, `expected a ServeError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
+import { argmax, editKerasH5, float32, GRU_DIR, KERAS3_FUNCTIONAL, KERAS3_SEQUENTIAL, loadConverted, mnistDigit, MNIST_H5, REGRESSION_H5, runOne, tempDir, rejectsWith } from '../helpers/tfjs-fixtures.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 

@@ -6,13 +6,12 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
-import { ServeError } from '../../src/errors.js';
 import { resolveRuntime, runtimeBackends } from '../../src/worker/runtimes/index.js';
 import { convertKerasH5 } from '../../src/worker/runtimes/keras/index.js';
 import { initTfjsBackend } from '../../src/worker/runtimes/tfjs-backend.js';
 import { tfjsRuntime } from '../../src/worker/runtimes/tfjs.js';
 import type { LoadedModel } from '../../src/worker/runtimes/types.js';
-import { float32, GRU_DIR, loadConverted, MATMUL_DIR, mnistDigit, MNIST_H5, runOne, tempDir } from '../helpers/tfjs-fixtures.js';
+import { float32, GRU_DIR, loadConverted, MATMUL_DIR, mnistDigit, MNIST_H5, runOne, tempDir, rejectsWith } from '../helpers/tfjs-fixtures.js';
 
 const options = { intraOpThreads: 1 };
 const GRU_INPUT = [86, 11, 62, 40, 36, 75, 82, 94, 67, 75];
@@ -28,15 +27,6 @@ async function load(t: { after(fn: () => Promise<void>): void }, dir: string, ma
   const model = await tfjsRuntime.load(dir, mainFile, options);
   t.after(() => model.dispose());
   return model;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof ServeError, `expected a ServeError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
 }
 
 describe('tfjs backend', () => {

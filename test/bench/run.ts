@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferboxClient } from '../../src/client/index.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
-import { SCENARIOS, type Scenario } from './scenarios.js';
+import { MNIST_CNN_KERAS, MNIST_CNN_ONNX, SCENARIOS, type Scenario } from './scenarios.js';
 import { runLoad, type LoadResult } from './load.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, only: { type: 'string' }, out: { type: 'string', default: 'docs/benchmarks.md' } } });
@@ -79,14 +79,22 @@ async function main() {
   await writeReport(rows, notes);
 }
 
-/** Ratios quoted from one run: hooks over no hooks at concurrency 1. */
+/** Ratios quoted from one run at concurrency 1: hooks over no hooks; the CNN on TF.js over the same CNN on onnxruntime. */
 function ratios(rows: { scenario: Scenario; connections: number; result: LoadResult }[]): string[] {
   const at1 = (name: string) => rows.find((r) => r.scenario.name === name && r.connections === 1)?.result;
+  const out: string[] = [];
   const plain = at1('iris JSON, no script');
   const hooks = at1('iris JSON, prepare + postprocess');
-  if (!plain || !hooks) return [];
-  const ratio = hooks.p50Ms / plain.p50Ms;
-  return [`iris p50 with hooks / without hooks at concurrency 1: **${ratio.toFixed(3)}** (${fmt(hooks.p50Ms)} ms / ${fmt(plain.p50Ms)} ms; goal <= 1.10)`];
+  if (plain && hooks) {
+    const ratio = hooks.p50Ms / plain.p50Ms;
+    out.push(`iris p50 with hooks / without hooks at concurrency 1: **${ratio.toFixed(3)}** (${fmt(hooks.p50Ms)} ms / ${fmt(plain.p50Ms)} ms; goal <= 1.10)`);
+  }
+  const keras = at1(MNIST_CNN_KERAS);
+  const onnx = at1(MNIST_CNN_ONNX);
+  if (keras && onnx) {
+    out.push(`mnist CNN p50 Keras on TF.js / ONNX on onnxruntime at concurrency 1: **${(keras.p50Ms / onnx.p50Ms).toFixed(2)}** (${fmt(keras.p50Ms)} ms / ${fmt(onnx.p50Ms)} ms)`);
+  }
+  return out;
 }
 
 async function writeReport(rows: { scenario: Scenario; connections: number; result: LoadResult }[], notes: string[]) {

@@ -26,6 +26,25 @@ async function publishMnist(client: InferboxClient) {
   mnistPublished = true;
 }
 
+/**
+ * The mnist-argmax request's digit (784 raw pixels) as the same request for the CNN in both formats:
+ * ONNX's Input3 NCHW [1,1,28,28] as it is, and the Keras copy's conv2d_input NHWC [1,28,28,1]
+ * (test/fixtures/keras2-mnist-cnn-h5: mnist-8.onnx's CNN and weights as a Keras 2 .h5).
+ */
+function mnistCnnBodies(): { onnx: string; keras: string } {
+  const onnx = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-argmax/request.json'), 'utf8');
+  const [image] = (JSON.parse(onnx) as { args: { X: [{ Input3: number[][][][] }] } }).args.X[0].Input3[0]!;
+  const nhwc = [image!.map((row) => row.map((pixel) => [pixel]))];
+  return { onnx, keras: JSON.stringify({ args: { X: [{ conv2d_input: nhwc }] } }) };
+}
+
+let kerasCnnPublished = false;
+async function publishKerasCnn(client: InferboxClient) {
+  if (kerasCnnPublished) return;
+  await client.publishModel({ name: 'mnist-keras', files: [fixture('keras2-mnist-cnn-h5/mnist-cnn.h5')] });
+  kerasCnnPublished = true;
+}
+
 const IRIS_BODY = JSON.stringify({ args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
 
 let irisPublished = false;
@@ -39,6 +58,10 @@ async function deploy(client: InferboxClient, name: string, model: string, scrip
   const dep = await client.createDeployment({ deployment_name: name, model_name: model, ...(script ? { script } : {}) });
   return dep.access_token;
 }
+
+/** The same CNN served from Keras (TF.js) and from ONNX (onnxruntime); run.ts quotes their ratio. */
+export const MNIST_CNN_KERAS = 'mnist-cnn JSON [1,28,28,1], no script, Keras .h5 on TF.js';
+export const MNIST_CNN_ONNX = 'mnist-cnn JSON [1,1,28,28], no script, same CNN as ONNX';
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -83,6 +106,22 @@ export const SCENARIOS: readonly Scenario[] = [
       await publishMnist(client);
       const script = readFileSync(join(PACKAGE_ROOT, 'scripts-examples/mnist-png/script.js'), 'utf8');
       return { path: '/api/v1/svc/mnist-png/predict', token: await deploy(client, 'mnist-png', 'mnist', script), ...multipart('Input3', fixture('mnist-png/ps_2.png')) };
+    },
+  },
+  {
+    name: MNIST_CNN_KERAS,
+    connections: [1, 8],
+    async setup(client) {
+      await publishKerasCnn(client);
+      return { path: '/api/v1/svc/mnist-cnn-keras/predict', token: await deploy(client, 'mnist-cnn-keras', 'mnist-keras'), body: mnistCnnBodies().keras, contentType: 'application/json' };
+    },
+  },
+  {
+    name: MNIST_CNN_ONNX,
+    connections: [1, 8],
+    async setup(client) {
+      await publishMnist(client);
+      return { path: '/api/v1/svc/mnist-cnn-onnx/predict', token: await deploy(client, 'mnist-cnn-onnx', 'mnist'), body: mnistCnnBodies().onnx, contentType: 'application/json' };
     },
   },
 ];

@@ -24,7 +24,12 @@ export interface PublishResponse {
 export interface ModelVersionView {
   model_name: string;
   model_version: string;
+  /** The runtime format served: "onnx" or "tfjs" (Keras uploads are converted to TF.js). */
   format: string;
+  /** What was uploaded: "onnx", "keras-h5", "keras3", "tfjs-layers" or "tfjs-graph". */
+  source_format: string;
+  /** The Keras version that saved a Keras upload, else null. */
+  keras_version: string | null;
   backend: string;
   description: string;
   mining_function: string | null;

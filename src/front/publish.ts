@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
 import { normalizeX } from '../api/records.js';
 import { ServeError } from '../errors.js';
 import type { InspectResult } from '../protocol/messages.js';
@@ -13,27 +13,31 @@ import type { WorkerPool } from './workers.js';
 export interface PublishDeps {
   readonly store: Store;
   readonly workers: WorkerPool;
-}
-
-/** How an upload is laid out in the version folder. */
-interface Layout {
-  readonly format: string;
-  readonly mainFile: string;
-  readonly files: readonly { part: UploadedPart; storedAs: string }[];
+  /** limits.maxModelBytes: also what an uploaded zip may inflate to. */
+  readonly maxModelBytes: number;
 }
 
 const MODEL_FIELDS = new Set(['file', 'files', 'model']);
 
-/** Decides the format from the uploaded parts. */
-function layoutOf(parts: readonly UploadedPart[]): Layout {
+/** Where the uploaded files go in the version folder: a lone .onnx file as model.onnx, all else under upload/. */
+export const UPLOAD_DIR = 'upload';
+
+/** A client's file name made safe to store: its base name, in plain characters, unique in the version. */
+function storedName(original: string, taken: Set<string>): string {
+  const base = basename(original.replaceAll('\\', '/')).replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '').slice(-100) || 'file';
+  let name = base;
+  for (let i = 2; taken.has(name.toLowerCase()); i++) name = `${i}-${base}`;
+  taken.add(name.toLowerCase());
+  return `${UPLOAD_DIR}/${name}`;
+}
+
+/** Decides where each model part is staged; the scratch worker tells the format from the bytes. */
+function layoutOf(parts: readonly UploadedPart[]): { part: UploadedPart; storedAs: string }[] {
   const files = parts.filter((p) => MODEL_FIELDS.has(p.fieldname));
   if (files.length === 0) throw new ServeError('REQUEST_INVALID', 'publishing needs a model file in a multipart part named "file"', { field: 'file' });
-  const ext = (p: UploadedPart) => extname(p.originalname).toLowerCase();
-  if (files.length === 1 && (ext(files[0]!) === '.onnx' || ext(files[0]!) === '')) {
-    return { format: 'onnx', mainFile: 'model.onnx', files: [{ part: files[0]!, storedAs: 'model.onnx' }] };
-  }
-  const names = files.map((f) => f.originalname).join(', ');
-  throw new ServeError('MODEL_UNSUPPORTED', `cannot tell the model format of ${names}: inferbox serves ONNX (.onnx) files`, { field: 'file' });
+  if (files.length === 1 && extname(files[0]!.originalname).toLowerCase() === '.onnx') return [{ part: files[0]!, storedAs: 'model.onnx' }];
+  const taken = new Set<string>();
+  return files.map((part) => ({ part, storedAs: storedName(part.originalname, taken) }));
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -85,17 +89,20 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
     const name = checkName('name', fields.name);
     const layout = layoutOf(parts);
     const files = [];
-    for (const { part, storedAs } of layout.files) {
+    if (layout.some((l) => l.storedAs.startsWith(`${UPLOAD_DIR}/`))) await mkdir(join(staging.dir, UPLOAD_DIR));
+    for (const { part, storedAs } of layout) {
       if (part.path === undefined) throw new Error('publish parts must be on disk');
       const target = join(staging.dir, storedAs);
       await rename(part.path, target);
       files.push({ name: storedAs, bytes: part.size, sha256: await sha256File(target) });
     }
-    // On the scratch worker: a file that crashes the native loader costs no deployed service.
-    const inspect = { t: 'inspect', format: layout.format, dir: staging.dir, mainFile: layout.mainFile } as const;
+    // On the scratch worker: detecting, unzipping and converting read untrusted bytes, and a file that
+    // crashes a native loader costs no deployed service.
+    const uploads = layout.map(({ part, storedAs }) => ({ stored: storedAs, filename: part.originalname }));
+    const inspect = { t: 'inspect', dir: staging.dir, uploads, maxUnzippedBytes: deps.maxModelBytes } as const;
     const signature = await deps.workers.request<InspectResult>(inspect, { worker: deps.workers.scratchIndex });
     // The upload's hash identifies the version; files the worker added for serving are listed too.
-    const main = files.find((f) => f.name === layout.mainFile)!;
+    const primary = files.find((f) => f.name === signature.primary)!;
     for (const added of signature.written) {
       const path = join(staging.dir, added);
       files.push({ name: added, bytes: (await stat(path)).size, sha256: await sha256File(path) });
@@ -103,14 +110,16 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
     const xTest = parseJsonField(fields, 'x_test');
     const yTest = parseJsonField(fields, 'y_test');
     const miningFunction = optionalText(fields, 'mining_function');
-    const stagedRef = { key: `staging:${staging.dir}`, name: `staging:${staging.dir}`, version: 0, format: layout.format, dir: staging.dir, mainFile: signature.mainFile, bytes: 1 };
+    const stagedRef = { key: `staging:${staging.dir}`, name: `staging:${staging.dir}`, version: 0, format: signature.format, dir: staging.dir, mainFile: signature.mainFile, bytes: 1 };
     const evaluation = xTest !== undefined && yTest !== undefined ? await evaluate(deps.workers, stagedRef, xTest, yTest, signature.outputs, miningFunction) : null;
     return await staging.commit(name, {
-      format: layout.format,
+      format: signature.format,
+      sourceFormat: signature.sourceFormat,
+      kerasVersion: signature.kerasVersion,
       mainFile: signature.mainFile,
       files,
       bytes: files.reduce((n, f) => n + f.bytes, 0),
-      sha256: main.sha256,
+      sha256: primary.sha256,
       description: optionalText(fields, 'description') ?? '',
       miningFunction,
       evaluation,

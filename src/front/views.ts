@@ -17,6 +17,8 @@ export function versionView(m: VersionManifest): ModelVersionView {
     model_name: m.name,
     model_version: String(m.version),
     format: m.format,
+    source_format: m.sourceFormat ?? m.format,
+    keras_version: m.kerasVersion ?? null,
     backend: m.backend,
     description: m.description,
     mining_function: m.miningFunction,

@@ -81,6 +81,8 @@ export class WorkerPool {
   private readonly readyListeners = new Set<() => void>();
   /** What each model format runs on, as the workers report it (for /healthz). */
   backends: Readonly<Record<string, string>> = {};
+  /** Backends workers started lazily (tfjs), by format. */
+  private readonly startedBackends: Record<string, string> = {};
 
   constructor(private readonly options: WorkerPoolOptions) {
     this.slots = Array.from({ length: options.count + 1 }, (_, index) => ({
@@ -264,9 +266,15 @@ export class WorkerPool {
   }
 
   private onMessage(slot: Slot, msg: WorkerMessage): void {
+    if (msg.t === 'backend') {
+      this.startedBackends[msg.format] = msg.backend;
+      this.backends = { ...this.backends, ...this.startedBackends };
+      return;
+    }
     if (msg.t === 'ready') {
       slot.ready = true;
-      this.backends = msg.backends;
+      // A fresh worker has not started tfjs yet; what another worker started still tells what runs.
+      this.backends = { ...msg.backends, ...this.startedBackends };
       this.options.log.info({ worker: slot.index, workerPid: msg.pid }, 'runtime worker ready');
       this.drainWaiting();
       for (const l of [...this.readyListeners]) l();

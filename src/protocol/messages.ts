@@ -31,12 +31,20 @@ export interface UploadedFile {
   readonly bytes: Uint8Array;
 }
 
+/** One uploaded file as staged for publish: where it is in the staging folder, and the client's name for it. */
+export interface StagedUpload {
+  readonly stored: string;
+  readonly filename: string;
+}
+
+/** Asks the scratch worker to turn staged uploads into a servable version and read its signature. */
 export interface InspectRequest {
   readonly t: 'inspect';
   readonly id: number;
-  readonly format: string;
   readonly dir: string;
-  readonly mainFile: string;
+  readonly uploads: readonly StagedUpload[];
+  /** What an uploaded zip may inflate to (limits.maxModelBytes). */
+  readonly maxUnzippedBytes: number;
 }
 
 /** Limits of one sandbox (see config `sandbox.*`). */
@@ -105,13 +113,26 @@ export interface ModelSignature {
   readonly backend: string;
 }
 
-/** What inspecting a staged upload found, and what it added to serve it. */
-export interface InspectResult extends ModelSignature {
+/** What the user uploaded, as told from its bytes. */
+export type SourceFormat = 'onnx' | 'keras-h5' | 'keras3' | 'tfjs-layers' | 'tfjs-graph';
+
+/** How staged uploads are served: the runtime format, the file it loads, and what was written for it. */
+export interface PreparedUpload {
+  /** The runtime that serves it: "onnx" or "tfjs" (Keras files are converted to TF.js). */
+  readonly format: 'onnx' | 'tfjs';
+  readonly sourceFormat: SourceFormat;
+  /** The Keras version that saved a Keras upload; null for other formats. */
+  readonly kerasVersion: string | null;
+  /** The staged upload whose hash identifies the version (the one model file, model.json, or the zip). */
+  readonly primary: string;
   /** The file the runtime loads (may be a serving copy written next to the upload). */
   readonly mainFile: string;
-  /** Files the worker wrote into the staging folder (serving copies, notes). */
+  /** Files the worker wrote into the staging folder (converted artefacts, serving copies, notes). */
   readonly written: readonly string[];
 }
+
+/** What inspecting a staged upload found, and what it added to serve it. */
+export interface InspectResult extends ModelSignature, PreparedUpload {}
 
 export interface InvokeResult {
   readonly result: unknown;
@@ -156,4 +177,11 @@ export interface WorkerReady {
   readonly backends: Readonly<Record<string, string>>;
 }
 
-export type WorkerMessage = WorkerReply | WorkerReady;
+/** Sent when a lazily started backend (tfjs) comes up in a worker, so /healthz shows what runs. */
+export interface WorkerBackendStarted {
+  readonly t: 'backend';
+  readonly format: string;
+  readonly backend: string;
+}
+
+export type WorkerMessage = WorkerReply | WorkerReady | WorkerBackendStarted;

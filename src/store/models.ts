@@ -150,9 +150,10 @@ export class FsModelStore {
   }
 }
 
-/** fsync every file of a staged version and the folder itself before it is renamed into place. */
+/** fsync every file of a staged version (uploads sit in a subfolder) and each folder before the rename. */
 async function syncTree(dir: string): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await syncTree(join(dir, entry.name));
     if (!entry.isFile()) continue;
     const handle = await open(join(dir, entry.name), 'r');
     try {

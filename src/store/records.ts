@@ -19,6 +19,10 @@ export const VersionManifestSchema = z.object({
   name: z.string(),
   version: z.number().int().min(1),
   format: z.string(),
+  /** What was uploaded ("keras-h5", "tfjs-layers"...); absent in versions published before it was kept. */
+  sourceFormat: z.string().optional(),
+  /** The Keras version that saved a Keras upload, else null. */
+  kerasVersion: z.string().nullable().optional(),
   mainFile: z.string(),
   files: z.array(ModelFileSchema),
   bytes: z.number().int(),

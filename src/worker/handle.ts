@@ -1,9 +1,9 @@
-import type { InspectResult, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import type { InspectRequest, InspectResult, WorkerRequest, WorkerStats } from '../protocol/messages.js';
 import { invokeWithScript } from './invoke-script.js';
 import { invokeModel } from './invoke.js';
+import { prepareUpload } from './prepare-upload.js';
 import type { ModelPool } from './pool.js';
 import { resolveRuntime } from './runtimes/index.js';
-import { prepareOnnxForServing } from './runtimes/onnx-zipmap.js';
 import type { ScriptHost } from './script-host.js';
 import type { WorkerConfig } from './worker-config.js';
 
@@ -25,7 +25,7 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
       deps.scripts.drop(req.owner);
       return { dropped: req.owner };
     case 'inspect':
-      return inspectModel(req.format, req.dir, req.mainFile, deps.config);
+      return inspectModel(req, deps.config);
     case 'evict':
       return { evicted: deps.pool.evict(req.name, req.version) };
     case 'stats':
@@ -34,15 +34,14 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
 }
 
 /**
- * The publish-time check: prepares a staged upload for serving (e.g. exposes a ZipMap's tensor),
- * loads it once to read its signature, then unloads it.
+ * The publish-time check: prepares staged uploads for serving (converts Keras, opens zips, exposes a
+ * ZipMap's tensor), loads the result once to read its signature, then unloads it.
  */
-async function inspectModel(format: string, dir: string, uploaded: string, config: WorkerConfig): Promise<InspectResult> {
-  const runtime = resolveRuntime(format);
-  const { mainFile, written } = format === 'onnx' ? await prepareOnnxForServing(dir, uploaded).catch(() => ({ mainFile: uploaded, written: [] })) : { mainFile: uploaded, written: [] };
-  const model = await runtime.load(dir, mainFile, { intraOpThreads: config.intraOpThreads });
+async function inspectModel(req: InspectRequest, config: WorkerConfig): Promise<InspectResult> {
+  const prepared = await prepareUpload(req.dir, req.uploads, req.maxUnzippedBytes);
+  const model = await resolveRuntime(prepared.format).load(req.dir, prepared.mainFile, { intraOpThreads: config.intraOpThreads });
   try {
-    return { inputs: model.inputs, outputs: model.outputs, backend: model.backend, mainFile, written };
+    return { ...prepared, inputs: model.inputs, outputs: model.outputs, backend: model.backend };
   } finally {
     await model.dispose();
   }

@@ -2,11 +2,11 @@ import { Socket } from 'node:net';
 import { toServeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
-import type { WorkerMessage, WorkerRequest } from '../protocol/messages.js';
+import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/messages.js';
 import { handleRequest } from './handle.js';
 import { modelBridge } from './model-bridge.js';
 import { ModelPool } from './pool.js';
-import { resolveRuntime, runtimeBackends } from './runtimes/index.js';
+import { resolveRuntime, runtimeBackends, tfjsBackendName } from './runtimes/index.js';
 import { ScriptHost } from './script-host.js';
 import { parseWorkerConfig } from './worker-config.js';
 
@@ -28,15 +28,27 @@ const pool = new ModelPool({
 const scripts = new ScriptHost(pool, (model) => modelBridge(pool, model, { maxPixels: config.maxImagePixels }), log);
 
 async function serve(req: WorkerRequest): Promise<void> {
+  let reply: WorkerReply;
   try {
-    const value = await handleRequest(req, { pool, scripts, config });
-    send({ t: 'reply', id: req.id, ok: true, value });
+    reply = { t: 'reply', id: req.id, ok: true, value: await handleRequest(req, { pool, scripts, config }) };
   } catch (err) {
     const e = toServeError(err);
     if (e.code === 'INTERNAL') log.error({ err, id: req.id }, 'request failed');
     const error = e.details === undefined ? { code: e.code, message: e.message } : { code: e.code, message: e.message, details: e.details };
-    send({ t: 'reply', id: req.id, ok: false, error });
+    reply = { t: 'reply', id: req.id, ok: false, error };
   }
+  // Before the reply, on the same ordered channel: whoever awaited the reply sees the backend too.
+  announceTfjsBackend();
+  send(reply);
+}
+
+let announcedTfjs = tfjsBackendName();
+/** tfjs starts on the first tfjs model; tell the front once it has, and which backend it picked. */
+function announceTfjsBackend(): void {
+  const name = tfjsBackendName();
+  if (name === announcedTfjs) return;
+  announcedTfjs = name;
+  send({ t: 'backend', format: 'tfjs', backend: name });
 }
 
 const decoder = new FrameDecoder();

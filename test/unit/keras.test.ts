@@ -139,7 +139,7 @@ describe('detectModelUpload', () => {
     assert.equal(tfjs.kind, 'tfjs');
     assert.ok(tfjs.kind === 'tfjs' && tfjs.tfjsFormat === 'layers-model' && tfjs.modelJson === json && tfjs.shards[0] === shard);
     assert.throws(() => detectModelUpload([json]), /lists weight file "weights.bin", which was not uploaded/);
-    assert.throws(() => detectModelUpload([{ filename: 'notes.txt', bytes: strToU8('hello') }]), /not a model inferbox recognises/);
+    assert.throws(() => detectModelUpload([{ filename: 'notes.txt', bytes: strToU8('hello') }]), /"notes\.txt" is not a model format inferbox recognises/);
   });
 
   it('opens a zip of a TF.js model (in a folder) and finds model.json and its shard', async () => {

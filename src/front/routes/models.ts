@@ -23,7 +23,7 @@ export function modelRoutes(deps: AppDeps): Router {
 
   const upload = multipartToDisk(store.layout.uploadsDir, { fileBytes: config.limits.maxModelBytes, files: 64, fields: 16 });
   router.post('/', upload, async (ctx) => {
-    const manifest = await publishModel(deps, fieldsOf(ctx), partsOf(ctx));
+    const manifest = await publishModel({ store, workers, maxModelBytes: config.limits.maxModelBytes }, fieldsOf(ctx), partsOf(ctx));
     ctx.status = 201;
     ctx.body = { model_name: manifest.name, model_version: String(manifest.version) } satisfies PublishResponse;
   });

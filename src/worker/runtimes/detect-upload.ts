@@ -1,4 +1,4 @@
-import { basename, dirname, isAbsolute, join, normalize } from 'node:path/posix';
+import { basename, dirname, extname, isAbsolute, join, normalize } from 'node:path/posix';
 import { ServeError } from '../../errors.js';
 import { isHdf5 } from './keras/h5-file.js';
 import { isZip, listZipEntries, readZipEntries } from './keras/zip.js';
@@ -48,29 +48,55 @@ function findShards(modelJson: Record<string, unknown>, jsonPart: UploadPart, pa
   });
 }
 
+const ACCEPTED = 'inferbox serves ONNX (.onnx), Keras (.h5 saved by Keras 2, .keras saved by Keras 3) and TF.js (model.json with its weight files), each alone or in a zip';
+
+/** Formats people upload by mistake, told by their bytes, with what to do instead. */
+function knownOtherFormat(file: UploadPart, zipEntries: readonly string[] | null): string | null {
+  if (zipEntries?.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'a PyTorch checkpoint (torch.save); export it with torch.onnx.export and publish the .onnx';
+  if (zipEntries?.some((n) => n === 'saved_model.pb' || n.endsWith('/saved_model.pb'))) return 'a TensorFlow SavedModel; convert it with tensorflowjs_converter or tf2onnx';
+  if (file.bytes[0] === 0x80 && file.bytes[1] !== undefined && file.bytes[1] >= 2 && file.bytes[1] <= 5) return 'a Python pickle (pickle, joblib or torch.save); pickles run code when loaded, so they are never served: export to ONNX (skl2onnx, torch.onnx.export)';
+  if (String.fromCharCode(...file.bytes.subarray(4, 8)) === 'TFL3') return 'a TensorFlow Lite model; publish the Keras or ONNX model it came from';
+  return null;
+}
+
+function unsupported(file: UploadPart, zipEntries: readonly string[] | null): ServeError {
+  const other = knownOtherFormat(file, zipEntries);
+  const what = other === null ? 'not a model format inferbox recognises' : other;
+  return new ServeError('MODEL_UNSUPPORTED', `"${file.filename}" is ${what}; ${ACCEPTED}`, { field: 'file' });
+}
+
 /**
  * Tells what a publish upload is from its bytes (names only break ties): a Keras .h5 (HDF5
  * signature), a Keras 3 .keras (a zip with config.json and model.weights.h5), a TF.js model.json
- * (JSON with modelTopology) with its weight shards, an .onnx file, or another zip to open.
- * Throws MODEL_INVALID when it is none of these or a TF.js shard is missing.
+ * (JSON with modelTopology) with its weight shards, an .onnx file (or a file without an extension,
+ * which is tried as ONNX), or another zip to open. Throws MODEL_UNSUPPORTED, naming the format when
+ * it is a known other one (PyTorch, pickle, SavedModel, TFLite), and MODEL_INVALID when a TF.js
+ * shard is missing.
  */
 export function detectModelUpload(parts: readonly UploadPart[]): ModelUpload {
-  if (parts.length === 0) throw new ServeError('MODEL_INVALID', 'no model file was uploaded');
+  if (parts.length === 0) throw new ServeError('MODEL_INVALID', 'no model file was uploaded', { field: 'file' });
   for (const part of parts) {
     const parsed = parseModelJson(part);
     if (parsed !== null) return { kind: 'tfjs', tfjsFormat: parsed.kind, modelJson: part, shards: findShards(parsed.modelJson, part, parts) };
   }
   if (parts.length > 1) {
-    throw new ServeError('MODEL_INVALID', `${parts.length} files were uploaded but none is a TF.js model.json; upload one model file, a zip, or model.json with its weight shards`);
+    const onnx = parts.filter((p) => extname(p.filename).toLowerCase() === '.onnx');
+    if (onnx.length === 1) return { kind: 'onnx', file: onnx[0]! };
+    const names = parts.map((p) => p.filename).join(', ');
+    throw new ServeError('MODEL_UNSUPPORTED', `${parts.length} files (${names}) hold no TF.js model.json and not exactly one .onnx file; upload one model file, a zip, or model.json with its weight files`, { field: 'file' });
   }
   const file = parts[0]!;
   if (isHdf5(file.bytes)) return { kind: 'keras-h5', file };
   if (isZip(file.bytes)) {
     const names = listZipEntries(file.bytes, file.filename);
-    return names.includes('config.json') && names.includes('model.weights.h5') ? { kind: 'keras3', file } : { kind: 'zip', file };
+    if (names.includes('config.json') && names.includes('model.weights.h5')) return { kind: 'keras3', file };
+    const other = knownOtherFormat(file, names);
+    if (other !== null) throw unsupported(file, names);
+    return { kind: 'zip', file };
   }
-  if (file.filename.toLowerCase().endsWith('.onnx')) return { kind: 'onnx', file };
-  throw new ServeError('MODEL_INVALID', `"${file.filename}" is not a model inferbox recognises (ONNX .onnx, Keras .h5 or .keras, TF.js model.json, or a zip of one)`);
+  const ext = extname(file.filename).toLowerCase();
+  if ((ext === '.onnx' || ext === '') && knownOtherFormat(file, null) === null) return { kind: 'onnx', file };
+  throw unsupported(file, null);
 }
 
 /**

@@ -15,16 +15,19 @@ export interface KerasOrigin {
 }
 
 /**
- * Building the model only serves to learn the weights tfjs expects (names, shapes, order); the
- * initialisers' values are thrown away, so make them all Zeros: Orthogonal and friends on large
- * matrices cost seconds on the CPU backend.
+ * The config as served: initialisers, regularisers and constraints only matter for training, and
+ * Keras names some that TF.js lacks (Keras 3's OrthogonalInitializer, OrthogonalRegularizer), so
+ * initialisers become Zeros and the others null. Zeros also keeps building cheap: Orthogonal and
+ * friends on large matrices cost seconds on the CPU backend, for values that are thrown away.
  */
-function withZeroInitialisers(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withZeroInitialisers);
+function forInference(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(forInference);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = key.endsWith('_initializer') && v !== null ? { class_name: 'Zeros', config: {} } : withZeroInitialisers(v);
+    if (key.endsWith('_initializer') && v !== null) out[key] = { class_name: 'Zeros', config: {} };
+    else if ((key.endsWith('_regularizer') || key.endsWith('_constraint')) && v !== null) out[key] = null;
+    else out[key] = forInference(v);
   }
   return out;
 }
@@ -32,7 +35,7 @@ function withZeroInitialisers(value: unknown): unknown {
 async function buildModel(tf: TfjsBackend['tf'], config: LayerEntry): Promise<TF.LayersModel> {
   try {
     // The config came from JSON, so it is tfjs's PyJsonDict in all but type.
-    return await tf.models.modelFromJSON({ modelTopology: withZeroInitialisers(config) as TF.serialization.ConfigDict });
+    return await tf.models.modelFromJSON({ modelTopology: config as unknown as TF.serialization.ConfigDict });
   } catch (err) {
     // The file is a Keras model; tfjs declining to build it means a feature it lacks.
     const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
@@ -75,8 +78,9 @@ function asDtype(data: Float32Array | Int32Array, dtype: string): Float32Array |
  * model in tfjs (which also proves tfjs can serve it), pairs each variable with its stored array, and
  * writes the weights under tfjs's own names so tfjs loads them strictly.
  */
-export async function buildLayersArtefacts(tfjs: TfjsBackend, config: LayerEntry, readLayerWeights: LayerWeightsReader, origin: KerasOrigin): Promise<ConvertedKerasModel> {
-  refuseUnservableLayers(config, tfjs.tf);
+export async function buildLayersArtefacts(tfjs: TfjsBackend, kerasConfig: LayerEntry, readLayerWeights: LayerWeightsReader, origin: KerasOrigin): Promise<ConvertedKerasModel> {
+  refuseUnservableLayers(kerasConfig, tfjs.tf);
+  const config = forInference(kerasConfig) as LayerEntry;
   const model = await buildModel(tfjs.tf, config);
   try {
     const weightSpecs: TF.io.WeightsManifestEntry[] = [];

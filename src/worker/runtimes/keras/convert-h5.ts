@@ -3,12 +3,16 @@ import { initTfjsBackend } from '../tfjs-backend.js';
 import type { ConvertedKerasModel } from './artefacts.js';
 import { buildLayersArtefacts } from './build-artefacts.js';
 import { isDataset, isGroup, readArray, stringAttr, stringListAttr, withH5File, type Group, type H5Array } from './h5-file.js';
+import { dtypePoliciesToStrings } from './keras3-config.js';
 import { isLayerEntry, refuseKeras1, type LayerEntry } from './layer-classes.js';
 
 /**
- * Keras 2 HDF5 layout (keras/saving/hdf5_format.py): the root's `model_config` attribute holds the
- * architecture as JSON; `model_weights/<layer>` has a `weight_names` attribute listing its datasets
- * ("dense_6/kernel:0"), relative to that group.
+ * Keras 2 HDF5 layout (keras/saving/hdf5_format.py save_weights_to_hdf5_group): the root's
+ * `model_config` attribute holds the architecture as JSON; `model_weights/<layer>` has a
+ * `weight_names` attribute listing its datasets ("dense_6/kernel:0", "lstm/lstm_cell/kernel:0"),
+ * relative to that group, in the layer's weight order (trainable, then non-trainable). A nested
+ * model is one such group holding all its layers' weights ("sequential/dense/kernel:0" under
+ * `model_weights/sequential`), all trainable ones first, as TF.js orders a nested model's weights.
  */
 function readLayerWeights(weightsRoot: Group, layerName: string): H5Array[] {
   const group = weightsRoot.get(layerName);
@@ -28,7 +32,8 @@ function parseModelConfig(text: string): LayerEntry {
     throw new ServeError('MODEL_INVALID', `the model_config attribute is not JSON: ${(err as Error).message}`, undefined, { cause: err });
   }
   if (!isLayerEntry(config)) throw new ServeError('MODEL_INVALID', 'the model_config attribute does not describe a Keras model (no class_name/config)');
-  return config;
+  // Mixed-precision models (tf.keras 2.4+) write dtype policy objects, which TF.js does not read.
+  return dtypePoliciesToStrings(config) as LayerEntry;
 }
 
 /**

@@ -70,12 +70,22 @@ export function stringAttr(node: Group, name: string): string | undefined {
   return undefined;
 }
 
-/** A list-of-strings attribute; h5wasm gives an empty Float64Array for an empty one. */
+/**
+ * A list-of-strings attribute; h5wasm gives an empty Float64Array for an empty one. Keras splits a
+ * list longer than HDF5's 64 KB header limit into `name0`, `name1`, ... (hdf5_format.py
+ * save_attributes_to_hdf5_group), read back in order.
+ */
 export function stringListAttr(node: Group, name: string): string[] {
-  if (!(name in node.attrs)) return [];
-  const value = node.attrs[name]!.value;
-  if (typeof value === 'string') return [value];
-  return Array.isArray(value) ? value.map(String) : [];
+  const read = (key: string): string[] => {
+    const value = node.attrs[key]!.value;
+    if (typeof value === 'string') return [value];
+    if (value instanceof Uint8Array) return [new TextDecoder().decode(value)];
+    return Array.isArray(value) ? value.map((v) => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v))) : [];
+  };
+  if (name in node.attrs) return read(name);
+  const chunks: string[] = [];
+  for (let i = 0; `${name}${i}` in node.attrs; i++) chunks.push(...read(`${name}${i}`));
+  return chunks;
 }
 
 export function isGroup(entity: unknown): entity is Group {
@@ -86,17 +96,46 @@ export function isDataset(entity: unknown): entity is Dataset {
   return typeof entity === 'object' && entity !== null && (entity as { type?: unknown }).type === 'Dataset';
 }
 
-/** A dataset's values as float32 (float16/float64 converted) or int32 (other integers). */
-export function readArray(dataset: Dataset): H5Array {
+/** bfloat16 bit patterns (the high half of a float32) as float32. */
+function fromBfloat16(bits: Uint16Array): Float32Array {
+  const words = new Uint32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) words[i] = bits[i]! << 16;
+  return new Float32Array(words.buffer);
+}
+
+function attrString(dataset: Dataset, name: string): string | undefined {
+  if (!(name in dataset.attrs)) return undefined;
+  const value = dataset.attrs[name]!.value;
+  return typeof value === 'string' ? value : value instanceof Uint8Array ? new TextDecoder().decode(value) : undefined;
+}
+
+function arrayOf(dataset: Dataset): Float32Array | Int32Array {
   const value = dataset.value;
-  const shape = dataset.shape ?? [];
-  const path = dataset.path;
-  if (value instanceof Float32Array) return { path, shape, data: value };
-  if (value instanceof Float64Array) return { path, shape, data: Float32Array.from(value) };
+  // Keras 3 stores bfloat16 variables as 16-bit patterns with a `dtype` attribute
+  // (keras/src/saving/saving_lib.py H5Entry).
+  if (attrString(dataset, 'dtype') === 'bfloat16') {
+    if (value instanceof Uint16Array || value instanceof Int16Array) return fromBfloat16(new Uint16Array(value.buffer, value.byteOffset, value.length));
+    if (value instanceof Uint8Array) return fromBfloat16(new Uint16Array(value.slice().buffer));
+  }
+  if (value instanceof Float32Array) return value;
+  if (value instanceof Float64Array) return Float32Array.from(value);
   // h5wasm hands float16 datasets over as their raw 16-bit patterns.
-  if (value instanceof Uint16Array && dataset.metadata.type === 1) return { path, shape, data: Float32Array.from(value, fromHalf) };
-  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return { path, shape, data: Int32Array.from(value, Number) };
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return { path, shape, data: Int32Array.from(value as ArrayLike<number>) };
-  if (typeof value === 'number') return { path, shape, data: Float32Array.of(value) };
-  throw new ServeError('MODEL_INVALID', `weight "${path}" holds ${typeof value} values, not numbers`);
+  if (value instanceof Uint16Array && dataset.metadata.type === 1) return Float32Array.from(value, fromHalf);
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Int32Array.from(value, Number);
+  // Integer datasets (an int32 counter, a StringLookup's ids); other HDF5 types (opaque, compound,
+  // strings) are not weights TF.js can hold.
+  if (dataset.metadata.type === 0 && ArrayBuffer.isView(value) && !(value instanceof DataView)) return Int32Array.from(value as ArrayLike<number>);
+  if (typeof value === 'number') return Float32Array.of(value);
+  throw new ServeError('MODEL_UNSUPPORTED', `weight "${dataset.path}" is stored as ${dataset.metadata.type === 1 ? `a ${dataset.metadata.size * 8}-bit float` : `HDF5 type class ${dataset.metadata.type}`}, which TF.js cannot hold`);
+}
+
+/** A dataset's values as float32 (float16/bfloat16/float64 converted) or int32 (other integers). */
+export function readArray(dataset: Dataset): H5Array {
+  const shape = dataset.shape ?? [];
+  const data = arrayOf(dataset);
+  const count = shape.reduce((n, d) => n * d, 1);
+  if (data.length !== count) {
+    throw new ServeError('MODEL_UNSUPPORTED', `weight "${dataset.path}" holds ${data.length} values for shape [${shape.join(',')}]: not a plain numeric array TF.js can hold`);
+  }
+  return { path: dataset.path, shape, data };
 }

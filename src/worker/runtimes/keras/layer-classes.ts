@@ -20,9 +20,11 @@ export function* walkLayers(entry: LayerEntry): Generator<LayerEntry> {
   const { layers, layer } = config;
   if (Array.isArray(layers)) for (const child of layers) if (isLayerEntry(child)) yield* walkLayers(child);
   if (isLayerEntry(layer)) yield* walkLayers(layer);
+  if (isLayerEntry(config['backward_layer'])) yield* walkLayers(config['backward_layer']);
 }
 
-// Keras 1 layer options that Keras 2 renamed; a config using them was written by Keras 1.
+// Keras 1 layer options that Keras 2 renamed; a config using them was written by Keras 1 (Embedding
+// kept `output_dim`).
 const KERAS1_KEYS = ['output_dim', 'nb_filter', 'nb_row', 'border_mode', 'init', 'W_regularizer', 'b_regularizer', 'subsample', 'dim_ordering'];
 // Keras 1 only; Keras 2 split it into Add, Concatenate, ... layers.
 const KERAS1_CLASSES = new Set(['Merge', 'Highway', 'MaxoutDense', 'TimeDistributedDense']);
@@ -35,7 +37,7 @@ export function refuseKeras1(root: LayerEntry, kerasVersion: string | undefined)
   }
   if (major !== undefined) return;
   for (const layer of walkLayers(root)) {
-    const key = KERAS1_KEYS.find((k) => k in layer.config);
+    const key = KERAS1_KEYS.find((k) => k in layer.config && !(k === 'output_dim' && layer.class_name === 'Embedding'));
     if (KERAS1_CLASSES.has(layer.class_name) || key !== undefined) {
       const why = key !== undefined ? `option "${key}"` : `class ${layer.class_name}`;
       throw new ServeError('MODEL_UNSUPPORTED', `Keras 1 models are not supported (layer "${String(layer.config['name'])}" uses the Keras 1 ${why}): load it in Keras 2 and save it again`);
@@ -54,6 +56,7 @@ const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
  * TFOpLambda, custom classes and anything else tfjs-layers has not registered.
  */
 export function refuseUnservableLayers(root: LayerEntry, tf: Tfjs): void {
+  refuseSilentDifferences(root);
   const registered = tf.serialization.SerializationMap.getMap().classNameMap;
   for (const layer of walkLayers(root)) {
     const cls = layer.class_name;
@@ -65,5 +68,44 @@ export function refuseUnservableLayers(root: LayerEntry, tf: Tfjs): void {
     if (cls === 'Lambda') refuse('whose Python code cannot run outside Python: replace it with built-in layers');
     if (cls === 'TFOpLambda' || cls === 'SlicingOpLambda') refuse('a raw TensorFlow op TF.js layers cannot load: wrap the op in a built-in layer');
     if (!MODEL_CLASSES.has(cls) && !(cls in registered)) refuse('a custom or unknown layer class that TF.js does not provide');
+  }
+}
+
+/** Layer options TF.js does not implement but would silently ignore, giving other answers than Keras. */
+function silentDifference(layer: LayerEntry): string | null {
+  const c = layer.config;
+  const cls = layer.class_name;
+  if (cls === 'GRU' && c['reset_after'] === true) {
+    // tfjs-layers' GRUCell throws on reset_after; Keras's default since TF 2.0, and in Keras 3.
+    return 'a GRU with reset_after=True (the Keras default since TF 2.0), which TF.js does not implement: export the model to ONNX (tf2onnx) instead';
+  }
+  if (/^Global(Average|Max)Pooling[123]D$/.test(cls) && c['keepdims'] === true) return 'a global pooling layer with keepdims=True, which TF.js ignores';
+  if (cls === 'ReLU' && ((Number(c['negative_slope'] ?? 0) !== 0) || Number(c['threshold'] ?? 0) !== 0)) return 'a ReLU layer with negative_slope or threshold, which TF.js ignores';
+  if (cls === 'LayerNormalization' && c['rms_scaling'] === true) return 'a LayerNormalization with rms_scaling=True, which TF.js ignores';
+  if (/^(Separable)?Conv[123]D(Transpose)?$/.test(cls) && Number(c['groups'] ?? 1) !== 1) return `a grouped convolution (groups=${String(c['groups'])}), which TF.js does not implement`;
+  if (cls === 'Bidirectional' && isLayerEntry(c['backward_layer']) && isLayerEntry(c['layer'])) {
+    // TF.js builds the backward layer as a copy of the forward one and ignores backward_layer.
+    const comparable = (entry: LayerEntry) => JSON.stringify({ ...entry.config, name: null, go_backwards: null, zero_output_for_mask: null });
+    if (comparable(c['backward_layer']) !== comparable(c['layer']) || c['backward_layer'].class_name !== c['layer'].class_name) {
+      return 'a Bidirectional layer whose backward layer is configured differently from its forward layer, which TF.js cannot express';
+    }
+  }
+  const inbound = (layer as { inbound_nodes?: unknown }).inbound_nodes;
+  const nodes: unknown[] = Array.isArray(inbound) ? inbound : [];
+  const trainingCall = nodes.flat().some((input) => Array.isArray(input) && typeof input[3] === 'object' && input[3] !== null && (input[3] as Record<string, unknown>)['training'] === true);
+  if (trainingCall) return 'called with training=True in the saved graph, so Keras runs it in training mode (batch statistics, active dropout) even when predicting; TF.js predicts in inference mode: call it with training=False and save again';
+  return null;
+}
+
+/**
+ * Refuses layers whose saved options TF.js would ignore or compute differently, naming the layer:
+ * serving them would answer differently from Keras without saying so.
+ */
+export function refuseSilentDifferences(root: LayerEntry): void {
+  for (const layer of walkLayers(root)) {
+    const why = silentDifference(layer);
+    if (why === null) continue;
+    const name = String(layer.config['name'] ?? layer.class_name);
+    throw new ServeError('MODEL_UNSUPPORTED', `layer "${name}" is ${why}`, { layer: name, class: layer.class_name });
   }
 }

@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import h5wasm, { type Dataset, type Group } from 'h5wasm';
-import { convertKeras3 } from '../../src/worker/runtimes/keras/index.js';
+import h5wasm, { type Dataset, type File as H5WasmFile, type Group } from 'h5wasm';
+import { convertKeras3, convertKerasH5 } from '../../src/worker/runtimes/keras/index.js';
 import { toSnakeCase } from '../../src/worker/runtimes/keras/convert-keras3.js';
+import { readArray, withH5File, type Dataset as H5Dataset } from '../../src/worker/runtimes/keras/h5-file.js';
 import type { LoadedModel, Tensor } from '../../src/worker/runtimes/types.js';
 import { weightsH5, type Saveable } from '../fixtures/keras3-writer.js';
 import { fixture, loadConverted, rejectsWith } from '../helpers/tfjs-fixtures.js';
 
 const KERAS3_LAYERS = fixture('keras3-layers');
+const KERAS2_NESTED = fixture('keras2-nested-h5');
 
 interface Expected {
   keras_version: string;
@@ -17,8 +19,8 @@ interface Expected {
   outputs: Record<string, { shape: number[]; data: number[] }>;
 }
 
-const expectedFor = async (file: string): Promise<Expected> =>
-  (JSON.parse(await readFile(`${KERAS3_LAYERS}/expected.json`, 'utf8')) as Record<string, Expected>)[file]!;
+const expectedFor = async (file: string, dir = KERAS3_LAYERS): Promise<Expected> =>
+  (JSON.parse(await readFile(`${dir}/expected.json`, 'utf8')) as Record<string, Expected>)[file]!;
 
 /** Runs the expected.json inputs through the model and returns each output's values. */
 async function predict(model: LoadedModel, expected: Expected): Promise<Record<string, number[]>> {
@@ -223,5 +225,49 @@ describe('Keras 3 .keras refusals: what TF.js would compute differently', () => 
       config: (c) => (layerEntry(c, 'head')['config']['dtype'] = { module: 'keras', class_name: 'QuantizedDTypePolicy', config: { name: 'int8_from_float32' }, registered_name: null }),
     });
     await rejectsWith(convertKeras3(int8), 'MODEL_UNSUPPORTED', /layer "head" is quantized/);
+  });
+});
+
+describe('Keras 2 .h5 files in the layout hdf5_format.py writes', () => {
+  it('serves nested models stored as one weights group each (trainable weights first), with chunked weight_names and BatchNormalization axis [1]', async (t) => {
+    const expected = await expectedFor('towers.h5', KERAS2_NESTED);
+    const converted = await convertKerasH5(await readFile(`${KERAS2_NESTED}/towers.h5`));
+    assert.equal(converted.kerasVersion, '2.13.1');
+    assert.deepEqual(converted.weightSpecs.slice(0, 6).map((w) => w.name), ['enc_dense/kernel', 'enc_dense/bias', 'enc_bn/gamma', 'enc_bn/beta', 'enc_bn/moving_mean', 'enc_bn/moving_variance']);
+    const model = await loadConverted(t, converted);
+    assert.deepEqual(model.outputs.map((o) => o.name), ['y_class', 'y_reg']);
+    assertClose(await predict(model, expected), expected);
+  });
+
+  it('serves LSTM and Bidirectional weights named with their cells (lstm/lstm_cell/kernel:0)', async (t) => {
+    const expected = await expectedFor('rnn.h5', KERAS2_NESTED);
+    const model = await loadConverted(t, await convertKerasH5(await readFile(`${KERAS2_NESTED}/rnn.h5`)));
+    assert.deepEqual(model.inputs, [{ name: 'lstm_input', dtype: 'float32', shape: [-1, 5, 3] }]);
+    assertClose(await predict(model, expected), expected);
+  });
+});
+
+describe('weight datasets', () => {
+  /** One dataset written with h5wasm, read back through readArray. */
+  async function readOne(write: (file: H5WasmFile) => void): Promise<ReturnType<typeof readArray>> {
+    const { FS } = await h5wasm.ready;
+    const path = `/one-${process.pid}-${Date.now()}.h5`;
+    const file = new h5wasm.File(path, 'w');
+    write(file);
+    file.close();
+    const bytes = FS.readFile(path);
+    FS.unlink(path);
+    return withH5File(bytes, 'test file', (f) => readArray(f.get('w') as H5Dataset));
+  }
+
+  it('reads bfloat16 variables (16-bit patterns marked dtype=bfloat16, as Keras 3 stores them)', async () => {
+    // 1.0, -2.5 and 0.15625 as bfloat16: the high 16 bits of their float32 patterns.
+    const bits = Uint16Array.from([1, -2.5, 0.15625], (v) => new Uint32Array(Float32Array.of(v).buffer)[0]! >>> 16);
+    const array = await readOne((file) => file.create_dataset({ name: 'w', data: bits, shape: [3], dtype: '<H' }).create_attribute('dtype', 'bfloat16', null, 'S'));
+    assert.deepEqual([...array.data], [1, -2.5, 0.15625]);
+  });
+
+  it('refuses a dataset that is not numbers', async () => {
+    await rejectsWith(readOne((file) => file.create_dataset({ name: 'w', data: ['a', 'b'], shape: [2], dtype: 'S1' })), 'MODEL_UNSUPPORTED', /weight "\/w" is stored as HDF5 type class 3/);
   });
 });

@@ -157,6 +157,23 @@ describe('Keras 3 .keras files in the layout saving_lib writes', () => {
     assertClose(await predict(await loadConverted(t, await convertKeras3(bytes)), expected), expected);
   });
 
+  it('reads Keras 3.0-3.1 configs (module paths, registered names, dtype strings) and a Sequential without its InputLayer', async (t) => {
+    const expected = await expectedFor('cnn.keras');
+    const bytes = await editKeras(await readFile(`${KERAS3_LAYERS}/cnn.keras`), {
+      kerasVersion: '3.0.5',
+      config: (c) => {
+        const layers = c['config']['layers'] as Record<string, any>[];
+        for (const l of layers) Object.assign(l, { module: `keras.src.layers.${l['class_name'].toLowerCase()}`, registered_name: l['class_name'] });
+        for (const l of layers) if (typeof l['config']['dtype'] === 'object') l['config']['dtype'] = 'float32';
+        layers.shift();
+        c['config']['dtype'] = 'float32';
+      },
+    });
+    const model = await loadConverted(t, await convertKeras3(bytes));
+    assert.deepEqual(model.inputs, [{ name: 'sequential_input', dtype: 'float32', shape: [-1, 8, 8, 2] }]);
+    assertClose(await predict(model, { ...expected, inputs: { sequential_input: expected.inputs['input_layer']! } }), expected);
+  });
+
   it('names the layer and the path when model.weights.h5 lacks a layer', async () => {
     const bytes = await editKeras(await readFile(`${KERAS3_LAYERS}/cnn.keras`), {
       weights: (tree) => ({ ...tree, children: { ...tree.children, layers: { children: Object.fromEntries(Object.entries(tree.children!['layers']!.children!).filter(([k]) => k !== 'dense')) } } }),

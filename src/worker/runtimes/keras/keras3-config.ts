@@ -217,9 +217,23 @@ function translateLayer(value: Record_, graph: GraphContext | null, kerasMajor: 
   return out;
 }
 
+/**
+ * A Sequential's layers with an InputLayer first: Keras 3 puts one there when it builds the model
+ * (models/sequential.py build), but a config can still carry only `build_input_shape`, which TF.js
+ * does not read.
+ */
+function withInputLayer(layers: Record_[], config: Record_): Record_[] {
+  const first = layers[0];
+  const firstConfig = first !== undefined && isRecord(first['config']) ? first['config'] : {};
+  if (first === undefined || first['class_name'] === 'InputLayer' || 'batch_shape' in firstConfig || 'batch_input_shape' in firstConfig || !Array.isArray(config['build_input_shape'])) return layers;
+  const name = `${String(config['name'] ?? 'sequential')}_input`;
+  return [{ class_name: 'InputLayer', config: { batch_shape: config['build_input_shape'], dtype: 'float32', name } }, ...layers];
+}
+
 function translateLayerConfig(config: Record_, className: string, layerName: string, kerasMajor: number): Json {
   if (MODEL_CLASSES.has(className) && Array.isArray(config['layers'])) {
-    const { layers, graph } = translateModelLayers(config['layers'].filter(isRecord), kerasMajor);
+    const entries = config['layers'].filter(isRecord);
+    const { layers, graph } = translateModelLayers(className === 'Sequential' ? withInputLayer(entries, config) : entries, kerasMajor);
     const out: Record_ = {};
     for (const [key, v] of Object.entries(config)) {
       if (key === 'layers') out[key] = layers;

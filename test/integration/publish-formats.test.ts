@@ -5,7 +5,7 @@ import { strToU8, zipSync } from 'fflate';
 import sharp from 'sharp';
 import { ApiError } from '../../src/client/index.js';
 import { assertSetosa, IRIS_ONNX } from '../helpers/fixtures.js';
-import { float16AddOnnx } from '../helpers/onnx-models.js';
+import { float16AddOnnx, STRING_LABEL_PIPELINE, stringLabelPipelineOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { editKerasH5, fixture, GRU_DIR, KERAS3_FUNCTIONAL, KERAS3_SEQUENTIAL, MATMUL_DIR, MNIST_H5, REGRESSION_H5 } from '../helpers/tfjs-fixtures.js';
 
@@ -136,6 +136,29 @@ describe('publishing Keras, TF.js and zipped models', () => {
     assert.equal(meta.format, 'onnx');
     const res = await server.client.test({ model_name: 'iris-zip', model_version: 'latest', X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] });
     assertSetosa(res.result);
+  });
+
+  it('serves skl2onnx-style classifiers with string class labels: a Scaler + LinearClassifier pipeline and a TreeEnsembleClassifier', async () => {
+    await server.client.publishModel({ name: 'pipe-str', files: [{ name: 'pipe.onnx', data: stringLabelPipelineOnnx() }] });
+    const meta = await server.client.getVersion('pipe-str');
+    assert.deepEqual(meta.outputs.map((o) => [o.name, o.dtype]), [['output_label', 'string'], ['output_probability', 'float32']]);
+    const x = [3, -0.5];
+    const out = await predictOne('pipe-str', { float_input: x });
+    const p = STRING_LABEL_PIPELINE;
+    const scaled = x.map((v, i) => (v - p.offset[i]!) * p.scale[i]!);
+    const scores = p.coefficients.map((w, c) => w[0]! * scaled[0]! + w[1]! * scaled[1]! + p.intercepts[c]!);
+    const sum = scores.reduce((a, s) => a + Math.exp(s), 0);
+    const probabilities = (out.output_probability as Record<string, number>[])[0]!;
+    assert.deepEqual(Object.keys(probabilities), p.classes);
+    p.classes.forEach((c, i) => assert.ok(Math.abs(probabilities[c]! - Math.exp(scores[i]!) / sum) <= 1e-6, `${c}: ${probabilities[c]}`));
+    assert.deepEqual(out.output_label, [p.classes[scores.indexOf(Math.max(...scores))]]);
+
+    await server.client.publishModel({ name: 'tree-str', files: [{ name: 'tree.onnx', data: stringLabelTreeOnnx() }] });
+    const res = await server.client.test({ model_name: 'tree-str', model_version: 'latest', X: [{ float_input: [0.2] }, { float_input: [0.9] }] });
+    assert.deepEqual(res.result, [
+      { output_label: ['no'], output_probability: [{ no: 0.75, maybe: 0.25, yes: 0 }] },
+      { output_label: ['yes'], output_probability: [{ no: 0, maybe: 0.25, yes: 0.75 }] },
+    ]);
   });
 
   it('takes and returns ordinary numbers for a float16 ONNX model', async () => {

@@ -26,15 +26,18 @@ interface PreludeLogs {
   dropped: 0 | 1 | 2;
 }
 type PreludeEnvelope =
-  | { kind: 'ok'; value: unknown; logs: PreludeLogs }
+  | { kind: 'ok'; value: unknown; logs: PreludeLogs | null }
+  /** The common case, cheaper to hand over than an object: ok, nothing printed, the value as JSON text. */
+  | string
   | { kind: 'pending' }
-  | { kind: 'missing'; logs: PreludeLogs }
-  | { kind: 'rejected'; message: string; logs: PreludeLogs }
-  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: PreludeLogs };
+  | { kind: 'missing'; logs: PreludeLogs | null }
+  | { kind: 'rejected'; message: string; logs: PreludeLogs | null }
+  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: PreludeLogs | null };
 interface PreludeApi {
-  dispatch(name: string, args: unknown[], linesLeft: number, bytesLeft: number, truncated: boolean): PreludeEnvelope;
+  /** `args` comes as JSON text when the host found it plain JSON (cheaper to copy than objects). */
+  dispatch(name: string, args: unknown[] | string, linesLeft: number, bytesLeft: number, truncated: boolean): PreludeEnvelope;
   settle(): Promise<PreludeEnvelope>;
-  drain(): PreludeLogs;
+  drain(): PreludeLogs | null;
   /** Runs the user's script (already syntax-checked on the host) and finds its top-level functions. */
   load(source: string, candidates: string[], linesLeft: number, bytesLeft: number): PreludeEnvelope;
   /** Settles host call `id` (model.run or image); payload is its answer, or `{ code, message }`. */
@@ -106,6 +109,8 @@ interface PreludeApi {
   const { parseFloat: NumberParseFloat, parseInt: NumberParseInt, isInteger: NumberIsInteger } = Number;
   const { exp: MathExp } = Math;
   const JSONStringify = JSON.stringify;
+  const JSONParse = JSON.parse;
+  const NumberIsFinite = Number.isFinite;
   const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
   const RangeErrorCtor = RangeError;
@@ -277,24 +282,31 @@ interface PreludeApi {
   }
 
   // ---- console: buffered in the isolate, drained once per call ---------------------------------
-  let logs: PreludeLogs = { out: newList(), err: newList(), dropped: 0 };
+  // null until the call prints: most calls print nothing, and an absent object costs nothing to
+  // allocate here or to copy out (the host reads null as no output).
+  let logs: PreludeLogs | null = null;
   let linesLeft = options.maxLogLines;
   let bytesLeft = options.maxLogBytes;
   let closed = false; // the request's budget is spent: drop silently
   function resetLogs(lines: number, bytes: number, truncated: boolean): void {
-    logs = { out: newList(), err: newList(), dropped: 0 };
+    logs = null;
     linesLeft = lines;
     bytesLeft = bytes;
     closed = truncated;
   }
-  function takeLogs(): PreludeLogs {
+  function takeLogs(): PreludeLogs | null {
     const taken = logs;
-    logs = { out: newList(), err: newList(), dropped: 0 };
+    logs = null;
     return taken;
+  }
+  function currentLogs(): PreludeLogs {
+    if (logs === null) logs = { out: newList(), err: newList(), dropped: 0 };
+    return logs;
   }
   function emit(toErr: boolean, args: ArrayLike<unknown>): void {
     if (closed) return;
-    const list = toErr ? logs.err : logs.out;
+    const current = currentLogs();
+    const list = toErr ? current.err : current.out;
     if (linesLeft > 0 && bytesLeft > 0) {
       const line = formatLine(args, bytesLeft);
       const fit = fitUtf8(line, bytesLeft);
@@ -306,7 +318,7 @@ interface PreludeApi {
       if (fit === line.length) return;
     }
     closed = true;
-    logs.dropped = toErr ? 2 : 1;
+    current.dropped = toErr ? 2 : 1;
   }
   function scriptFrames(stack: string): string {
     const lines = StringSplit(stack, '\n');
@@ -383,6 +395,16 @@ interface PreludeApi {
     constructor(readonly what: string, public path = '') {}
   }
   const isPrimitive = (v: unknown) => (typeof v !== 'object' || v === null) && typeof v !== 'function' && typeof v !== 'symbol';
+  /**
+   * Whether the copy being made is plain JSON, which then leaves as text: no undefined, BigInt,
+   * NaN or Infinity, typed arrays, Date, Map or Set, and no object reached twice (a cycle or a shared
+   * object, which JSON would break or duplicate). Reset by each settled().
+   */
+  let copyIsJson = true;
+  function primitive(v: unknown): unknown {
+    if (typeof v === 'number' ? !NumberIsFinite(v) : v === undefined || typeof v === 'bigint') copyIsJson = false;
+    return v;
+  }
   function cleanChild(v: unknown, seen: Map<object, unknown>, key: string | number): unknown {
     try {
       return clean(v, seen);
@@ -392,16 +414,20 @@ interface PreludeApi {
     }
   }
   function clean(v: unknown, seen: Map<object, unknown>): unknown {
-    if (isPrimitive(v)) return v;
+    if (isPrimitive(v)) return primitive(v);
     if (typeof v === 'function') throw new Uncopyable('a function');
     if (typeof v === 'symbol') throw new Uncopyable('a symbol');
     const o = v as object;
-    if (MapHas(seen, o)) return MapGet(seen, o);
+    if (MapHas(seen, o)) {
+      copyIsJson = false;
+      return MapGet(seen, o);
+    }
     if (ArrayIsArray(o)) return cleanList(o, seen);
     // Plain objects (the common case) skip the brand checks below: each of those throws for a
     // plain object, and exceptions made copying a small result cost ~50 µs instead of a few.
     const proto = ObjectGetPrototypeOf(o);
     if ((proto === ObjectPrototype || proto === null) && WeakMapGet(fileStates, o) === undefined) return cleanRecord(o, seen);
+    copyIsJson = false; // below: typed arrays, Date, Map, Set (files and errors are records, but rare)
     if (ArrayBufferIsView(o) || brand(ArrayBufferByteLength, o)) return o;
     if (brand(DateGetTime, o)) return new DateCtor(DateGetTime(o as Date));
     if (brand(MapSize, o)) {
@@ -438,7 +464,7 @@ interface PreludeApi {
     MapSet(seen, o, list);
     for (let i = 0; i < o.length; i++) {
       const x: unknown = o[i];
-      list[i] = isPrimitive(x) ? x : cleanChild(x, seen, i);
+      list[i] = isPrimitive(x) ? primitive(x) : cleanChild(x, seen, i);
     }
     return list;
   }
@@ -452,14 +478,16 @@ interface PreludeApi {
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const x = (o as Record<string, unknown>)[key];
-      record[key] = isPrimitive(x) ? x : cleanChild(x, seen, key);
+      record[key] = isPrimitive(x) ? primitive(x) : cleanChild(x, seen, key);
     }
     return record;
   }
   function settled(fnName: string, value: unknown): PreludeEnvelope {
     try {
-      const copy = isPrimitive(value) ? value : clean(value, new MapCtor());
-      return { kind: 'ok', value: copy, logs: takeLogs() };
+      copyIsJson = true;
+      const copy = isPrimitive(value) ? primitive(value) : clean(value, new MapCtor());
+      const logs = takeLogs();
+      return copyIsJson && logs === null ? JSONStringify(copy) : { kind: 'ok', value: copy, logs };
     } catch (e) {
       if (!(e instanceof Uncopyable)) return failure(e);
       const message = `${fnName}() returned ${e.what} at result${e.path}; only data (JSON values, typed arrays, Date, Map, Set) can leave the sandbox`;
@@ -831,6 +859,7 @@ interface PreludeApi {
           const get = MapGet(fns, name);
           const fn = get === undefined ? undefined : get();
           if (typeof fn !== 'function') return { kind: 'missing', logs: takeLogs() };
+          if (typeof args === 'string') args = JSONParse(args) as unknown[];
           if (args.length > 0) wrapFiles(args[0]);
           result = ReflectApply(fn, undefined, args);
           if (!isObjectLike(result) || typeof (result as { then?: unknown }).then !== 'function') return settled(name, result);

@@ -37,6 +37,7 @@ export const ERRORS = {
   WORKER_TIMEOUT: { status: 504, expose: true }, // the worker did not answer in workers.requestTimeoutMs; it is restarted
   OVERLOADED: { status: 503, expose: true }, // too many requests queued; retry after the Retry-After seconds
   SHUTTING_DOWN: { status: 503, expose: true }, // the server is draining after SIGTERM
+  SCRIPT_NOT_LOADED: { status: 503, expose: false }, // between front and worker only: send the script text again
   INTERNAL: { status: 500, expose: false }, // anything unclassified; details only in the log
 } as const satisfies Record<string, { status: number; expose: boolean }>;
 

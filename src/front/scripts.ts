@@ -27,7 +27,8 @@ interface Route {
   readonly modelKey: string;
   readonly scriptSha: string;
   readonly hosts: readonly number[];
-  readonly refs: ReadonlyMap<number, ScriptRef>;
+  /** Per hosting worker: the full ref, and the one invokes send (without the text). */
+  readonly refs: ReadonlyMap<number, { full: ScriptRef; light: ScriptRef }>;
   readonly verdict: CrashVerdict;
 }
 
@@ -99,7 +100,12 @@ export class ScriptRouter {
     const route = this.routeFor(record, call.model);
     this.assertNotQuarantined(record.script!, route.scriptSha);
     const worker = route.hosts.length === 1 ? route.hosts[0]! : this.workers.leastBusy(route.hosts);
-    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: route.refs.get(worker)! }, { worker, onCrash: route.verdict });
+    const { full, light } = route.refs.get(worker)!;
+    const options = { worker, onCrash: route.verdict };
+    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: light }, options).catch((err: unknown) => {
+      if (!(err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) throw err;
+      return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: full }, options);
+    });
   }
 
   private routeFor(record: DeploymentRecord, model: ModelRef): Route {
@@ -109,7 +115,13 @@ export class ScriptRouter {
     const placement = this.placement(record.name, record.replicas);
     const limits = this.limitsOf(record);
     // Each hosting worker gets its own replica count, so its own revision.
-    const refs = new Map([...placement].map(([w, replicas]) => [w, this.refFor(record.name, text, limits, model, replicas)]));
+    const refs = new Map(
+      [...placement].map(([w, replicas]) => {
+        const full = this.refFor(record.name, text, limits, model, replicas);
+        const { text: _text, ...light } = full;
+        return [w, { full, light }];
+      }),
+    );
     const route: Route = { modelKey: model.key, scriptSha: sha256(text), hosts: [...placement.keys()], refs, verdict: this.verdict(text) };
     this.routes.set(record, route);
     return route;

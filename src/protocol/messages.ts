@@ -61,7 +61,13 @@ export interface ScriptRef {
   readonly owner: string;
   /** Changes whenever the script, its limits or the model version change. */
   readonly revision: string;
-  readonly text: string;
+  /**
+   * The script. Invokes leave it out: the worker builds a revision from a prepare (or an earlier
+   * invoke) and keeps it; one that lacks the revision answers SCRIPT_NOT_LOADED and the front sends
+   * the invoke again with the text. Sending it every time would cost each request its size twice
+   * (encode, decode).
+   */
+  readonly text?: string;
   readonly limits: ScriptLimits;
   /** Sandboxes (isolates) this worker keeps for the owner: how many calls run scripts at once here. */
   readonly replicas: number;

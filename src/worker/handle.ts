@@ -18,7 +18,7 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
   switch (req.t) {
     case 'invoke':
       if (req.script === undefined) return invokeModel(req, deps);
-      return invokeWithScript(req, await deps.scripts.get(req.script, req.model), deps.pool);
+      return invokeWithScript(req, deps.scripts.ready(req.script) ?? (await deps.scripts.get(req.script, req.model)), deps.pool);
     case 'prepare':
       return { functions: [...(await deps.scripts.get(req.script, req.model)).functions] };
     case 'drop':

@@ -1,3 +1,4 @@
+import { ServeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ModelRef, ScriptRef } from '../protocol/messages.js';
 import type { ModelPool } from './pool.js';
@@ -64,13 +65,19 @@ const RETIRE_AFTER_MS = 10_000;
  * older revisions are then disposed. Builds are single-flight per revision.
  */
 export class ScriptHost {
-  private readonly owners = new Map<string, Map<string, Promise<ScriptSet>>>();
+  /** owner -> revision -> its build, and the built set once it is ready (read without a promise turn). */
+  private readonly owners = new Map<string, Map<string, { readonly building: Promise<ScriptSet>; set?: ScriptSet }>>();
 
   constructor(
     private readonly pool: ModelPool,
     private readonly bridgeFor: (model: ModelRef) => HostBridge,
     private readonly log: Logger,
   ) {}
+
+  /** The revision's sandboxes when they are built, without waiting a promise turn; else undefined. */
+  ready(ref: ScriptRef): ScriptSet | undefined {
+    return this.owners.get(ref.owner)?.get(ref.revision)?.set;
+  }
 
   /** The script's sandboxes for this revision, building them (and running init) if needed. */
   async get(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
@@ -80,22 +87,30 @@ export class ScriptHost {
       this.owners.set(ref.owner, revisions);
       this.trimTestOwners();
     }
-    let building = revisions.get(ref.revision);
-    if (!building) {
-      building = this.build(ref, model);
-      revisions.set(ref.revision, building);
-      building.then(
-        () => this.retireOlder(ref.owner, ref.revision),
+    let entry = revisions.get(ref.revision);
+    if (!entry) {
+      if (ref.text === undefined) {
+        // The front sends the text again: this worker restarted, or retired the revision.
+        throw new ServeError('SCRIPT_NOT_LOADED', `revision ${ref.revision} of ${ref.owner}'s script is not loaded in this worker`);
+      }
+      const created: { building: Promise<ScriptSet>; set?: ScriptSet } = { building: this.build({ ...ref, text: ref.text }, model) };
+      entry = created;
+      revisions.set(ref.revision, created);
+      created.building.then(
+        (set) => {
+          created.set = set;
+          this.retireOlder(ref.owner, ref.revision);
+        },
         () => revisions!.delete(ref.revision),
       );
     }
-    return building;
+    return entry.building;
   }
 
   drop(owner: string): void {
     const revisions = this.owners.get(owner);
     this.owners.delete(owner);
-    for (const set of revisions?.values() ?? []) set.then((s) => s.retire(), () => undefined);
+    for (const { building } of revisions?.values() ?? []) building.then((s) => s.retire(), () => undefined);
   }
 
   /** Live sandboxes (isolates) and how often they were rebuilt after a limit, for stats. */
@@ -103,7 +118,7 @@ export class ScriptHost {
     let sandboxes = 0;
     let rebuilds = 0;
     for (const revisions of this.owners.values()) {
-      for (const building of revisions.values()) {
+      for (const { building } of revisions.values()) {
         const set = await building.catch(() => null);
         for (const r of set?.replicas ?? []) {
           sandboxes++;
@@ -118,7 +133,7 @@ export class ScriptHost {
     for (const owner of [...this.owners.keys()]) this.drop(owner);
   }
 
-  private async build(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
+  private async build(ref: ScriptRef & { text: string }, model: ModelRef): Promise<ScriptSet> {
     const lease = await this.pool.acquire(model);
     const info = { name: model.name, version: String(model.version), inputs: lease.model.inputs, outputs: lease.model.outputs };
     lease.release();
@@ -145,10 +160,10 @@ export class ScriptHost {
     if (!revisions) return;
     const others = [...revisions.keys()].filter((r) => r !== keep);
     const retire = (revision: string) => {
-      const set = revisions.get(revision);
-      if (!set || this.owners.get(owner)?.get(revision) !== set) return;
+      const entry = revisions.get(revision);
+      if (!entry || this.owners.get(owner)?.get(revision) !== entry) return;
       revisions.delete(revision);
-      set.then((s) => s.retire(), () => undefined);
+      entry.building.then((s) => s.retire(), () => undefined);
     };
     others.slice(0, -1).forEach(retire);
     const previous = others.at(-1);

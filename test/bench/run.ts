@@ -10,7 +10,7 @@ import { execSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferboxClient } from '../../src/client/index.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
@@ -105,7 +105,7 @@ async function writeReport(rows: { scenario: Scenario; connections: number; resu
     '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map(({ scenario, connections, result: r }) => `| ${scenario.name} | ${connections} | ${fmt(r.p50Ms)} | ${fmt(r.p99Ms)} | ${fmt(r.meanMs)} | ${Math.round(r.rps)} | ${r.errors} |`),
   ].join('\n');
-  const path = join(PACKAGE_ROOT, values.out!);
+  const path = resolve(PACKAGE_ROOT, values.out!); // relative to the package root; absolute paths as given
   const previous = await readFile(path, 'utf8').catch(() => '');
   const intro = previous.split('<!-- results -->')[0]?.trim() || '# Benchmarks';
   const body = `${intro}\n\n<!-- results -->\n## Latest run\n\n- date: ${new Date().toISOString().slice(0, 10)}\n- machine: ${machine}\n- commit: ${commit}\n- load: closed-loop keep-alive HTTP from the bench process over loopback, ${seconds} s per row, after a warm-up\n\n${table}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`;

@@ -65,4 +65,21 @@ describe('a runtime worker that dies costs only its in-flight requests', () => {
     const ready = await fetch(`${server.url}/readyz`);
     assert.equal(ready.status, 200);
   });
+
+  it('rebuilds a script deployment\'s sandboxes in a restarted worker on its next request', async () => {
+    const script = 'function postprocess(outputs) { console.log("post"); return [outputs[0].indexOf(Math.max(...outputs[0]))]; }';
+    const dep = await server.client.createDeployment({ deployment_name: 'mnist-script', model_name: 'mnist', script, replicas: 2 });
+    const svc = server.client.withToken(dep.access_token);
+    const before = await svc.predict('mnist-script', { X: [{ Input3: zeros() }] }, { debug: true });
+    assert.deepEqual(before.stdout, ['post']);
+    // Invokes carry no script text; restarted workers lack the revision, and the front sends it again.
+    for (const w of server.workers.workerInfo()) if (w.role === 'serving') process.kill(w.pid!, 'SIGKILL');
+    while (server.workers.workerInfo().some((w) => w.role === 'serving' && w.ready)) await sleep(5);
+    while (server.workers.readyCount < 2) await sleep(20);
+    for (let i = 0; i < 4; i++) {
+      const after = await svc.predict('mnist-script', { X: [{ Input3: zeros() }] }, { debug: true });
+      assert.deepEqual(after.result, before.result);
+      assert.deepEqual(after.stdout, ['post']);
+    }
+  });
 });

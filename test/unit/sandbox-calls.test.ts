@@ -47,6 +47,30 @@ describe('Sandbox calls', () => {
     assert.equal(value['self'], value);
   });
 
+  it('passes what JSON cannot carry unchanged both ways: NaN, Infinity, undefined, shared objects', async () => {
+    // Plain JSON crosses as text (the fast path); anything else must take the structured copy.
+    const sandbox = await make(`function echo(a) {
+      const shared = { k: 1 };
+      return { a, nan: NaN, inf: -Infinity, undef: undefined, list: [undefined, 1], pair: [shared, shared], seen: Number.isNaN(a.n) };
+    }`);
+    const { value } = await sandbox.call('echo', [{ n: NaN, i: Infinity, u: undefined }], budget());
+    const out = value as { a: Record<string, unknown>; nan: number; inf: number; list: unknown[]; pair: object[]; seen: boolean };
+    assert.equal(out.seen, true, 'NaN reached the script as NaN');
+    assert.ok(Number.isNaN(out.a['n']) && out.a['i'] === Infinity && 'u' in out.a);
+    assert.ok(Number.isNaN(out.nan) && out.inf === -Infinity && 'undef' in out);
+    assert.deepEqual(out.list, [undefined, 1]);
+    assert.equal(out.pair[0], out.pair[1]);
+  });
+
+  it('keeps a "__proto__" key of a JSON result an own key, without touching any prototype', async () => {
+    const sandbox = await make(`function evil() { return JSON.parse('{"__proto__": {"polluted": true}, "x": 1}') }`);
+    const value = (await sandbox.call('evil', [], budget())).value as Record<string, unknown>;
+    assert.ok(Object.hasOwn(value, '__proto__'));
+    assert.deepEqual(value['__proto__'], { polluted: true });
+    assert.equal(Object.getPrototypeOf(value), Object.prototype);
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  });
+
   it('lists top-level functions: declarations, async ones, and const/let/var bound to functions', async () => {
     const sandbox = await make(`
       function init(ctx) {}

@@ -24,7 +24,8 @@ const MAX_CANDIDATES = 20_000;
 
 /** The References the host holds into the prelude (see PreludeApi in sandbox/prelude.ts). */
 export interface PreludeRefs {
-  readonly dispatch: ivm.Reference<(name: string, args: unknown[], lines: number, bytes: number, truncated: boolean) => unknown>;
+  /** `args` as JSON text when plain JSON (see plain-json.ts), else the values to copy. */
+  readonly dispatch: ivm.Reference<(name: string, args: unknown[] | string, lines: number, bytes: number, truncated: boolean) => unknown>;
   readonly settle: ivm.Reference<() => Promise<unknown>>;
   readonly drain: ivm.Reference<() => unknown>;
 }

@@ -36,7 +36,7 @@ export function admitLogs(
   into: { stdout: string[]; stderr: string[] },
   marker: string,
 ): void {
-  if (budget.truncated) return;
+  if (budget.truncated || logs === NO_LOGS) return;
   let droppedOn = logs.dropped;
   let stopped = false; // the host found the budget spent (the prelude normally finds it first)
   const take = (lines: readonly string[], to: string[], stream: 1 | 2) => {

@@ -10,6 +10,10 @@ import type { CallResult, LogBudget, SandboxOptions } from './types.js';
  */
 export class SandboxReplica {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Calls queued or running. */
+  private queued = 0;
+  /** Builds in flight; while none is, `latest` is what `current` holds (or a disposed one). */
+  private building = 0;
   private current: Promise<Sandbox>;
   private latest: Sandbox;
   private closed = false;
@@ -40,10 +44,18 @@ export class SandboxReplica {
 
   /** Queues a call behind the ones already waiting. Errors as Sandbox.call. */
   call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    const run = this.tail.then(() => this.run(fn, args, budget));
-    this.tail = run.catch(() => undefined);
+    // Nothing queued and the Sandbox ready: call it now rather than a few promise hops later (the
+    // synchronous path then completes inside this call). Calls that arrive meanwhile queue on tail.
+    const idle = this.queued === 0 && this.building === 0 && !this.latest.disposed && !this.closed;
+    const run = idle ? this.runOn(this.latest, fn, args, budget) : this.tail.then(() => this.run(fn, args, budget));
+    this.queued++;
+    this.tail = run.then(this.dequeue, this.dequeue);
     return run;
   }
+
+  private readonly dequeue = (): void => {
+    this.queued--;
+  };
 
   /** Disposes the Sandbox; calls still queued fail with INTERNAL. */
   dispose(): void {
@@ -57,7 +69,10 @@ export class SandboxReplica {
 
   private async run(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
     if (this.closed) throw new ServeError('INTERNAL', `the sandbox replica is disposed; ${fn}() was not called`, { stdout: [], stderr: [] });
-    const sandbox = await this.ready();
+    return this.runOn(await this.ready(), fn, args, budget);
+  }
+
+  private async runOn(sandbox: Sandbox, fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
     try {
       return await sandbox.call(fn, args, budget);
     } finally {
@@ -77,7 +92,10 @@ export class SandboxReplica {
   }
 
   private rebuild(): Promise<Sandbox> {
+    this.building++;
     this.current = this.build();
+    const done = () => void this.building--;
+    this.current.then(done, done);
     return this.current;
   }
 

@@ -6,7 +6,8 @@ import { asInitFailure, classifyEnvelope, classifyIsolateFailure, messageOf, typ
 import { Deadline } from './deadline.js';
 import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
-import { admitLogs, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
+import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
+import { isPlainJson } from './plain-json.js';
 import { createLogBudget, type CallResult, type LogBudget, type SandboxHeap, type SandboxLimits, type SandboxOptions } from './types.js';
 
 /** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude.ts). */
@@ -20,6 +21,8 @@ type Envelope =
 const MAX_REPORT_CHARS = 16_384;
 
 function readEnvelope(raw: unknown): Envelope {
+  // The prelude's common case: ok, nothing printed, the value as JSON text.
+  if (typeof raw === 'string') return { kind: 'ok', value: JSON.parse(raw), logs: NO_LOGS };
   const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const text = (v: unknown, fallback = '') => (typeof v === 'string' ? v : fallback);
   switch (e['kind']) {
@@ -54,6 +57,8 @@ export class Sandbox {
   private readonly isolate: ivm.Isolate;
   private readonly refs: PreludeRefs;
   private readonly log: Logger;
+  /** The same for every call: made once, not per call on the hot path. */
+  private readonly dispatchOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
 
   private constructor(
     options: SandboxOptions,
@@ -66,6 +71,7 @@ export class Sandbox {
     this.functions = parts.functions;
     this.log = options.log;
     this.marker = truncationMarker(options.limits);
+    this.dispatchOptions = { arguments: { copy: true }, result: { copy: true }, timeout: options.limits.timeoutMs };
   }
 
   /** Names of the top-level functions the script defines (declarations, and const/let/var bound to functions). */
@@ -122,12 +128,8 @@ export class Sandbox {
     try {
       let raw: unknown;
       try {
-        const callArgs = args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
-        raw = this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], {
-          arguments: { copy: true },
-          result: { copy: true },
-          timeout: this.limits.timeoutMs,
-        });
+        const callArgs = isPlainJson(args) ? JSON.stringify(args) : args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
+        raw = this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], this.dispatchOptions);
       } catch (err) {
         throw this.syncFailure(err, fn, budget, output);
       }

@@ -3,7 +3,7 @@ import { extname, join } from 'node:path';
 import { ServeError } from '../errors.js';
 import type { PreparedUpload, SourceFormat, StagedUpload } from '../protocol/messages.js';
 import { detectModelUpload, unzipModelUpload, type ModelUpload, type UploadPart } from './runtimes/detect-upload.js';
-import { convertKeras3, convertKerasH5, writeTfjsArtefacts, TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './runtimes/keras/index.js';
+import { convertKeras3, convertKeras3Files, convertKerasH5, writeTfjsArtefacts, TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './runtimes/keras/index.js';
 import { prepareOnnxForServing } from './runtimes/onnx-zipmap.js';
 
 /** The name an ONNX model is served under when it came in a zip or without the .onnx extension. */
@@ -61,7 +61,7 @@ export async function prepareUpload(dir: string, uploads: readonly StagedUpload[
   const parts: StagedPart[] = await Promise.all(uploads.map(async (u) => ({ filename: u.filename, stored: u.stored, bytes: new Uint8Array(await readFile(join(dir, u.stored))) })));
   let upload = detectModelUpload(parts);
   // The version's identity is the file the user sent: the zip itself, model.json, or the one model file.
-  const primary = (upload.kind === 'tfjs' ? (upload.modelJson as StagedPart) : (upload.file as StagedPart)).stored;
+  const primary = (upload.kind === 'tfjs' ? (upload.modelJson as StagedPart) : upload.kind === 'keras3-dir' ? (upload.config as StagedPart) : (upload.file as StagedPart)).stored;
   if (upload.kind === 'zip') {
     const zip = upload.file;
     const entries = unzipModelUpload(zip, maxUnzippedBytes);
@@ -78,6 +78,10 @@ export async function prepareUpload(dir: string, uploads: readonly StagedUpload[
       return prepareKeras(dir, 'keras-h5', await convertKerasH5(upload.file.bytes), primary);
     case 'keras3':
       return prepareKeras(dir, 'keras3', await convertKeras3(upload.file.bytes), primary);
+    case 'keras3-dir': {
+      const { config, weights, metadata } = upload;
+      return prepareKeras(dir, 'keras3', await convertKeras3Files({ config: config.bytes, weights: weights.bytes, ...(metadata === null ? {} : { metadata: metadata.bytes }) }), primary);
+    }
     case 'tfjs':
       return prepareTfjs(dir, upload, primary);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { strToU8, zipSync } from 'fflate';
+import { strToU8, unzipSync, zipSync } from 'fflate';
 import sharp from 'sharp';
 import { ApiError } from '../../src/client/index.js';
 import { assertSetosa, IRIS_ONNX } from '../helpers/fixtures.js';
@@ -102,6 +102,21 @@ describe('publishing Keras, TF.js and zipped models', () => {
         assert.ok(got.length === want.length && got.every((v, i) => Math.abs(v - want[i]!) <= 1e-5), `${name} ${output}: ${got} vs ${want}`);
       }
     }
+  });
+
+  it('serves a Keras 3 model saved unzipped, sent as config.json, model.weights.h5 and metadata.json in one request', async () => {
+    const entries = unzipSync(await readFile(fixture('keras3-layers/cnn.keras')));
+    const files = ['config.json', 'model.weights.h5', 'metadata.json'].map((name) => ({ name, data: Buffer.from(entries[name]!) }));
+    await server.client.publishModel({ name: 'k3-dir', files });
+    const meta = await server.client.getVersion('k3-dir');
+    assert.equal(meta.source_format, 'keras3');
+    assert.equal(meta.keras_version, '3.4.1');
+    assert.equal(meta.sha256, meta.files.find((f) => f.name === 'upload/config.json')!.sha256, 'identified by its config.json');
+    const { inputs, outputs } = JSON.parse(await readFile(fixture('keras3-layers/expected.json'), 'utf8'))['cnn.keras'] as { inputs: { input_layer: { data: number[] } }; outputs: { head: { data: number[] } } };
+    const image = inputs.input_layer.data.slice(0, 128);
+    const rows = Array.from({ length: 8 }, (_, y) => Array.from({ length: 8 }, (_, x) => image.slice((y * 8 + x) * 2, (y * 8 + x) * 2 + 2)));
+    const got = flat((await predictOne('k3-dir', { input_layer: rows })).head);
+    outputs.head.data.slice(0, 3).forEach((v, i) => assert.ok(Math.abs(got[i]! - v) <= 1e-5, `head[${i}] = ${got[i]} vs ${v}`));
   });
 
   it('serves a TF.js layers model sent as model.json plus its weight file in one request', async () => {

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import h5wasm, { type Dataset, type File as H5WasmFile, type Group } from 'h5wasm';
-import { convertKeras3, convertKerasH5 } from '../../src/worker/runtimes/keras/index.js';
+import { detectModelUpload, unzipModelUpload } from '../../src/worker/runtimes/detect-upload.js';
+import { convertKeras3, convertKeras3Files, convertKerasH5 } from '../../src/worker/runtimes/keras/index.js';
 import { toSnakeCase } from '../../src/worker/runtimes/keras/convert-keras3.js';
 import { readArray, withH5File, type Dataset as H5Dataset } from '../../src/worker/runtimes/keras/h5-file.js';
 import type { LoadedModel, Tensor } from '../../src/worker/runtimes/types.js';
@@ -172,6 +173,20 @@ describe('Keras 3 .keras files in the layout saving_lib writes', () => {
     const model = await loadConverted(t, await convertKeras3(bytes));
     assert.deepEqual(model.inputs, [{ name: 'sequential_input', dtype: 'float32', shape: [-1, 8, 8, 2] }]);
     assertClose(await predict(model, { ...expected, inputs: { sequential_input: expected.inputs['input_layer']! } }), expected);
+  });
+
+  it('takes a model saved unzipped (zipped=False, or a Hugging Face Hub folder) from a zip of its folder', async (t) => {
+    const expected = await expectedFor('towers.keras');
+    const entries = unzipSync(await readFile(`${KERAS3_LAYERS}/towers.keras`));
+    const folder = zipSync({ 'towers/config.json': entries['config.json']!, 'towers/model.weights.h5': entries['model.weights.h5']!, 'towers/metadata.json': entries['metadata.json']!, 'towers/README.md': strToU8('# towers') });
+    const upload = detectModelUpload(unzipModelUpload({ filename: 'towers.zip', bytes: folder }));
+    assert.equal(upload.kind, 'keras3-dir');
+    assert.ok(upload.kind === 'keras3-dir' && upload.config.filename === 'towers/config.json' && upload.metadata !== null);
+    const converted = await convertKeras3Files({ config: upload.config.bytes, weights: upload.weights.bytes, metadata: upload.metadata!.bytes });
+    assert.equal(converted.kerasVersion, '3.10.0');
+    assertClose(await predict(await loadConverted(t, converted), expected), expected);
+    const npz = zipSync({ 'config.json': entries['config.json']!, 'model.weights.npz': strToU8('PK'), 'metadata.json': entries['metadata.json']! });
+    assert.throws(() => detectModelUpload([{ filename: 'm.keras', bytes: npz }]), /saved with weights_format="npz"/);
   });
 
   it('names the layer and the path when model.weights.h5 lacks a layer', async () => {

@@ -17,6 +17,11 @@ export type ModelUpload =
   | { readonly kind: 'keras-h5'; readonly file: UploadPart }
   /** A Keras 3 `.keras` zip: convert with convertKeras3(file.bytes). */
   | { readonly kind: 'keras3'; readonly file: UploadPart }
+  /**
+   * A Keras 3 model saved unzipped (`model.save(dir, zipped=False)`, or a Hugging Face Hub
+   * download): config.json, model.weights.h5 and metadata.json side by side; convertKeras3Files.
+   */
+  | { readonly kind: 'keras3-dir'; readonly config: UploadPart; readonly weights: UploadPart; readonly metadata: UploadPart | null }
   /** A TF.js model: store model.json and its shards as they are, beside each other; format "tfjs". */
   | { readonly kind: 'tfjs'; readonly tfjsFormat: TfjsModelKind; readonly modelJson: UploadPart; readonly shards: readonly UploadPart[] }
   /** An ONNX file (by its extension); format "onnx". */
@@ -48,11 +53,22 @@ function findShards(modelJson: Record<string, unknown>, jsonPart: UploadPart, pa
   });
 }
 
+/** config.json with model.weights.h5 beside it: a Keras 3 model saved without zipping. */
+function keras3Folder(parts: readonly UploadPart[]): Extract<ModelUpload, { kind: 'keras3-dir' }> | null {
+  for (const config of parts.filter((p) => basename(p.filename) === 'config.json')) {
+    const beside = (name: string) => parts.find((p) => normalize(p.filename) === normalize(join(dirname(config.filename), name)));
+    const weights = beside('model.weights.h5');
+    if (weights !== undefined) return { kind: 'keras3-dir', config, weights, metadata: beside('metadata.json') ?? null };
+  }
+  return null;
+}
+
 const ACCEPTED = 'inferbox serves ONNX (.onnx), Keras (.h5 saved by Keras 2, .keras saved by Keras 3) and TF.js (model.json with its weight files), each alone or in a zip';
 
 /** Formats people upload by mistake, told by their bytes, with what to do instead. */
 function knownOtherFormat(file: UploadPart, zipEntries: readonly string[] | null): string | null {
   if (zipEntries?.some((n) => n === 'data.pkl' || n.endsWith('/data.pkl'))) return 'a PyTorch checkpoint (torch.save); export it with torch.onnx.export and publish the .onnx';
+  if (zipEntries?.some((n) => basename(n) === 'model.weights.npz') && zipEntries.some((n) => basename(n) === 'config.json')) return 'a Keras 3 model saved with weights_format="npz"; save it with the default, model.save("model.keras")';
   if (zipEntries?.some((n) => n === 'saved_model.pb' || n.endsWith('/saved_model.pb'))) return 'a TensorFlow SavedModel; convert it with tensorflowjs_converter or tf2onnx';
   if (file.bytes[0] === 0x80 && file.bytes[1] !== undefined && file.bytes[1] >= 2 && file.bytes[1] <= 5) return 'a Python pickle (pickle, joblib or torch.save); pickles run code when loaded, so they are never served: export to ONNX (skl2onnx, torch.onnx.export)';
   if (String.fromCharCode(...file.bytes.subarray(4, 8)) === 'TFL3') return 'a TensorFlow Lite model; publish the Keras or ONNX model it came from';
@@ -80,6 +96,8 @@ export function detectModelUpload(parts: readonly UploadPart[]): ModelUpload {
     if (parsed !== null) return { kind: 'tfjs', tfjsFormat: parsed.kind, modelJson: part, shards: findShards(parsed.modelJson, part, parts) };
   }
   if (parts.length > 1) {
+    const keras3 = keras3Folder(parts);
+    if (keras3 !== null) return keras3;
     const onnx = parts.filter((p) => extname(p.filename).toLowerCase() === '.onnx');
     if (onnx.length === 1) return { kind: 'onnx', file: onnx[0]! };
     const names = parts.map((p) => p.filename).join(', ');

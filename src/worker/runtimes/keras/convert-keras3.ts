@@ -147,6 +147,28 @@ function parseJsonEntry(bytes: Uint8Array, name: string): unknown {
   }
 }
 
+/** The three files of a Keras 3 model, as a `.keras` zip or a `zipped=False` folder holds them. */
+export interface Keras3Files {
+  readonly config: Uint8Array;
+  readonly weights: Uint8Array;
+  readonly metadata?: Uint8Array;
+}
+
+/**
+ * Converts a Keras 3 model from its three files (a `model.save(dir, zipped=False)` folder, or one
+ * downloaded from the Hugging Face Hub); see convertKeras3.
+ */
+export async function convertKeras3Files(files: Keras3Files): Promise<ConvertedKerasModel> {
+  const metadata = files.metadata === undefined ? {} : parseJsonEntry(files.metadata, METADATA);
+  const kerasVersion = typeof (metadata as { keras_version?: unknown }).keras_version === 'string' ? (metadata as { keras_version: string }).keras_version : undefined;
+  const config = translateKeras3Config(parseJsonEntry(files.config, CONFIG), kerasVersion);
+  const tfjs = await initTfjsBackend();
+  return withH5File(files.weights, WEIGHTS, (file) => {
+    const stored = storedLayers(config, file, '');
+    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(stored, layer), { kerasVersion: kerasVersion ?? 'unknown', backend: 'tensorflow' });
+  });
+}
+
 /**
  * Converts a Keras 3 `.keras` file (a zip of config.json, model.weights.h5 and metadata.json) into
  * TF.js layers artefacts, translating the config to the Keras 2 dialect TF.js reads. Sequential and
@@ -157,17 +179,11 @@ function parseJsonEntry(bytes: Uint8Array, name: string): unknown {
  */
 export async function convertKeras3(zipBytes: Uint8Array): Promise<ConvertedKerasModel> {
   const entries = readZipEntries(zipBytes, 'the .keras file', (name) => name === CONFIG || name === WEIGHTS || name === METADATA);
-  const configBytes = entries.get(CONFIG);
-  const weightBytes = entries.get(WEIGHTS);
-  if (configBytes === undefined || weightBytes === undefined) {
-    throw new ServeError('MODEL_INVALID', `the .keras file lacks ${configBytes === undefined ? CONFIG : WEIGHTS}: not a Keras 3 model file`);
+  const config = entries.get(CONFIG);
+  const weights = entries.get(WEIGHTS);
+  if (config === undefined || weights === undefined) {
+    throw new ServeError('MODEL_INVALID', `the .keras file lacks ${config === undefined ? CONFIG : WEIGHTS}: not a Keras 3 model file`);
   }
-  const metadata = entries.has(METADATA) ? parseJsonEntry(entries.get(METADATA)!, METADATA) : {};
-  const kerasVersion = typeof (metadata as { keras_version?: unknown }).keras_version === 'string' ? (metadata as { keras_version: string }).keras_version : undefined;
-  const config = translateKeras3Config(parseJsonEntry(configBytes, CONFIG), kerasVersion);
-  const tfjs = await initTfjsBackend();
-  return withH5File(weightBytes, `${WEIGHTS} in the .keras file`, (file) => {
-    const stored = storedLayers(config, file, '');
-    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(stored, layer), { kerasVersion: kerasVersion ?? 'unknown', backend: 'tensorflow' });
-  });
+  const metadata = entries.get(METADATA);
+  return convertKeras3Files({ config, weights, ...(metadata === undefined ? {} : { metadata }) });
 }

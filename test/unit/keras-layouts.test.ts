@@ -250,6 +250,11 @@ describe('Keras 3 .keras refusals: what TF.js would compute differently', () => 
     await rejectsWith(convertKeras3(bytes), 'MODEL_UNSUPPORTED', /layer "bi" is a Bidirectional layer whose backward layer is configured differently/);
   });
 
+  it('refuses a registered custom layer that borrows a built-in class name', async () => {
+    const bytes = await editKeras(await cnn(), { config: (c) => Object.assign(layerEntry(c, 'head'), { module: 'my_models.layers', registered_name: 'my_models>Dense' }) });
+    await rejectsWith(convertKeras3(bytes), 'MODEL_UNSUPPORTED', /layer "head" is a Dense layer, a custom or unknown layer class .*registered as "my_models>Dense"/);
+  });
+
   it('refuses keepdims=True pooling and quantized layers', async () => {
     const keepdims = await editKeras(await cnn(), { config: (c) => (layerEntry(c, 'gap')['config']['keepdims'] = true) });
     await rejectsWith(convertKeras3(keepdims), 'MODEL_UNSUPPORTED', /layer "gap" is a global pooling layer with keepdims=True/);

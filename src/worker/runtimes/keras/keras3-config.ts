@@ -195,9 +195,24 @@ function translateActivation(value: Json, layerName: string, kerasMajor: number)
 }
 
 function translateModelLayers(layers: Record_[], kerasMajor: number): { layers: Json[]; graph: GraphContext | null } {
+  layers.filter((l) => !isOpNode(l)).forEach(refuseCustomLayer);
   const graph = usesCallRecords(layers) ? graphContext(layers) : null;
   const kept = layers.filter((l) => graph === null || !graph.maskOps.has(entryName(l)));
   return { layers: kept.map((l) => translateLayer(l, graph, kerasMajor)), graph };
+}
+
+/**
+ * A layer class registered by the user (`registered_name` "package>Name") or defined outside Keras:
+ * refused even when it borrows a built-in class name, as its code may differ from the built-in's.
+ */
+function refuseCustomLayer(entry: Record_): void {
+  const registered = entry['registered_name'];
+  const module = entry['module'];
+  const custom = (typeof registered === 'string' && registered.includes('>')) || (typeof module === 'string' && !/^(tf_)?keras(\.|$)/.test(module));
+  if (!custom) return;
+  const name = entryName(entry);
+  const cls = String(entry['class_name']);
+  throw new ServeError('MODEL_UNSUPPORTED', `layer "${name}" is a ${cls} layer, a custom or unknown layer class that TF.js does not provide (${typeof registered === 'string' ? `registered as "${registered}"` : `from module ${String(module)}`})`, { layer: name, class: cls });
 }
 
 function translateLayer(value: Record_, graph: GraphContext | null, kerasMajor: number): Json {
@@ -248,6 +263,7 @@ function translateLayerConfig(config: Record_, className: string, layerName: str
       if (v !== null) throw new ServeError('MODEL_UNSUPPORTED', `layer "${layerName}" is quantized; TF.js cannot serve quantized Keras layers`, { layer: layerName });
       continue;
     }
+    if ((key === 'layer' || key === 'backward_layer') && isRecord(v)) refuseCustomLayer(v);
     if (key === 'batch_shape') out['batch_input_shape'] = v;
     else if (key === 'dtype' && isRecord(v) && typeof v['class_name'] === 'string') out[key] = policyDtype(v, layerName);
     else if (key === 'negative_slope' && className === 'LeakyReLU') out['alpha'] = v;

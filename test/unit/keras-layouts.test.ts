@@ -284,6 +284,39 @@ describe('Keras 2 .h5 files in the layout hdf5_format.py writes', () => {
   });
 });
 
+describe('Keras 2 .h5 files saved with the Theano backend', () => {
+  it('flips convolution kernels as Keras does when loading them (conv_utils.convert_kernel)', async (t) => {
+    const original = await readFile(fixture('keras2-mnist-cnn-h5/mnist-cnn.h5'));
+    const { FS } = await h5wasm.ready;
+    const path = `/theano-${process.pid}.h5`;
+    FS.writeFile(path, Uint8Array.from(original));
+    const file = new h5wasm.File(path, 'a');
+    // The same network as Theano would have stored it: kernels mirrored in both spatial axes.
+    for (const name of ['conv2d', 'conv2d_1']) {
+      const kernel = file.get(`model_weights/${name}/${name}/kernel:0`) as Dataset;
+      const [h, w, cin, cout] = kernel.shape as [number, number, number, number];
+      const data = kernel.value as Float32Array;
+      const mirrored = new Float32Array(data.length);
+      const block = cin * cout;
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) mirrored.set(data.subarray(((h - 1 - y) * w + (w - 1 - x)) * block, ((h - 1 - y) * w + (w - 1 - x) + 1) * block), (y * w + x) * block);
+      kernel.write_slice([[0, h], [0, w], [0, cin], [0, cout]], mirrored);
+    }
+    file.delete_attribute('backend');
+    file.create_attribute('backend', 'theano', null, 'S');
+    file.close();
+    const theano = FS.readFile(path);
+    FS.unlink(path);
+
+    const digit = { dtype: 'float32' as const, shape: [1, 28, 28, 1], data: Float32Array.from({ length: 784 }, (_, i) => ((i * 37) % 255)) };
+    const run = async (bytes: Uint8Array) => {
+      const model = await loadConverted(t, await convertKerasH5(bytes));
+      return [...((await model.run({ conv2d_input: digit })).dense!.data as Float32Array)];
+    };
+    const [expected, got] = [await run(original), await run(theano)];
+    got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) <= 1e-3 * Math.max(1, Math.abs(expected[i]!)), `logit ${i}: ${v} vs ${expected[i]}`));
+  });
+});
+
 describe('weight datasets', () => {
   /** One dataset written with h5wasm, read back through readArray. */
   async function readOne(write: (file: H5WasmFile) => void): Promise<ReturnType<typeof readArray>> {

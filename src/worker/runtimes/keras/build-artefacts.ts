@@ -14,6 +14,47 @@ export interface KerasOrigin {
   readonly backend: string;
 }
 
+// Layers whose kernels Keras 2 flips when loading a file saved with the Theano backend, which
+// convolves where TensorFlow cross-correlates (hdf5_format.py preprocess_weights_for_loading:
+// conv_utils.convert_kernel on weights[0], and weights[1] of a ConvLSTM2D).
+const CONV_LAYERS = new Set(['Conv1D', 'Conv2D', 'Conv3D', 'Conv2DTranspose', 'ConvLSTM2D']);
+
+/** The kernel variables Keras would flip, through nested models and wrappers. */
+function convKernels(layer: TF.layers.Layer): TF.LayerVariable[] {
+  const nested = (layer as Partial<TF.LayersModel>).layers;
+  if (nested !== undefined) return nested.flatMap(convKernels);
+  const wrapped = (layer as { layer?: TF.layers.Layer; forwardLayer?: TF.layers.Layer; backwardLayer?: TF.layers.Layer });
+  if (wrapped.forwardLayer !== undefined && wrapped.backwardLayer !== undefined) return [...convKernels(wrapped.forwardLayer), ...convKernels(wrapped.backwardLayer)];
+  if (wrapped.layer !== undefined) return convKernels(wrapped.layer);
+  const cls = layer.getClassName();
+  if (!CONV_LAYERS.has(cls)) return [];
+  return layer.weights.slice(0, cls === 'ConvLSTM2D' ? 2 : 1);
+}
+
+/** conv_utils.convert_kernel: every axis reversed but the last two (input and output channels). */
+function flipSpatial(array: H5Array): H5Array {
+  const shape = array.shape;
+  const spatial = shape.slice(0, -2);
+  const block = (shape.at(-2) ?? 1) * (shape.at(-1) ?? 1);
+  const out = new (array.data.constructor as Float32ArrayConstructor)(array.data.length);
+  const positions = spatial.reduce((n, d) => n * d, 1);
+  for (let p = 0; p < positions; p++) {
+    // p's coordinates, each mirrored, give the source position.
+    let rest = p;
+    let mirrored = 0;
+    let stride = 1;
+    for (let axis = spatial.length - 1; axis >= 0; axis--) {
+      const size = spatial[axis]!;
+      const coordinate = rest % size;
+      rest = Math.floor(rest / size);
+      mirrored += (size - 1 - coordinate) * stride;
+      stride *= size;
+    }
+    out.set(array.data.subarray(mirrored * block, (mirrored + 1) * block), p * block);
+  }
+  return { ...array, data: out };
+}
+
 /**
  * The config as served: initialisers, regularisers and constraints only matter for training, and
  * Keras names some that TF.js lacks (Keras 3's OrthogonalInitializer, OrthogonalRegularizer), so
@@ -85,9 +126,10 @@ export async function buildLayersArtefacts(tfjs: TfjsBackend, kerasConfig: Layer
   try {
     const weightSpecs: TF.io.WeightsManifestEntry[] = [];
     const chunks: Uint8Array[] = [];
+    const flipped = new Set(origin.backend === 'theano' ? model.layers.flatMap(convKernels) : []);
     for (const layer of model.layers) {
       if (layer.weights.length === 0) continue;
-      const arrays = matchWeights(layer, readLayerWeights(layer));
+      const arrays = matchWeights(layer, readLayerWeights(layer)).map((a, i) => (flipped.has(layer.weights[i]!) ? flipSpatial(a) : a));
       layer.weights.forEach((v, i) => {
         const data = asDtype(arrays[i]!.data, v.dtype);
         weightSpecs.push({ name: v.originalName, shape: v.shape.map(Number), dtype: v.dtype === 'int32' ? 'int32' : 'float32' });

@@ -84,6 +84,7 @@ interface PreludeApi {
   const MapSet = uncurry(Map.prototype.set) as <K, V>(m: Map<K, V>, k: K, v: V) => Map<K, V>;
   const MapHas = uncurry(Map.prototype.has) as <K>(m: Map<K, unknown>, k: K) => boolean;
   const MapDelete = uncurry(Map.prototype.delete) as <K>(m: Map<K, unknown>, k: K) => boolean;
+  const MapClear = uncurry(Map.prototype.clear) as (m: Map<unknown, unknown>) => void;
   const MapForEach = uncurry(Map.prototype.forEach) as (m: unknown, cb: (v: unknown, k: unknown) => void) => void;
   const MapSize = uncurry(getter(Map.prototype, 'size'));
   const SetCtor = Set;
@@ -482,10 +483,17 @@ interface PreludeApi {
     }
     return record;
   }
+  /** One map for every copy-out, emptied after each: no allocation per call. */
+  const seenInCopy = new MapCtor<object, unknown>();
   function settled(fnName: string, value: unknown): PreludeEnvelope {
     try {
       copyIsJson = true;
-      const copy = isPrimitive(value) ? primitive(value) : clean(value, new MapCtor());
+      let copy: unknown;
+      try {
+        copy = isPrimitive(value) ? primitive(value) : clean(value, seenInCopy);
+      } finally {
+        MapClear(seenInCopy);
+      }
       const logs = takeLogs();
       return copyIsJson && logs === null ? JSONStringify(copy) : { kind: 'ok', value: copy, logs };
     } catch (e) {

@@ -57,12 +57,36 @@ async function drive(target: LoadTarget, seconds: number): Promise<{ latenciesUs
   return { latenciesUs, errors, elapsedS: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
-/** Warm up for 1 s, then measure for `seconds`. */
-export async function runLoad(target: LoadTarget): Promise<LoadResult> {
-  await drive(target, 1);
-  const { latenciesUs, errors, elapsedS } = await drive(target, target.seconds);
+function summarize(latenciesUs: number[], errors: number, elapsedS: number): LoadResult {
   const sorted = latenciesUs.sort((a, b) => a - b);
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) / 1000;
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) / 1000;
   return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: mean, rps: sorted.length / elapsedS, errors };
+}
+
+/** Warm up for 1 s, then measure for `seconds`. */
+export async function runLoad(target: LoadTarget): Promise<LoadResult> {
+  await drive(target, 1);
+  const { latenciesUs, errors, elapsedS } = await drive(target, target.seconds);
+  return summarize(latenciesUs, errors, elapsedS);
+}
+
+/**
+ * Two targets measured in alternating slices (a, b, a, b, ...) and pooled per target, so drift in
+ * the machine's state (other processes, CPU frequency) falls on both alike. A ratio of the two is
+ * steadier than one taken from two runs minutes apart.
+ */
+export async function runInterleaved(a: LoadTarget, b: LoadTarget, slices: number, sliceSeconds: number): Promise<{ a: LoadResult; b: LoadResult }> {
+  await drive(a, 1);
+  await drive(b, 1);
+  const pooled = { a: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 }, b: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 } };
+  for (let i = 0; i < slices; i++) {
+    for (const [key, target] of [['a', a], ['b', b]] as const) {
+      const slice = await drive(target, sliceSeconds);
+      pooled[key].latenciesUs.push(...slice.latenciesUs);
+      pooled[key].errors += slice.errors;
+      pooled[key].elapsedS += slice.elapsedS;
+    }
+  }
+  return { a: summarize(pooled.a.latenciesUs, pooled.a.errors, pooled.a.elapsedS), b: summarize(pooled.b.latenciesUs, pooled.b.errors, pooled.b.elapsedS) };
 }

@@ -60,12 +60,14 @@ async function deploy(client: InferboxClient, name: string, model: string, scrip
 }
 
 /** The same CNN served from Keras (TF.js) and from ONNX (onnxruntime); run.ts quotes their ratio. */
+export const IRIS_PLAIN = 'iris JSON, no script';
+export const IRIS_HOOKS = 'iris JSON, prepare + postprocess';
 export const MNIST_CNN_KERAS = 'mnist-cnn JSON [1,28,28,1], no script, Keras .h5 on TF.js';
 export const MNIST_CNN_ONNX = 'mnist-cnn JSON [1,1,28,28], no script, same CNN as ONNX';
 
 export const SCENARIOS: readonly Scenario[] = [
   {
-    name: 'iris JSON, no script',
+    name: IRIS_PLAIN,
     connections: [1, 8],
     async setup(client) {
       await publishIris(client);
@@ -73,7 +75,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    name: 'iris JSON, prepare + postprocess',
+    name: IRIS_HOOKS,
     connections: [1, 8],
     async setup(client) {
       await publishIris(client);

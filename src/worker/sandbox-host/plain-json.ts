@@ -6,16 +6,18 @@
 
 /** Nodes looked at before giving up: past it the structured copy is used, and the check stays cheap. */
 const MAX_NODES = 4096;
+/** Deeper than this is left to the structured copy (which also handles cycles). */
+const MAX_DEPTH = 64;
 
 /**
- * True when `value` survives JSON.stringify/JSON.parse unchanged: plain objects and arrays (no
- * shared or cyclic references), strings, booleans, null and finite numbers. Typed arrays, Dates,
- * Maps, BigInt, undefined, NaN and anything with another prototype are not.
+ * True when `value` survives JSON.stringify/JSON.parse: plain objects and arrays, strings, booleans,
+ * null and finite numbers, at most MAX_DEPTH deep (so a cycle answers false). Typed arrays, Dates,
+ * Maps, BigInt, undefined, NaN and anything with another prototype are not. An object reached twice
+ * would arrive as two copies; arguments come from parsed JSON or from model outputs, which share none.
  */
 export function isPlainJson(value: unknown): boolean {
   let nodes = 0;
-  const seen = new Set<object>();
-  const visit = (v: unknown): boolean => {
+  const visit = (v: unknown, depth: number): boolean => {
     if (++nodes > MAX_NODES) return false;
     switch (typeof v) {
       case 'string':
@@ -25,20 +27,19 @@ export function isPlainJson(value: unknown): boolean {
         return Number.isFinite(v);
       case 'object': {
         if (v === null) return true;
-        if (seen.has(v)) return false;
-        seen.add(v);
+        if (depth > MAX_DEPTH) return false;
         if (Array.isArray(v)) {
-          for (let i = 0; i < v.length; i++) if (!visit(v[i])) return false;
+          for (let i = 0; i < v.length; i++) if (!visit(v[i], depth + 1)) return false;
           return true;
         }
         const proto = Object.getPrototypeOf(v);
         if (proto !== Object.prototype && proto !== null) return false;
-        for (const key in v) if (!visit((v as Record<string, unknown>)[key])) return false;
+        for (const key in v) if (!visit((v as Record<string, unknown>)[key], depth + 1)) return false;
         return true;
       }
       default:
         return false;
     }
   };
-  return visit(value);
+  return visit(value, 0);
 }

@@ -74,15 +74,23 @@ export async function runLoad(target: LoadTarget): Promise<LoadResult> {
 /**
  * Two targets measured in alternating slices (a, b, a, b, ...) and pooled per target, so drift in
  * the machine's state (other processes, CPU frequency) falls on both alike. A ratio of the two is
- * steadier than one taken from two runs minutes apart.
+ * steadier than one taken from two runs minutes apart. Each slice first drives its target for
+ * `settleSeconds` unmeasured: right after a switch the first target runs slower for a few hundred
+ * milliseconds (measured: +30-40 us at p50 on iris), which without the settle would count against
+ * whichever target has the shorter latency and flatter the ratio.
  */
-export async function runInterleaved(a: LoadTarget, b: LoadTarget, slices: number, sliceSeconds: number): Promise<{ a: LoadResult; b: LoadResult }> {
+export async function runInterleaved(
+  a: LoadTarget,
+  b: LoadTarget,
+  options: { slices: number; sliceSeconds: number; settleSeconds: number },
+): Promise<{ a: LoadResult; b: LoadResult }> {
   await drive(a, 1);
   await drive(b, 1);
   const pooled = { a: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 }, b: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 } };
-  for (let i = 0; i < slices; i++) {
+  for (let i = 0; i < options.slices; i++) {
     for (const [key, target] of [['a', a], ['b', b]] as const) {
-      const slice = await drive(target, sliceSeconds);
+      await drive(target, options.settleSeconds);
+      const slice = await drive(target, options.sliceSeconds);
       pooled[key].latenciesUs.push(...slice.latenciesUs);
       pooled[key].errors += slice.errors;
       pooled[key].elapsedS += slice.elapsedS;

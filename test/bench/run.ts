@@ -91,13 +91,13 @@ async function interleavedHooksRatio(targets: ReadonlyMap<string, LoadTarget>): 
   const plain = targets.get(IRIS_PLAIN);
   const hooks = targets.get(IRIS_HOOKS);
   if (plain === undefined || hooks === undefined) return null;
-  const slices = 10;
-  const sliceSeconds = Math.max(0.5, seconds / 5);
-  process.stderr.write(`iris with / without hooks, interleaved: ${slices} x ${sliceSeconds}s each ... `);
-  const { a, b } = await runInterleaved(plain, hooks, slices, sliceSeconds);
+  const options = { slices: 10, sliceSeconds: Math.max(1, seconds / 5), settleSeconds: 0.5 };
+  const shape = `${options.slices} alternating slices of ${options.sliceSeconds} s each after ${options.settleSeconds} s unmeasured`;
+  process.stderr.write(`iris with / without hooks, interleaved: ${shape} ... `);
+  const { a, b } = await runInterleaved(plain, hooks, options);
   const ratio = b.p50Ms / a.p50Ms;
   process.stderr.write(`${ratio.toFixed(3)}\n`);
-  return `iris p50 with hooks / without hooks, interleaved (${slices} alternating slices of ${sliceSeconds} s each at concurrency 1, pooled): **${ratio.toFixed(3)}** (${fmt(b.p50Ms)} ms / ${fmt(a.p50Ms)} ms; goal <= 1.10)`;
+  return `iris p50 with hooks / without hooks, interleaved (${shape}, at concurrency 1, pooled): **${ratio.toFixed(3)}** (${fmt(b.p50Ms)} ms / ${fmt(a.p50Ms)} ms; goal <= 1.10)`;
 }
 
 /** Ratios quoted from one run at concurrency 1: hooks over no hooks; the CNN on TF.js over the same CNN on onnxruntime. */

@@ -52,12 +52,24 @@ export class ModelPool {
     });
   }
 
+  /** The model if it is loaded now, leased without waiting a promise turn; else undefined. */
+  acquireLoaded(ref: ModelRef): ModelLease | undefined {
+    const entry = this.cache.get(ref.key);
+    if (entry === undefined) return undefined;
+    this.counters.hits++;
+    return this.lease(entry);
+  }
+
   async acquire(ref: ModelRef): Promise<ModelLease> {
     const status: LRUCache.Status<string, Entry, ModelRef> = {};
     const entry = await this.cache.fetch(ref.key, { context: ref, status });
     if (entry === undefined) throw new Error(`model ${ref.key} did not load`);
     if (status.fetch === 'hit') this.counters.hits++;
     else this.counters.misses++;
+    return this.lease(entry);
+  }
+
+  private lease(entry: Entry): ModelLease {
     entry.leases++;
     let released = false;
     return {

@@ -1,20 +1,39 @@
+import { performance } from 'node:perf_hooks';
 import { ServeError } from '../errors.js';
 import type { Record_ } from '../api/records.js';
-import { bindRecords, splitOutputs } from './binding.js';
+import { bindRecords, splitOutputs, type Batch } from './binding.js';
+import { recordRun } from './inference-cost.js';
 import { nest, toJsonValues } from './runtimes/tensor.js';
 import type { LoadedModel, Tensor } from './runtimes/types.js';
 
 /** Runs the model over records (stacked into batches where it can) and returns raw outputs per record. */
 export async function runRecords(model: LoadedModel, records: readonly Record_[]): Promise<Record<string, Tensor>[]> {
+  const started = performance.now();
+  const batches = bindRecords(records, model.inputs, model.outputs);
+  const perRecord = new Array<Record<string, Tensor>>(records.length);
+  for (const batch of batches) scatter(batch, await model.run(batch.feeds), perRecord);
+  recordRun(model, records.length, performance.now() - started);
+  return perRecord;
+}
+
+/** runRecords without yielding to the event loop; null when the model cannot run synchronously. */
+export function runRecordsSync(model: LoadedModel, records: readonly Record_[]): Record<string, Tensor>[] | null {
+  const started = performance.now();
   const batches = bindRecords(records, model.inputs, model.outputs);
   const perRecord = new Array<Record<string, Tensor>>(records.length);
   for (const batch of batches) {
-    const outputs = await model.run(batch.feeds);
-    splitOutputs(batch, outputs).forEach((out, i) => {
-      perRecord[batch.recordIndices[i]!] = out;
-    });
+    const outputs = model.runSync(batch.feeds);
+    if (outputs === null) return null;
+    scatter(batch, outputs, perRecord);
   }
+  recordRun(model, records.length, performance.now() - started);
   return perRecord;
+}
+
+function scatter(batch: Batch, outputs: Record<string, Tensor>, perRecord: Record<string, Tensor>[]): void {
+  splitOutputs(batch, outputs).forEach((out, i) => {
+    perRecord[batch.recordIndices[i]!] = out;
+  });
 }
 
 /** A tensor as nested JSON arrays (numbers, booleans or strings). */

@@ -82,6 +82,13 @@ describe('tfjsRuntime with a TF.js layers model (Embedding + GRU)', () => {
     assertClose(await runOne(model, float32([1, 10], GRU_INPUT)), GRU_EXPECTED, 1e-4);
   });
 
+  it('runs synchronously too (runSync), with the same answer', async (t) => {
+    const model = await load(t, GRU_DIR);
+    const out = model.runSync({ embedding_Embedding2_input: float32([1, 10], GRU_INPUT) });
+    assert.notEqual(out, null);
+    assertClose([...(out!['gru_GRU1']!.data as Float32Array)], GRU_EXPECTED, 1e-4);
+  });
+
   it('runs a batch of two rows in one call', async (t) => {
     const model = await load(t, GRU_DIR);
     const out = await model.run({ embedding_Embedding2_input: float32([2, 10], [...GRU_INPUT, ...GRU_INPUT]) });
@@ -99,6 +106,9 @@ describe('tfjsRuntime with a TF.js graph model (MatMul)', () => {
       const out = await model.run({ Placeholder: float32([2, 2], [1, 1, 1, 1]) });
       assert.deepEqual(out['MatMul']!.shape, [2, 2]);
       assertClose([...(out['MatMul']!.data as Float32Array)], MATMUL_EXPECTED, 1e-4);
+      // A graph without control flow runs synchronously as well (execute, not executeAsync).
+      const sync = model.runSync({ Placeholder: float32([2, 2], [1, 1, 1, 1]) });
+      assertClose([...(sync!['MatMul']!.data as Float32Array)], MATMUL_EXPECTED, 1e-4);
     });
   }
 

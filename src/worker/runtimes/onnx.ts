@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ServeError } from '../../errors.js';
+import { NativeOrtSession } from './onnx-session.js';
 import { readServingNotes, type ZipMapOutput } from './onnx-zipmap.js';
 import { isDType } from './tensor.js';
 import type { LoadedModel, ModelRuntime, RuntimeOptions, Tensor, TensorSpec } from './types.js';
@@ -48,10 +49,11 @@ class OnnxModel implements LoadedModel {
   readonly backend = ONNX_BACKEND;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
-  private readonly fetches: string[];
+  private readonly fetches: Record<string, null>;
+  private readonly fetchNames: string[];
 
   constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: NativeOrtSession,
     private readonly zipmaps: readonly ZipMapOutput[],
   ) {
     this.inputs = session.inputMetadata.map(toTensorSpec);
@@ -66,36 +68,42 @@ class OnnxModel implements LoadedModel {
         if (!zip) return specs.get(m.name)!;
         return { name: m.name, dtype: 'float32', shape: [-1, zip.classes.length], classes: zip.classes } satisfies TensorSpec;
       });
-    this.fetches = [...new Set([...this.outputs.filter((o) => o.dtype !== null && !o.classes).map((o) => o.name), ...zipmaps.map((z) => z.tensor)])];
+    this.fetchNames = [...new Set([...this.outputs.filter((o) => o.dtype !== null && !o.classes).map((o) => o.name), ...zipmaps.map((z) => z.tensor)])];
+    this.fetches = Object.fromEntries(this.fetchNames.map((n) => [n, null]));
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds);
+  }
+
+  /** onnxruntime's run is synchronous underneath (see onnx-session.ts): so is this. */
+  runSync(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
-    let results: ort.InferenceSession.ReturnType;
+    let results: Record<string, ort.Tensor>;
     try {
-      results = await this.session.run(ortFeeds, this.fetches);
+      results = this.session.run(ortFeeds, this.fetches);
     } catch (err) {
       throw new ServeError('INFERENCE_FAILED', `onnxruntime could not run the model: ${cleanOrtMessage(err)}`, undefined, { cause: err });
     }
     const out: Record<string, Tensor> = {};
-    for (const name of this.fetches) out[name] = fromOrtTensor(results[name] as ort.Tensor);
+    for (const name of this.fetchNames) out[name] = fromOrtTensor(results[name]!);
     for (const zip of this.zipmaps) out[zip.output] = out[zip.tensor]!;
     for (const name of Object.keys(out)) if (!this.outputs.some((o) => o.name === name)) delete out[name];
     return out;
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    this.session.dispose();
   }
 }
 
 export const onnxRuntime: ModelRuntime = {
   format: 'onnx',
   async load(dir: string, mainFile: string, options: RuntimeOptions): Promise<LoadedModel> {
-    let session: ort.InferenceSession;
+    let session: NativeOrtSession;
     try {
-      session = await ort.InferenceSession.create(join(dir, mainFile), {
+      session = new NativeOrtSession(join(dir, mainFile), {
         intraOpNumThreads: options.intraOpThreads,
         interOpNumThreads: 1,
         executionMode: 'sequential',

@@ -50,6 +50,11 @@ class TfjsLayersModel implements LoadedModel {
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds);
+  }
+
+  /** predictOnBatch is synchronous. */
+  runSync(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
     const { tf } = this.tfjs;
     const out: Record<string, Tensor> = {};
     try {
@@ -94,27 +99,43 @@ class TfjsGraphModel implements LoadedModel {
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds) ?? this.runAsync(feeds);
+  }
+
+  /** execute() is synchronous, except for graphs that need executeAsync. */
+  runSync(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> | null {
+    if (this.needsAsync) return null;
     const { tf } = this.tfjs;
     const nodes = this.model.inputNodes;
     const out: Record<string, Tensor> = {};
-    const collect = (ys: TF.Tensor | TF.Tensor[]) =>
-      (Array.isArray(ys) ? ys : [ys]).forEach((y, i) => (out[this.outputs[i]!.name] = fromTfTensor(y, this.tfjs.kind === 'cpu')));
     try {
-      if (!this.needsAsync) {
-        tf.tidy(() => {
-          const xs: TF.NamedTensorMap = {};
-          this.inputs.forEach((spec, i) => (xs[nodes[i]!] = toTfTensor(tf, spec, feeds[spec.name])));
-          collect(this.model.execute(xs, this.model.outputNodes));
-        });
-        return out;
-      }
+      tf.tidy(() => {
+        const xs: TF.NamedTensorMap = {};
+        this.inputs.forEach((spec, i) => (xs[nodes[i]!] = toTfTensor(tf, spec, feeds[spec.name])));
+        this.collect(this.model.execute(xs, this.model.outputNodes), out);
+      });
+    } catch (err) {
+      throw inferenceFailed(err);
+    }
+    return out;
+  }
+
+  private collect(ys: TF.Tensor | TF.Tensor[], out: Record<string, Tensor>): void {
+    (Array.isArray(ys) ? ys : [ys]).forEach((y, i) => (out[this.outputs[i]!.name] = fromTfTensor(y, this.tfjs.kind === 'cpu')));
+  }
+
+  private async runAsync(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    const { tf } = this.tfjs;
+    const nodes = this.model.inputNodes;
+    const out: Record<string, Tensor> = {};
+    try {
       // tidy cannot span an await: dispose the feeds and results by hand.
       const xs: TF.NamedTensorMap = {};
       try {
         this.inputs.forEach((spec, i) => (xs[nodes[i]!] = toTfTensor(tf, spec, feeds[spec.name])));
         const ys = await this.model.executeAsync(xs, this.model.outputNodes);
         try {
-          collect(ys);
+          this.collect(ys, out);
         } finally {
           tf.dispose(ys);
         }

@@ -60,6 +60,12 @@ export interface LoadedModel {
   readonly backend: string;
   /** Runs once. Only outputs whose spec has a dtype are fetched. */
   run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
+  /**
+   * Runs once without yielding to the event loop, or answers null when this model cannot (a TF.js
+   * graph with control flow); the answer is the same for every call. A script's predict flow runs the
+   * model this way inside its one isolate entry.
+   */
+  runSync(feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> | null;
   dispose(): Promise<void>;
 }
 

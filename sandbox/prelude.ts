@@ -33,9 +33,27 @@ type PreludeEnvelope =
   | { kind: 'missing'; logs: PreludeLogs | null }
   | { kind: 'rejected'; message: string; logs: PreludeLogs | null }
   | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: PreludeLogs | null };
+/**
+ * The model step's answer: one row per record (postprocess's argument, the outputs in order; or the
+ * record itself when there is no postprocess), the output names postprocess's arrays zip with, and
+ * whether the request came as a split table.
+ */
+interface FlowRows {
+  rows: unknown[];
+  names: string[];
+  split: boolean;
+}
+/** The flow's arguments in one (as JSON text when the args are plain JSON): one value crosses, not seven. */
+type FlowCall = [args: unknown, linesLeft: number, bytesLeft: number, truncated: boolean, files: boolean, prepare: string | null, postprocess: boolean];
 interface PreludeApi {
   /** `args` comes as JSON text when the host found it plain JSON (cheaper to copy than objects). */
   dispatch(name: string, args: unknown[] | string, linesLeft: number, bytesLeft: number, truncated: boolean): PreludeEnvelope;
+  /**
+   * The predict flow in one call: preprocess_files (when `files`), then `prepare` (its name, or null),
+   * then the model, then postprocess per record (when `postprocess`). Answers like dispatch, with the
+   * call's result: the records, or `{ columns, data }` for a split table.
+   */
+  flow(call: FlowCall | string): PreludeEnvelope;
   settle(): Promise<PreludeEnvelope>;
   drain(): PreludeLogs | null;
   /** Runs the user's script (already syntax-checked on the host) and finds its top-level functions. */
@@ -49,6 +67,13 @@ interface PreludeApi {
   options: PreludeOptions,
   startRun: (id: number, feeds: unknown) => void,
   startImage: (id: number, bytes: Uint8Array, options: unknown, field: string, name: string) => void,
+  /**
+   * The flow's model step while the host is inside the flow call. `prepared` is the args as JSON
+   * text when they are plain JSON, else as data. Answers FlowRows (as JSON text when they are plain
+   * JSON), null to run the step asynchronously instead (through startInfer), or `{ code, message }`.
+   */
+  inferSync: (prepared: unknown) => unknown,
+  startInfer: (id: number, prepared: unknown) => void,
 ): PreludeApi {
   'use strict';
   type Fn<T, A extends unknown[], R> = (this: T, ...args: A) => R;
@@ -353,6 +378,20 @@ interface PreludeApi {
   // ---- errors ------------------------------------------------------------------------------------
   const rejections = new WeakSet<object>();
   const bridgeCodes = new WeakMap<object, string>();
+  /** Failures of the flow's own steps (not of a script function): the host's code, no stack report. */
+  const flowFailures = new WeakSet<object>();
+  /** A failed host call as the script sees it: an Error with the server's code, which it may catch. */
+  function bridgeError(code: string, message: string): Error {
+    const error = new ErrorCtor(message);
+    ObjectDefineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true });
+    WeakMapSet(bridgeCodes, error, code);
+    return error;
+  }
+  function flowFailure(code: string, message: string): Error {
+    const error = bridgeError(code, message);
+    WeakSetAdd(flowFailures, error);
+    return error;
+  }
   function fail(message: unknown): never {
     const error = new ErrorCtor(StringCtor(message));
     WeakSetAdd(rejections, error);
@@ -388,7 +427,7 @@ interface PreludeApi {
       // keep the generic description
     }
     const report = frames === '' ? `${name}: ${message}` : `${name}: ${message}\n${frames}`;
-    return { kind: 'threw', name, message, report, code, logs: takeLogs() };
+    return { kind: 'threw', name, message, report: isObjectLike(e) && WeakSetHas(flowFailures, e) ? '' : report, code, logs: takeLogs() };
   }
 
   // ---- results: rebuilt from own data properties only ---------------------------------------------
@@ -485,21 +524,25 @@ interface PreludeApi {
   }
   /** One map for every copy-out, emptied after each: no allocation per call. */
   const seenInCopy = new MapCtor<object, unknown>();
+  /** What `fnName` returned, as data that may leave the isolate; sets copyIsJson. Throws a TypeError for what cannot leave. */
+  function copyOut(fnName: string, value: unknown): unknown {
+    copyIsJson = true;
+    try {
+      return isPrimitive(value) ? primitive(value) : clean(value, seenInCopy);
+    } catch (e) {
+      if (!(e instanceof Uncopyable)) throw e;
+      throw new TypeErrorCtor(`${fnName}() returned ${e.what} at result${e.path}; only data (JSON values, typed arrays, Date, Map, Set) can leave the sandbox`);
+    } finally {
+      MapClear(seenInCopy);
+    }
+  }
   function settled(fnName: string, value: unknown): PreludeEnvelope {
     try {
-      copyIsJson = true;
-      let copy: unknown;
-      try {
-        copy = isPrimitive(value) ? primitive(value) : clean(value, seenInCopy);
-      } finally {
-        MapClear(seenInCopy);
-      }
+      const copy = copyOut(fnName, value);
       const logs = takeLogs();
       return copyIsJson && logs === null ? JSONStringify(copy) : { kind: 'ok', value: copy, logs };
     } catch (e) {
-      if (!(e instanceof Uncopyable)) return failure(e);
-      const message = `${fnName}() returned ${e.what} at result${e.path}; only data (JSON values, typed arrays, Date, Map, Set) can leave the sandbox`;
-      return failure(new TypeErrorCtor(message));
+      return failure(e);
     }
   }
 
@@ -627,17 +670,18 @@ interface PreludeApi {
   };
 
   // ---- host calls (model.run, file.image): an ignored host Callback starts one, the host resolves it by id ----
-  const hostCalls = new MapCtor<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; image: boolean }>();
+  type HostCallKind = 'run' | 'image' | 'flow';
+  const hostCalls = new MapCtor<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; kind: HostCallKind }>();
   let hostCallSeq = 0;
-  function hostCall(image: boolean, start: (id: number) => void): Promise<unknown> {
+  function hostCall(kind: HostCallKind, start: (id: number) => void): Promise<unknown> {
     return new PromiseCtor((resolve, reject) => {
       const id = ++hostCallSeq;
-      MapSet(hostCalls, id, { resolve, reject, image });
+      MapSet(hostCalls, id, { resolve, reject, kind });
       try {
         start(id);
       } catch (e) {
         MapDelete(hostCalls, id);
-        if (image) imagesInFlight--; // pumpImages, which started it, moves on to the next
+        if (kind === 'image') imagesInFlight--; // pumpImages, which started it, moves on to the next
         throw e;
       }
     });
@@ -656,7 +700,7 @@ interface PreludeApi {
       if (!isObjectLike(feeds) || ArrayIsArray(feeds)) {
         return new PromiseCtor((_, reject) => reject(new TypeErrorCtor('model.run(feeds): feeds must be an object { inputName: values }')));
       }
-      return hostCall(false, (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;
+      return hostCall('run', (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;
     },
   });
 
@@ -780,7 +824,7 @@ interface PreludeApi {
           throw new TypeErrorCtor(`image(options): options must be plain data; found ${e.what} at options${e.path}`);
         }
         push(imageQueue, () => {
-          const decoded = hostCall(true, (id) => startImage(id, file.bytes, options, file.field, file.name)) as Promise<InferboxImage>;
+          const decoded = hostCall('image', (id) => startImage(id, file.bytes, options, file.field, file.name)) as Promise<InferboxImage>;
           PromiseThen(decoded, resolve, reject);
         });
         pumpImages();
@@ -842,6 +886,125 @@ interface PreludeApi {
     }
   }
 
+  // ---- the predict flow: [preprocess_files ->] prepare -> model -> postprocess, in one call ---------
+  const isThenable = (v: unknown): boolean => isObjectLike(v) && typeof (v as { then?: unknown }).then === 'function';
+  const rethrow = (e: unknown): never => {
+    throw e;
+  };
+  /** `next(value)` now, or once `value` settles when it is a thenable (the flow then goes on asynchronously). */
+  function andThen(value: unknown, next: (v: unknown) => unknown): unknown {
+    if (!isThenable(value)) return next(value);
+    return PromiseThen(new PromiseCtor<unknown>((resolve) => resolve(value)), next, rethrow);
+  }
+  function scriptFunction(name: string): (arg: unknown) => unknown {
+    const get = MapGet(fns, name);
+    const fn = get === undefined ? undefined : get();
+    if (typeof fn !== 'function') throw flowFailure('FUNCTION_NOT_FOUND', `the script defines no function "${name}"`);
+    return fn as (arg: unknown) => unknown;
+  }
+  function describe(v: unknown): string {
+    if (ArrayIsArray(v)) return 'an array';
+    if (typeof v === 'function') return 'a function';
+    return typeof v === 'symbol' ? 'a symbol' : StringCtor(v);
+  }
+  /** A step before the model must hand on the args object (with X). */
+  function argsFrom(fnName: string, value: unknown): unknown {
+    if (typeof value === 'object' && value !== null && !ArrayIsArray(value)) return value;
+    throw flowFailure('SCRIPT_FAILED', `${fnName}(args) must return the args object (with X), got ${describe(value)}`);
+  }
+  /** The model step: synchronous inside the host's call when it says so, else an asynchronous host call. */
+  function runModel(fnName: string, prepared: unknown): unknown {
+    const copy = copyOut(fnName, prepared);
+    const payload = copyIsJson ? JSONStringify(copy) : copy;
+    const answer = inferSync(payload);
+    if (answer === null) return hostCall('flow', (id) => startInfer(id, payload));
+    const rows = (typeof answer === 'string' ? JSONParse(answer) : answer) as FlowRows | { code: string; message: string };
+    if ('code' in rows) throw flowFailure(rows.code, rows.message);
+    return rows;
+  }
+  /** postprocess's answer as a result record: an array zips with the output names, an object is kept. */
+  function toRecord(value: unknown, names: string[]): unknown {
+    if (ArrayIsArray(value)) {
+      if (value.length !== names.length) {
+        const message = `postprocess returned an array of ${value.length} items for ${names.length} output(s) (${ArrayJoin(names, ', ')}); return one item per output, or an object`;
+        throw flowFailure('SCRIPT_FAILED', message);
+      }
+      const record = ObjectCreate(null) as Record<string, unknown>;
+      for (let i = 0; i < names.length; i++) record[names[i]!] = value[i];
+      return record;
+    }
+    if (value !== null && typeof value === 'object') return value;
+    if (names.length === 1) {
+      const record = ObjectCreate(null) as Record<string, unknown>;
+      record[names[0]!] = value;
+      return record;
+    }
+    throw flowFailure('SCRIPT_FAILED', `postprocess returned ${describe(value)}; with ${names.length} outputs return an array (one item per output) or an object`);
+  }
+  /** Results the way the request came: records, or `{ columns, data }` (as orient in src/api/records.ts). */
+  function orient(records: unknown[], split: boolean): unknown {
+    if (!split) return records;
+    const columns = newList<string>();
+    const seen = new SetCtor<string>();
+    for (let i = 0; i < records.length; i++) {
+      const keys = ObjectKeys(records[i] as object);
+      for (let k = 0; k < keys.length; k++) {
+        if (SetHas(seen, keys[k]!)) continue;
+        SetAdd(seen, keys[k]!);
+        push(columns, keys[k]!);
+      }
+    }
+    const data = newList<unknown[]>();
+    for (let i = 0; i < records.length; i++) {
+      const row = newList<unknown>();
+      for (let c = 0; c < columns.length; c++) push(row, (records[i] as Record<string, unknown>)[columns[c]!] ?? null);
+      push(data, row);
+    }
+    const table = ObjectCreate(null) as Record<string, unknown>;
+    table['columns'] = columns;
+    table['data'] = data;
+    return table;
+  }
+  function postprocessRows(rows: unknown, post: (row: unknown) => unknown): unknown {
+    const list = rows as unknown[];
+    const out = newList<unknown>();
+    const from = (start: number): unknown => {
+      for (let i = start; i < list.length; i++) {
+        const value = ReflectApply(post, undefined, [list[i]]);
+        if (isThenable(value)) {
+          return andThen(value, (settledValue) => {
+            out[i] = settledValue;
+            return from(i + 1);
+          });
+        }
+        out[i] = value;
+      }
+      return out;
+    };
+    return from(0);
+  }
+  function runFlow(input: unknown, files: boolean, prepare: string | null, postprocess: boolean): unknown {
+    wrapFiles(input);
+    const post = postprocess ? scriptFunction('postprocess') : null;
+    const first = files ? ReflectApply(scriptFunction('preprocess_files'), undefined, [input]) : input;
+    return andThen(first, (afterFiles) => {
+      const args = files ? argsFrom('preprocess_files', afterFiles) : afterFiles;
+      const prepared = prepare === null ? args : ReflectApply(scriptFunction(prepare), undefined, [args]);
+      return andThen(prepared, (value) => {
+        const step = prepare ?? (files ? 'preprocess_files' : 'args');
+        return andThen(runModel(step, argsFrom(step, value)), (answer) => {
+          const { rows, names, split } = answer as FlowRows;
+          if (post === null) return orient(rows, split);
+          return andThen(postprocessRows(rows, post), (values) => {
+            const records = newList<unknown>();
+            for (let i = 0; i < (values as unknown[]).length; i++) push(records, toRecord((values as unknown[])[i], names));
+            return orient(records, split);
+          });
+        });
+      });
+    });
+  }
+
   // ---- install the globals; remember what the sandbox itself defined -------------------------------
   const globals: Record<string, unknown> = { console: scriptConsole, model: scriptModel, fail, ...helpers };
   for (const key of ObjectKeys(globals)) ObjectDefineProperty(G, key, { value: globals[key], writable: true, configurable: true, enumerable: false });
@@ -876,6 +1039,24 @@ interface PreludeApi {
         }
         const promise = new PromiseCtor<unknown>((resolve) => resolve(result));
         pending = PromiseThen(promise, (value) => settledSafely(name, value), (e) => settledSafely(name, e, true));
+        return { kind: 'pending' };
+      } catch {
+        return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
+      }
+    },
+    flow(call) {
+      try {
+        const c = typeof call === 'string' ? (JSONParse(call) as FlowCall) : call;
+        resetLogs(c[1], c[2], c[3]);
+        pending = undefined;
+        let result: unknown;
+        try {
+          result = runFlow(c[0], c[4], c[5], c[6]);
+          if (!isThenable(result)) return settled('postprocess', result);
+        } catch (e) {
+          return failure(e);
+        }
+        pending = PromiseThen(result as Promise<unknown>, (value) => settledSafely('postprocess', value), (e) => settledSafely('postprocess', e, true));
         return { kind: 'pending' };
       } catch {
         return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
@@ -939,12 +1120,9 @@ interface PreludeApi {
           call.resolve(payload);
         } else {
           const { code, message } = payload as { code: string; message: string };
-          const error = new ErrorCtor(message);
-          ObjectDefineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true });
-          WeakMapSet(bridgeCodes, error, code);
-          call.reject(error);
+          call.reject(call.kind === 'flow' ? flowFailure(code, message) : bridgeError(code, message));
         }
-        if (call.image) {
+        if (call.kind === 'image') {
           imagesInFlight--;
           pumpImages();
         }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { ServeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { InvokeArgs, InvokeResult, ModelRef, ScriptLimits, ScriptRef } from '../protocol/messages.js';
+import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../protocol/messages.js';
 import type { DeploymentRecord } from '../store/index.js';
 import type { CrashVerdict, WorkerPool } from './workers.js';
 
@@ -10,6 +10,9 @@ import type { CrashVerdict, WorkerPool } from './workers.js';
 export const QUARANTINE_AFTER_CRASHES = 2;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Args without files travel to a script as JSON text, which the worker passes into the sandbox as it is. */
+const asText = (args: InvokeArgs): InvokeArgs | string => (args.files === undefined ? JSON.stringify(args) : args);
 
 export interface ScriptCall {
   readonly model: ModelRef;
@@ -27,8 +30,8 @@ interface Route {
   readonly modelKey: string;
   readonly scriptSha: string;
   readonly hosts: readonly number[];
-  /** Per hosting worker: the full ref, and the one invokes send (without the text). */
-  readonly refs: ReadonlyMap<number, { full: ScriptRef; light: ScriptRef }>;
+  /** Per hosting worker: the full ref, and the handle invokes send. */
+  readonly refs: ReadonlyMap<number, { full: ScriptRef; light: ScriptHandle }>;
   readonly verdict: CrashVerdict;
 }
 
@@ -102,9 +105,10 @@ export class ScriptRouter {
     const worker = route.hosts.length === 1 ? route.hosts[0]! : this.workers.leastBusy(route.hosts);
     const { full, light } = route.refs.get(worker)!;
     const options = { worker, onCrash: route.verdict };
-    return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: light }, options).catch((err: unknown) => {
+    const sent = { t: 'invoke' as const, ...call, args: asText(call.args) };
+    return this.workers.request<InvokeResult>({ ...sent, script: light }, options).catch((err: unknown) => {
       if (!(err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) throw err;
-      return this.workers.request<InvokeResult>({ t: 'invoke', ...call, script: full }, options);
+      return this.workers.request<InvokeResult>({ ...sent, script: full }, options);
     });
   }
 
@@ -118,8 +122,7 @@ export class ScriptRouter {
     const refs = new Map(
       [...placement].map(([w, replicas]) => {
         const full = this.refFor(record.name, text, limits, model, replicas);
-        const { text: _text, ...light } = full;
-        return [w, { full, light }];
+        return [w, { full, light: { owner: full.owner, revision: full.revision } }];
       }),
     );
     const route: Route = { modelKey: model.key, scriptSha: sha256(text), hosts: [...placement.keys()], refs, verdict: this.verdict(text) };
@@ -132,7 +135,7 @@ export class ScriptRouter {
     this.assertNotQuarantined(text);
     const ref = this.refFor('', text, limits, call.model, 1);
     return this.workers.request<InvokeResult>(
-      { t: 'invoke', ...call, script: { ...ref, owner: `test:${ref.revision}` } },
+      { t: 'invoke', ...call, args: asText(call.args), script: { ...ref, owner: `test:${ref.revision}` } },
       { worker: this.workers.scratchIndex, onCrash: this.verdict(text) },
     );
   }

@@ -55,19 +55,22 @@ export interface ScriptLimits {
   readonly maxLogBytes: number;
 }
 
-/** A custom script and the sandboxes a worker keeps for it. */
-export interface ScriptRef {
+/**
+ * Names a script revision whose sandboxes a worker may already keep. Invokes send only this: the
+ * worker builds a revision from a prepare (or an earlier invoke) and keeps it; one that lacks the
+ * revision answers SCRIPT_NOT_LOADED and the front sends the invoke again with the full ScriptRef.
+ * Sending the text and limits every time would cost each request their size twice (encode, decode).
+ */
+export interface ScriptHandle {
   /** Whose sandboxes: a deployment name, or "test:<revision>" for inline script tests. */
   readonly owner: string;
   /** Changes whenever the script, its limits or the model version change. */
   readonly revision: string;
-  /**
-   * The script. Invokes leave it out: the worker builds a revision from a prepare (or an earlier
-   * invoke) and keeps it; one that lacks the revision answers SCRIPT_NOT_LOADED and the front sends
-   * the invoke again with the text. Sending it every time would cost each request its size twice
-   * (encode, decode).
-   */
-  readonly text?: string;
+}
+
+/** A custom script and the sandboxes a worker keeps for it: what building a revision needs. */
+export interface ScriptRef extends ScriptHandle {
+  readonly text: string;
   readonly limits: ScriptLimits;
   /** Sandboxes (isolates) this worker keeps for the owner: how many calls run scripts at once here. */
   readonly replicas: number;
@@ -79,8 +82,12 @@ export interface InvokeRequest {
   readonly model: ModelRef;
   /** The function called: "predict" or a script function. */
   readonly fn: string;
-  readonly args: InvokeArgs;
-  readonly script?: ScriptRef;
+  /**
+   * A string is the args as JSON text: script invokes without files send that, and the worker hands
+   * it to the sandbox without parsing it and encoding it again.
+   */
+  readonly args: InvokeArgs | string;
+  readonly script?: ScriptHandle | ScriptRef;
 }
 
 /** Builds a script's sandboxes (running init) ahead of traffic; answers the script's function names. */
@@ -142,6 +149,11 @@ export interface InspectResult extends ModelSignature, PreparedUpload {}
 
 export interface InvokeResult {
   readonly result: unknown;
+  /**
+   * The result as JSON text instead of `result` (which is then undefined): a script's predict flow
+   * answers what the sandbox wrote, and the front puts it in the response body as it is.
+   */
+  readonly resultJson?: string;
   readonly stdout: readonly string[];
   readonly stderr: readonly string[];
   /** Stage timings in milliseconds, for the access log. */

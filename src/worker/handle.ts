@@ -1,4 +1,4 @@
-import type { InspectRequest, InspectResult, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import type { InspectRequest, InspectResult, InvokeArgs, InvokeRequest, WorkerRequest, WorkerStats } from '../protocol/messages.js';
 import { invokeWithScript } from './invoke-script.js';
 import { invokeModel } from './invoke.js';
 import { prepareUpload } from './prepare-upload.js';
@@ -17,7 +17,7 @@ export interface HandlerDeps {
 export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Promise<unknown> {
   switch (req.t) {
     case 'invoke':
-      if (req.script === undefined) return invokeModel(req, deps);
+      if (req.script === undefined) return invokeModel(withArgsObject(req), deps);
       return invokeWithScript(req, deps.scripts.ready(req.script) ?? (await deps.scripts.get(req.script, req.model)), deps.pool);
     case 'prepare':
       return { functions: [...(await deps.scripts.get(req.script, req.model)).functions] };
@@ -31,6 +31,11 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
     case 'stats':
       return { pid: process.pid, pool: deps.pool.stats(), ...(await deps.scripts.stats()), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
   }
+}
+
+/** The front sends args as JSON text only to scripts; parsed here should that ever change. */
+function withArgsObject(req: InvokeRequest): InvokeRequest & { readonly args: InvokeArgs } {
+  return typeof req.args === 'string' ? { ...req, args: JSON.parse(req.args) as InvokeArgs } : (req as InvokeRequest & { readonly args: InvokeArgs });
 }
 
 /**

@@ -1,16 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { normalizeX, orient } from '../api/records.js';
 import { ServeError } from '../errors.js';
-import type { InvokeArgs, InvokeRequest, InvokeResult } from '../protocol/messages.js';
+import type { InvokeRequest, InvokeResult } from '../protocol/messages.js';
 import type { ModelPool } from './pool.js';
-import { outputsToJson, requireRecords, runRecords } from './predict.js';
-import { createLogBudget, type LogBudget, type SandboxReplica } from './sandbox-host/index.js';
+import { PredictFlow } from './predict-flow.js';
+import { createLogBudget, type CallResult, type FlowPlan, type LogBudget, type SandboxReplica } from './sandbox-host/index.js';
 import type { ScriptSet } from './script-host.js';
 
 /** Functions the DaaS flow calls itself; any other function is called directly by URL. */
 const HOOKS = new Set(['init', 'preprocess_files', 'prepare', 'preprocess', 'postprocess']);
 
-/** Collects what a script printed across the calls of one request, and its log budget. */
+/** What a script printed across the calls of one request, and its log budget. */
 class RequestLog {
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
@@ -24,86 +23,84 @@ class RequestLog {
     if (Array.isArray(out?.stdout)) this.stdout.push(...(out.stdout as string[]));
     if (Array.isArray(out?.stderr)) this.stderr.push(...(out.stderr as string[]));
   }
+
+  /** A failure with what the script printed before it, in its details. */
+  failed(err: unknown): unknown {
+    if (!(err instanceof ServeError)) return err;
+    this.add(err.details as { stdout?: unknown; stderr?: unknown } | undefined);
+    return new ServeError(err.code, err.message, { ...err.details, stdout: this.stdout, stderr: this.stderr }, { cause: err });
+  }
 }
 
 /**
- * One request through a script, in the DaaS order:
- * preprocess_files (files only) -> prepare (alias preprocess) -> model, per record -> postprocess per record.
- * `predict` in the script takes over the whole call; other functions are called as they are.
+ * One request through a script. `predict`, unless the script defines its own, is the DaaS flow
+ * (preprocess_files when files came -> prepare, alias preprocess -> the model, per record ->
+ * postprocess per record), run in one sandbox call; other functions are called as they are.
+ * Answers without a promise when the flow completes synchronously.
  */
-export async function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool): Promise<InvokeResult> {
+export function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
+  if (req.fn === 'predict' && !set.functions.has('predict')) return predictFlow(req, set, pool);
+  return callFunction(req, set);
+}
+
+function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
+  const has = (fn: string) => set.functions.has(fn);
+  const log = new RequestLog(set.ref.limits);
+  const plan: FlowPlan = {
+    files: typeof req.args !== 'string' && req.args.files !== undefined && has('preprocess_files'),
+    prepare: has('prepare') ? 'prepare' : has('preprocess') ? 'preprocess' : null,
+    postprocess: has('postprocess'),
+  };
+  const model = new PredictFlow(pool, req.model, plan.postprocess, set.ref.limits.timeoutMs);
+  const started = performance.now();
+  const answer = (out: CallResult): InvokeResult => {
+    log.add(out);
+    const flowMs = performance.now() - started;
+    const timings = { scriptMs: flowMs - model.inferMs, inferMs: model.inferMs };
+    // The sandbox shaped the result; as JSON text it goes on to the front unparsed.
+    if (out.text !== undefined) return { result: undefined, resultJson: out.text, stdout: log.stdout, stderr: log.stderr, timings };
+    return { result: out.json ? out.value : toWire(out.value), stdout: log.stdout, stderr: log.stderr, timings };
+  };
   const { replica, release } = set.acquire();
-  const log = new RequestLog(req.script!.limits);
   try {
-    const out = await runFlow(req, set, replica, pool, log);
-    return { ...out, result: toWire(out.result) };
-  } catch (err) {
-    // Failures outside the sandbox (a bad shape from prepare, a zip mismatch) keep what the script printed.
-    if (err instanceof ServeError && err.details?.stdout === undefined) {
-      throw new ServeError(err.code, err.message, { ...err.details, stdout: log.stdout, stderr: log.stderr }, { cause: err });
+    const out = replica.flow(req.args, log.budget, plan, model);
+    if (out instanceof Promise) {
+      return out.then(answer).catch((err: unknown) => Promise.reject(log.failed(err))).finally(release);
     }
-    throw err;
+    release();
+    return answer(out);
+  } catch (err) {
+    release();
+    throw log.failed(err);
+  }
+}
+
+async function callFunction(req: InvokeRequest, set: ScriptSet): Promise<InvokeResult> {
+  if (!set.functions.has(req.fn) || (HOOKS.has(req.fn) && req.fn !== 'predict')) {
+    const callable = ['predict', ...[...set.functions].filter((f) => !HOOKS.has(f) && f !== 'predict')].join(', ');
+    const why = HOOKS.has(req.fn) ? `'${req.fn}' is a hook the predict flow calls, not callable by URL` : `the script defines no function '${req.fn}'`;
+    throw new ServeError('FUNCTION_NOT_FOUND', `${why} (callable: ${callable})`);
+  }
+  const { replica, release } = set.acquire();
+  const log = new RequestLog(set.ref.limits);
+  const started = performance.now();
+  try {
+    const out = await call(replica, req, log);
+    return { result: toWire(out.value), stdout: log.stdout, stderr: log.stderr, timings: { [`${req.fn}Ms`]: performance.now() - started } };
   } finally {
     release();
   }
 }
 
-async function runFlow(req: InvokeRequest, set: ScriptSet, replica: SandboxReplica, pool: ModelPool, log: RequestLog): Promise<InvokeResult> {
-  const timings: Record<string, number> = {};
-  const call = async (fn: string, arg: unknown): Promise<unknown> => {
-    const t0 = performance.now();
-    try {
-      const out = await replica.call(fn, [arg], log.budget);
-      log.add(out);
-      return out.value;
-    } catch (err) {
-      // Whatever the script printed before it failed belongs to this request's answer.
-      if (err instanceof ServeError) {
-        log.add(err.details as { stdout?: unknown; stderr?: unknown } | undefined);
-        throw new ServeError(err.code, err.message, { ...err.details, stdout: log.stdout, stderr: log.stderr }, { cause: err });
-      }
-      throw err;
-    } finally {
-      timings[`${fn}Ms`] = (timings[`${fn}Ms`] ?? 0) + performance.now() - t0;
-    }
-  };
-  const has = (fn: string) => set.functions.has(fn);
-
-  if (req.fn !== 'predict' || has('predict')) {
-    if (!has(req.fn) || (HOOKS.has(req.fn) && req.fn !== 'predict')) {
-      const callable = ['predict', ...[...set.functions].filter((f) => !HOOKS.has(f) && f !== 'predict')].join(', ');
-      const why = HOOKS.has(req.fn) ? `'${req.fn}' is a hook the predict flow calls, not callable by URL` : `the script defines no function '${req.fn}'`;
-      throw new ServeError('FUNCTION_NOT_FOUND', `${why} (callable: ${callable})`);
-    }
-    const result = await call(req.fn, req.args);
-    return { result, stdout: log.stdout, stderr: log.stderr, timings };
-  }
-
-  let args: InvokeArgs = req.args;
-  if (args.files !== undefined && has('preprocess_files')) args = asArgs(await call('preprocess_files', args), 'preprocess_files');
-  const prepare = has('prepare') ? 'prepare' : has('preprocess') ? 'preprocess' : null;
-  if (prepare) args = asArgs(await call(prepare, args), prepare);
-  requireRecords(args.X);
-  const { records, orientation } = normalizeX(args.X);
-
-  const lease = await pool.acquire(req.model);
-  let results: Record<string, unknown>[];
+async function call(replica: SandboxReplica, req: InvokeRequest, log: RequestLog): Promise<CallResult> {
   try {
-    const t0 = performance.now();
-    const outputs = await runRecords(lease.model, records);
-    timings.inferMs = performance.now() - t0;
-    const names = lease.model.outputs.filter((o) => o.dtype !== null).map((o) => o.name);
-    results = outputs.map((o) => outputsToJson(lease.model, o));
-    if (has('postprocess')) {
-      for (let i = 0; i < results.length; i++) {
-        const raw = names.map((n) => results[i]![n]);
-        results[i] = toRecord(await call('postprocess', raw), names);
-      }
-    }
-  } finally {
-    lease.release();
+    const args = typeof req.args === 'string' ? (JSON.parse(req.args) as unknown) : req.args;
+    const out = await replica.call(req.fn, [args], log.budget);
+    log.add(out);
+    return out;
+  } catch (err) {
+    throw log.failed(err);
   }
-  return { result: orient(results, orientation), stdout: log.stdout, stderr: log.stderr, timings };
 }
 
 /**
@@ -121,24 +118,4 @@ export function toWire(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v);
   return out;
-}
-
-function asArgs(value: unknown, fn: string): InvokeArgs {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ServeError('SCRIPT_FAILED', `${fn}(args) must return the args object (with X), got ${Array.isArray(value) ? 'an array' : String(value)}`);
-  }
-  return value as InvokeArgs;
-}
-
-/** postprocess's answer as a result record: an array is zipped with the output names, an object is kept. */
-function toRecord(value: unknown, names: readonly string[]): Record<string, unknown> {
-  if (Array.isArray(value)) {
-    if (value.length !== names.length) {
-      throw new ServeError('SCRIPT_FAILED', `postprocess returned an array of ${value.length} items for ${names.length} output(s) (${names.join(', ')}); return one item per output, or an object`);
-    }
-    return Object.fromEntries(names.map((n, i) => [n, value[i]]));
-  }
-  if (value !== null && typeof value === 'object') return value as Record<string, unknown>;
-  if (names.length === 1) return { [names[0]!]: value };
-  throw new ServeError('SCRIPT_FAILED', `postprocess returned ${String(value)}; with ${names.length} outputs return an array (one item per output) or an object`);
 }

@@ -24,7 +24,7 @@ async function withImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: n
 }
 
 /** One request without a script: records -> tensors -> model -> nested arrays, in the request's orientation. */
-export async function invokeModel(req: InvokeRequest, deps: InvokeDeps): Promise<InvokeResult> {
+export async function invokeModel(req: InvokeRequest & { readonly args: InvokeArgs }, deps: InvokeDeps): Promise<InvokeResult> {
   if (req.fn !== 'predict') {
     throw new ServeError('FUNCTION_NOT_FOUND', `function '${req.fn}' needs a script that defines it; without a script only 'predict' exists`);
   }

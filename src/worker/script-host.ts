@@ -1,6 +1,6 @@
 import { ServeError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ModelRef, ScriptRef } from '../protocol/messages.js';
+import type { ModelRef, ScriptHandle, ScriptRef } from '../protocol/messages.js';
 import type { ModelPool } from './pool.js';
 import { SandboxReplica, type HostBridge } from './sandbox-host/index.js';
 
@@ -75,12 +75,12 @@ export class ScriptHost {
   ) {}
 
   /** The revision's sandboxes when they are built, without waiting a promise turn; else undefined. */
-  ready(ref: ScriptRef): ScriptSet | undefined {
+  ready(ref: ScriptHandle): ScriptSet | undefined {
     return this.owners.get(ref.owner)?.get(ref.revision)?.set;
   }
 
   /** The script's sandboxes for this revision, building them (and running init) if needed. */
-  async get(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
+  async get(ref: ScriptHandle | ScriptRef, model: ModelRef): Promise<ScriptSet> {
     let revisions = this.owners.get(ref.owner);
     if (!revisions) {
       revisions = new Map();
@@ -89,11 +89,11 @@ export class ScriptHost {
     }
     let entry = revisions.get(ref.revision);
     if (!entry) {
-      if (ref.text === undefined) {
-        // The front sends the text again: this worker restarted, or retired the revision.
+      if (!('text' in ref)) {
+        // The front sends the full ref again: this worker restarted, or retired the revision.
         throw new ServeError('SCRIPT_NOT_LOADED', `revision ${ref.revision} of ${ref.owner}'s script is not loaded in this worker`);
       }
-      const created: { building: Promise<ScriptSet>; set?: ScriptSet } = { building: this.build({ ...ref, text: ref.text }, model) };
+      const created: { building: Promise<ScriptSet>; set?: ScriptSet } = { building: this.build(ref, model) };
       entry = created;
       revisions.set(ref.revision, created);
       created.building.then(
@@ -133,7 +133,7 @@ export class ScriptHost {
     for (const owner of [...this.owners.keys()]) this.drop(owner);
   }
 
-  private async build(ref: ScriptRef & { text: string }, model: ModelRef): Promise<ScriptSet> {
+  private async build(ref: ScriptRef, model: ModelRef): Promise<ScriptSet> {
     const lease = await this.pool.acquire(model);
     const info = { name: model.name, version: String(model.version), inputs: lease.model.inputs, outputs: lease.model.outputs };
     lease.release();

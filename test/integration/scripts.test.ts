@@ -53,6 +53,25 @@ describe('custom scripts: the DaaS contract', () => {
     assert.deepEqual(debug.stderr, ['some warning']);
   });
 
+  it('passes the JSON result of a quiet flow through as the body: the same answer as without a script, split tables too', async () => {
+    const dep = await server.client.createDeployment({ deployment_name: 'iris-quiet', model_name: 'iris', script: 'function prepare(args) { return args }\nfunction postprocess(outputs) { return outputs }' });
+    const plainDep = await server.client.createDeployment({ deployment_name: 'iris-bare', model_name: 'iris' });
+    const X = [{ float_input: [5.1, 3.5, 1.4, 0.2] }];
+    const call = async (name: string, token: string, body: unknown, query = '') => {
+      const res = await fetch(`${server.url}/api/v1/svc/${name}/predict${query}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { type: res.headers.get('content-type'), body: (await res.json()) as Record<string, unknown> };
+    };
+    for (const body of [{ args: { X } }, { args: { X: { columns: ['float_input'], data: [[[5.1, 3.5, 1.4, 0.2]]] } } }]) {
+      const scripted = await call('iris-quiet', dep.access_token, body);
+      const bare = await call('iris-bare', plainDep.access_token, body);
+      assert.equal(scripted.type, 'application/json; charset=utf-8');
+      assert.deepEqual(scripted.body, bare.body);
+    }
+    const debug = await call('iris-quiet', dep.access_token, { args: { X } }, '?debug=true');
+    assert.deepEqual(Object.keys(debug.body), ['result', 'stdout', 'stderr']);
+    assert.deepEqual([debug.body['stdout'], debug.body['stderr']], [[], []]);
+  });
+
   it('saves a version script, reads it back and deploys it with script: true', async () => {
     const put = await fetch(`${server.url}/api/v1/models/iris/versions/1/script`, {
       method: 'PUT',

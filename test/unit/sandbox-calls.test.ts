@@ -12,7 +12,15 @@ describe('Sandbox calls', () => {
   it('returns the value of a sync function with copied arguments', async () => {
     const sandbox = await make('function add(a, b) { return { sum: a.n + b, list: [a.n, b] } }');
     const result = await sandbox.call('add', [{ n: 2 }, 3], budget());
-    assert.deepEqual(result, { value: { sum: 5, list: [2, 3] }, stdout: [], stderr: [] });
+    // Plain JSON with nothing printed leaves as JSON text: the flag lets callers skip converting it.
+    assert.deepEqual(result, { value: { sum: 5, list: [2, 3] }, json: true, stdout: [], stderr: [] });
+  });
+
+  it('marks a value that left as structured data (a typed array, or with output) as not JSON', async () => {
+    const sandbox = await make('function typed() { return new Float32Array([1]) }\nfunction loud() { console.log("hi"); return 1 }');
+    assert.equal((await sandbox.call('typed', [], budget())).json, false);
+    const loud = await sandbox.call('loud', [], budget());
+    assert.deepEqual(loud, { value: 1, json: false, stdout: ['hi'], stderr: [] });
   });
 
   it('awaits an async function and returns its resolved value', async () => {

@@ -1,12 +1,12 @@
 import { Router } from '@koa/router';
 import { parseBody, ScriptTestSchema } from '../../api/schemas.js';
-import type { PredictResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { requireAdmin } from '../auth/index.js';
 import { jsonBody, textBody } from '../body.js';
 import { bodyOf, stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
+import { sendPredictResponse } from '../predict-body.js';
 import { argsFromRequest } from '../request-args.js';
 import { generateScriptTemplate } from '../script-template.js';
 import { modelRef } from '../views.js';
@@ -60,7 +60,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     const args = form ? argsFromRequest(ctx) : parsed.args;
     const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? 'predict', args });
     stateOf(ctx).timings = out.timings;
-    ctx.body = { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } satisfies PredictResponse;
+    sendPredictResponse(ctx, out, true);
   });
 
   return router;

@@ -1,12 +1,12 @@
 import { Router, type RouterMiddleware } from '@koa/router';
 import { ServeError } from '../../errors.js';
-import type { PredictResponse } from '../../api/types.js';
 import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { invokeDeployment } from '../invoke.js';
 import { multipartInMemory } from '../multipart.js';
+import { sendPredictResponse } from '../predict-body.js';
 import { argsFromRequest } from '../request-args.js';
 
 const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
@@ -39,7 +39,7 @@ export function svcRoutes(deps: AppDeps): Router {
       throw debug ? err : withoutScriptOutput(err);
     });
     stateOf(ctx).timings = out.timings;
-    ctx.body = (debug ? { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } : { result: out.result }) satisfies PredictResponse;
+    sendPredictResponse(ctx, out, debug);
   });
   return router;
 }

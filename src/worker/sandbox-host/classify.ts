@@ -30,36 +30,39 @@ const TIMED_OUT = /timed out/i;
 const MEMORY_LIMIT = /memory limit/i;
 const NOT_CLONEABLE = /could not be cloned/i;
 
-/** An isolated-vm error thrown on the host while running `fn`. */
+/**
+ * An isolated-vm error thrown on the host while running `what`: a call ("spin()") or a predict flow
+ * ("prepare() → postprocess()").
+ */
 export function classifyIsolateFailure(
   err: unknown,
-  at: { fn: string; limits: SandboxLimits; ending: Ending; isolateDisposed: boolean; output: CallOutput },
+  at: { what: string; limits: SandboxLimits; ending: Ending; isolateDisposed: boolean; output: CallOutput },
 ): ServeError {
   const message = messageOf(err);
   const details = { stdout: at.output.stdout, stderr: at.output.stderr };
   const options = { cause: err };
   if (at.ending === 'timeout' || (at.ending === 'none' && TIMED_OUT.test(message))) {
-    return new ServeError('SCRIPT_TIMEOUT', `${at.fn}() ran past its ${at.limits.timeoutMs} ms time limit`, details, options);
+    return new ServeError('SCRIPT_TIMEOUT', `${at.what} ran past its ${at.limits.timeoutMs} ms time limit`, details, options);
   }
   if (MEMORY_LIMIT.test(message) || (at.ending === 'none' && at.isolateDisposed)) {
-    const text = `${at.fn}() reached the sandbox memory limit of ${at.limits.memoryLimitMb} MB`;
+    const text = `${at.what} reached the sandbox memory limit of ${at.limits.memoryLimitMb} MB`;
     return new ServeError('SCRIPT_MEMORY_LIMIT', text, details, options);
   }
   if (at.ending === 'disposed') {
-    return new ServeError('INTERNAL', `the sandbox was disposed while ${at.fn}() ran`, details, options);
+    return new ServeError('INTERNAL', `the sandbox was disposed while ${at.what} ran`, details, options);
   }
   if (NOT_CLONEABLE.test(message)) {
-    return new ServeError('INTERNAL', `the arguments of ${at.fn}() cannot be copied into the sandbox: ${message}`, details, options);
+    return new ServeError('INTERNAL', `the arguments of ${at.what} cannot be copied into the sandbox: ${message}`, details, options);
   }
-  return new ServeError('INTERNAL', `sandbox call ${at.fn}() failed: ${message}`, details, options);
+  return new ServeError('INTERNAL', `sandbox call ${at.what} failed: ${message}`, details, options);
 }
 
-/** A failed call as the prelude reported it. `output.stderr` already holds the script's stack. */
-export function classifyEnvelope(failure: EnvelopeFailure, fn: string, output: CallOutput): ServeError {
+/** A failed call of `what` as the prelude reported it. `output.stderr` already holds the script's stack. */
+export function classifyEnvelope(failure: EnvelopeFailure, what: string, output: CallOutput): ServeError {
   const details = { stdout: output.stdout, stderr: output.stderr };
   switch (failure.kind) {
     case 'missing':
-      return new ServeError('FUNCTION_NOT_FOUND', `the script defines no function "${fn}"`, details);
+      return new ServeError('FUNCTION_NOT_FOUND', `the script defines no function ${what}`, details);
     case 'rejected':
       return new ServeError('SCRIPT_REJECTED', failure.message, details);
     case 'threw':

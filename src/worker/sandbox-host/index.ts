@@ -1,8 +1,11 @@
-export { Sandbox } from './sandbox.js';
+export { FLOW_SYNC_MODEL_SHARE, Sandbox } from './sandbox.js';
 export { SandboxReplica } from './replica.js';
 export { createLogBudget } from './types.js';
 export type {
   CallResult,
+  FlowModel,
+  FlowRows,
+  FlowPlan,
   HostBridge,
   LogBudget,
   SandboxHeap,

@@ -1,6 +1,6 @@
 import { ServeError } from '../../errors.js';
 import { Sandbox } from './sandbox.js';
-import type { CallResult, LogBudget, SandboxOptions } from './types.js';
+import type { CallResult, FlowModel, FlowPlan, LogBudget, SandboxOptions } from './types.js';
 
 /**
  * One deployment replica: a Sandbox running one call at a time (FIFO). When a call ends with the
@@ -44,10 +44,20 @@ export class SandboxReplica {
 
   /** Queues a call behind the ones already waiting. Errors as Sandbox.call. */
   call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    // Nothing queued and the Sandbox ready: call it now rather than a few promise hops later (the
-    // synchronous path then completes inside this call). Calls that arrive meanwhile queue on tail.
+    return Promise.resolve(this.use(`${fn}()`, (sandbox) => sandbox.call(fn, args, budget)));
+  }
+
+  /** Queues a predict flow like a call; answers without a promise when it completes synchronously. Errors as Sandbox.flow. */
+  flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
+    return this.use('the predict flow', (sandbox) => sandbox.flow(input, budget, plan, model));
+  }
+
+  private use(what: string, job: (sandbox: Sandbox) => CallResult | Promise<CallResult>): CallResult | Promise<CallResult> {
+    // Nothing queued and the Sandbox ready: run now rather than a few promise hops later; a
+    // synchronous script then completes inside this call. Calls that arrive meanwhile queue on tail.
     const idle = this.queued === 0 && this.building === 0 && !this.latest.disposed && !this.closed;
-    const run = idle ? this.runOn(this.latest, fn, args, budget) : this.tail.then(() => this.run(fn, args, budget));
+    const run = idle ? this.runOn(this.latest, job) : this.tail.then(() => this.runWhenReady(what, job));
+    if (!(run instanceof Promise)) return run;
     this.queued++;
     this.tail = run.then(this.dequeue, this.dequeue);
     return run;
@@ -67,17 +77,28 @@ export class SandboxReplica {
     );
   }
 
-  private async run(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    if (this.closed) throw new ServeError('INTERNAL', `the sandbox replica is disposed; ${fn}() was not called`, { stdout: [], stderr: [] });
-    return this.runOn(await this.ready(), fn, args, budget);
+  private async runWhenReady(what: string, job: (sandbox: Sandbox) => CallResult | Promise<CallResult>): Promise<CallResult> {
+    if (this.closed) throw new ServeError('INTERNAL', `the sandbox replica is disposed; ${what} was not called`, { stdout: [], stderr: [] });
+    return this.runOn(await this.ready(), job);
   }
 
-  private async runOn(sandbox: Sandbox, fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    try {
-      return await sandbox.call(fn, args, budget);
-    } finally {
+  /** Runs the job; a Sandbox it leaves disposed (time or memory limit) is rebuilt for the next call. */
+  private runOn(sandbox: Sandbox, job: (sandbox: Sandbox) => CallResult | Promise<CallResult>): CallResult | Promise<CallResult> {
+    const after = () => {
       if (sandbox.disposed && !this.closed) this.rebuild().catch(() => undefined);
+    };
+    let out: CallResult | Promise<CallResult>;
+    try {
+      out = job(sandbox);
+    } catch (err) {
+      after();
+      throw err;
     }
+    if (!(out instanceof Promise)) {
+      after();
+      return out;
+    }
+    return out.finally(after);
   }
 
   /** The live Sandbox, waiting for a build in progress; a disposed or failed one is built again. */

@@ -8,11 +8,20 @@ import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
 import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
 import { isPlainJson } from './plain-json.js';
-import { createLogBudget, type CallResult, type LogBudget, type SandboxHeap, type SandboxLimits, type SandboxOptions } from './types.js';
+import {
+  createLogBudget,
+  type CallResult,
+  type FlowModel,
+  type FlowPlan,
+  type LogBudget,
+  type SandboxHeap,
+  type SandboxLimits,
+  type SandboxOptions,
+} from './types.js';
 
 /** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude.ts). */
 type Envelope =
-  | { kind: 'ok'; value: unknown; logs: IsolateLogs }
+  | { kind: 'ok'; value: unknown; logs: IsolateLogs; json: boolean; text?: string }
   | { kind: 'pending' }
   | { kind: 'missing'; logs: IsolateLogs }
   | { kind: 'rejected'; message: string; logs: IsolateLogs }
@@ -20,14 +29,29 @@ type Envelope =
 
 const MAX_REPORT_CHARS = 16_384;
 
-function readEnvelope(raw: unknown): Envelope {
+/**
+ * A flow call's watchdog runs this much past the time limit: a model run inside the call is held off
+ * the script's clock, which isolated-vm's watchdog cannot see (the limit itself is checked on return).
+ * The model runs there only when expected to take at most FLOW_SYNC_MODEL_SHARE of the limit.
+ */
+const FLOW_WATCHDOG_EXTRA_SHARE = 0.5;
+export const FLOW_SYNC_MODEL_SHARE = 0.05;
+
+/** What failures of a flow name: its functions in order, e.g. "prepare() → postprocess()". */
+function flowLabel(plan: FlowPlan): string {
+  const steps = [plan.files ? 'preprocess_files' : null, plan.prepare, plan.postprocess ? 'postprocess' : null].filter((f) => f !== null);
+  return steps.length === 0 ? 'the predict flow' : steps.map((f) => `${f}()`).join(' → ');
+}
+
+/** `keepText`: a JSON text answer is kept as it is, unparsed (a flow's result, passed on to the front). */
+function readEnvelope(raw: unknown, keepText = false): Envelope {
   // The prelude's common case: ok, nothing printed, the value as JSON text.
-  if (typeof raw === 'string') return { kind: 'ok', value: JSON.parse(raw), logs: NO_LOGS };
+  if (typeof raw === 'string') return keepText ? { kind: 'ok', value: undefined, text: raw, logs: NO_LOGS, json: true } : { kind: 'ok', value: JSON.parse(raw), logs: NO_LOGS, json: true };
   const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const text = (v: unknown, fallback = '') => (typeof v === 'string' ? v : fallback);
   switch (e['kind']) {
     case 'ok':
-      return { kind: 'ok', value: e['value'], logs: readLogs(e['logs']) };
+      return { kind: 'ok', value: e['value'], logs: readLogs(e['logs']), json: false };
     case 'pending':
       return { kind: 'pending' };
     case 'missing':
@@ -59,6 +83,7 @@ export class Sandbox {
   private readonly log: Logger;
   /** The same for every call: made once, not per call on the hot path. */
   private readonly dispatchOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
+  private readonly flowOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
 
   private constructor(
     options: SandboxOptions,
@@ -72,6 +97,8 @@ export class Sandbox {
     this.log = options.log;
     this.marker = truncationMarker(options.limits);
     this.dispatchOptions = { arguments: { copy: true }, result: { copy: true }, timeout: options.limits.timeoutMs };
+    const flowTimeout = Math.ceil(options.limits.timeoutMs * (1 + FLOW_WATCHDOG_EXTRA_SHARE));
+    this.flowOptions = { arguments: { copy: true }, result: { copy: true }, timeout: flowTimeout };
   }
 
   /** Names of the top-level functions the script defines (declarations, and const/let/var bound to functions). */
@@ -119,28 +146,87 @@ export class Sandbox {
    * details always hold `{ stdout, stderr }` of this call so far.
    */
   async call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
+    return this.enter(() => `${fn}()`, budget, undefined, () => {
+      const callArgs = isPlainJson(args) ? JSON.stringify(args) : args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
+      return this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], this.dispatchOptions);
+    });
+  }
+
+  /**
+   * The predict flow in one isolate entry (see `flow` in sandbox/prelude.ts) for `input`, the args
+   * object or its JSON text. `model` serves its model step, synchronously inside the entry when it
+   * can. The value is the last step's: postprocess's, one per record, or the model's rows. Answers
+   * without a promise when the script's functions are synchronous (each promise turn costs
+   * microseconds here). Errors as call(), and SCRIPT_TIMEOUT when the script's own time (the model's
+   * not counted) passed the limit.
+   */
+  flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
+    return this.enter(() => flowLabel(plan), budget, model, () => {
+      const { files, prepare, postprocess } = plan;
+      // One JSON text rather than seven copied arguments: at low load the entry runs with cold
+      // caches, where isolated-vm's per-argument copies cost more than JSON.parse (see bridge.ts).
+      const json = typeof input === 'string' ? input : isPlainJson(input) ? JSON.stringify(input) : undefined;
+      const call =
+        json === undefined
+          ? [withOwnFileBytes(input), budget.lines, budget.bytes, budget.truncated, files, prepare, postprocess]
+          : `[${json},${budget.lines},${budget.bytes},${budget.truncated},${files},${prepare === null ? 'null' : `"${prepare}"`},${postprocess}]`;
+      return this.refs.flow.applySync(undefined, [call], this.flowOptions);
+    });
+  }
+
+  /**
+   * One call: the synchronous entry, then the asynchronous path if the script answered a promise.
+   * `label` names the call in errors ("spin()"); it is only built for one.
+   */
+  private enter(label: () => string, budget: LogBudget, model: FlowModel | undefined, apply: () => unknown): CallResult | Promise<CallResult> {
     const output: CallOutput = { stdout: [], stderr: [] };
-    if (this.disposed) throw new ServeError('INTERNAL', `the sandbox is disposed; ${fn}() was not called`, output);
+    if (this.disposed) throw new ServeError('INTERNAL', `the sandbox is disposed; ${label()} was not called`, output);
     if (this.busy) throw new ServeError('INTERNAL', 'Sandbox.call() while another call runs; queue calls with SandboxReplica', output);
     this.busy = true;
     const deadline = new Deadline(this.limits.timeoutMs);
-    this.bridge.begin(deadline);
-    try {
-      let raw: unknown;
-      try {
-        const callArgs = isPlainJson(args) ? JSON.stringify(args) : args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
-        raw = this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], this.dispatchOptions);
-      } catch (err) {
-        throw this.syncFailure(err, fn, budget, output);
-      }
-      let envelope = readEnvelope(raw);
-      if (envelope.kind === 'pending') envelope = await this.settle(fn, deadline, budget, output);
-      return this.finish(fn, envelope, budget, output);
-    } finally {
+    this.bridge.begin(deadline, model);
+    const done = () => {
       deadline.stop();
       this.bridge.end();
       this.busy = false;
+    };
+    let pending = false;
+    try {
+      let raw: unknown;
+      this.bridge.syncEntry(true);
+      try {
+        raw = apply();
+      } catch (err) {
+        throw this.syncFailure(err, label(), budget, output);
+      } finally {
+        this.bridge.syncEntry(false);
+      }
+      const envelope = readEnvelope(raw, model !== undefined);
+      if (envelope.kind !== 'pending') {
+        // Only a flow's watchdog runs past the limit; its script time is checked here.
+        if (model !== undefined && deadline.remainingMs() === 0) throw this.overrun(label(), envelope, budget, output);
+        return this.finish(label, envelope, budget, output);
+      }
+      pending = true;
+    } finally {
+      if (!pending) done();
     }
+    return this.settle(label(), deadline, budget, output).then(
+      (settled) => {
+        done();
+        return this.finish(label, settled, budget, output);
+      },
+      (err: unknown) => {
+        done();
+        throw err;
+      },
+    );
+  }
+
+  /** A flow that finished past its limit: SCRIPT_TIMEOUT, keeping what it printed (the isolate is fine). */
+  private overrun(what: string, envelope: Envelope, budget: LogBudget, output: CallOutput): ServeError {
+    if (envelope.kind !== 'pending') admitLogs(envelope.logs, budget, output, this.marker);
+    return classifyIsolateFailure(new Error('Script execution timed out.'), this.failureContext(what, output));
   }
 
   /** Heap figures of the isolate (for leak checks and metrics). */
@@ -164,7 +250,7 @@ export class Sandbox {
     this.isolate.dispose();
   }
 
-  private syncFailure(err: unknown, fn: string, budget: LogBudget, output: CallOutput): ServeError {
+  private syncFailure(err: unknown, what: string, budget: LogBudget, output: CallOutput): ServeError {
     if (/timed out/i.test(messageOf(err)) && !this.isolate.isDisposed) {
       // Terminated, but the isolate still answers: keep what the call printed, then replace it.
       try {
@@ -175,13 +261,13 @@ export class Sandbox {
       }
       this.end('timeout');
     }
-    const failure = classifyIsolateFailure(err, this.failureContext(fn, output));
-    this.logFatal(fn, failure);
+    const failure = classifyIsolateFailure(err, this.failureContext(what, output));
+    this.logFatal(what, failure);
     return failure;
   }
 
   /** The asynchronous path: wait for the script's promise, or dispose the isolate at the deadline. */
-  private settle(fn: string, deadline: Deadline, budget: LogBudget, output: CallOutput): Promise<Envelope> {
+  private settle(what: string, deadline: Deadline, budget: LogBudget, output: CallOutput): Promise<Envelope> {
     return new Promise<Envelope>((resolve, reject) => {
       let done = false;
       const timeout = Math.max(1, Math.ceil(deadline.remainingMs()));
@@ -194,8 +280,8 @@ export class Sandbox {
         (err: unknown) => {
           if (done) return;
           done = true;
-          const failure = classifyIsolateFailure(err, this.failureContext(fn, output));
-          if (this.isolate.isDisposed) this.logFatal(fn, failure);
+          const failure = classifyIsolateFailure(err, this.failureContext(what, output));
+          if (this.isolate.isDisposed) this.logFatal(what, failure);
           reject(failure);
         },
       );
@@ -206,29 +292,32 @@ export class Sandbox {
         void drainLogs(this.isolate, this.refs.drain).then((logs) => {
           admitLogs(logs, budget, output, this.marker);
           this.end('timeout');
-          const failure = classifyIsolateFailure(new Error('Script execution timed out.'), this.failureContext(fn, output));
-          this.logFatal(fn, failure);
+          const failure = classifyIsolateFailure(new Error('Script execution timed out.'), this.failureContext(what, output));
+          this.logFatal(what, failure);
           reject(failure);
         });
       });
     });
   }
 
-  private finish(fn: string, envelope: Envelope, budget: LogBudget, output: CallOutput): CallResult {
-    if (envelope.kind === 'pending') throw new ServeError('INTERNAL', `${fn}() settled with another promise`, output);
+  private finish(label: () => string, envelope: Envelope, budget: LogBudget, output: CallOutput): CallResult {
+    if (envelope.kind === 'pending') throw new ServeError('INTERNAL', `${label()} settled with another promise`, output);
     admitLogs(envelope.logs, budget, output, this.marker);
-    if (envelope.kind === 'ok') return { value: envelope.value, stdout: output.stdout, stderr: output.stderr };
+    if (envelope.kind === 'ok') {
+      const { value, json, text } = envelope;
+      return text === undefined ? { value, json, stdout: output.stdout, stderr: output.stderr } : { value, json, text, stdout: output.stdout, stderr: output.stderr };
+    }
     if (envelope.kind === 'threw' && envelope.report !== '') output.stderr.push(envelope.report);
-    throw classifyEnvelope(envelope, fn, output);
+    throw classifyEnvelope(envelope, label(), output);
   }
 
-  private failureContext(fn: string, output: CallOutput) {
-    return { fn, limits: this.limits, ending: this.ending, isolateDisposed: this.isolate.isDisposed, output };
+  private failureContext(what: string, output: CallOutput) {
+    return { what, limits: this.limits, ending: this.ending, isolateDisposed: this.isolate.isDisposed, output };
   }
 
-  private logFatal(fn: string, failure: ServeError): void {
+  private logFatal(what: string, failure: ServeError): void {
     if (failure.code === 'SCRIPT_TIMEOUT' || failure.code === 'SCRIPT_MEMORY_LIMIT') {
-      this.log.warn({ fn, code: failure.code }, 'sandbox isolate disposed');
+      this.log.warn({ call: what, code: failure.code }, 'sandbox isolate disposed');
     }
   }
 }

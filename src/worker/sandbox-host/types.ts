@@ -7,7 +7,7 @@ import type { TensorSpec } from '../runtimes/types.js';
 
 /** Limits of one sandbox. isolated-vm mixes units, so every name carries its unit. */
 export interface SandboxLimits {
-  /** Wall time one call may take in the script, ms. Time spent awaiting `model.run` or `file.image` does not count. */
+  /** Wall time one call (a whole predict flow counts as one) may take in the script, ms. Model runs and time awaiting `model.run` or `file.image` do not count. */
   readonly timeoutMs: number;
   /** Isolate heap limit, MB (approximate: V8 may overshoot it 2–3× before stopping a hostile script). */
   readonly memoryLimitMb: number;
@@ -42,6 +42,38 @@ export interface HostBridge {
   decodeImage(bytes: Uint8Array, options: unknown, file: { field: string; name: string }): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
 }
 
+/** Which steps of the predict flow the script defines, for one request (see `flow` in sandbox/prelude.ts). */
+export interface FlowPlan {
+  /** Run preprocess_files first (the request carries files and the script defines it). */
+  readonly files: boolean;
+  /** "prepare", "preprocess" (its alias) or null. */
+  readonly prepare: 'prepare' | 'preprocess' | null;
+  readonly postprocess: boolean;
+}
+
+/** The model step's answer (see FlowRows in sandbox/prelude.ts). */
+export interface FlowRows {
+  /** One per record: the outputs in order (postprocess's argument), or the record itself without postprocess. */
+  readonly rows: unknown[];
+  /** The output names postprocess's arrays zip with. */
+  readonly names: readonly string[];
+  /** The request came as a split table `{ columns, data }`, and the result goes back as one. */
+  readonly split: boolean;
+}
+
+/**
+ * The model step of one predict flow, for the request being served: the prepared args (copied out of
+ * the isolate) in, one row per record out. Both throw ServeError for args the model cannot take.
+ */
+export interface FlowModel {
+  /**
+   * Runs the model now, or answers null to have it run through `run` (asynchronously) instead.
+   * May answer JSON text of the FlowRows when it knows they are plain JSON.
+   */
+  runSync(prepared: unknown): string | FlowRows | null;
+  run(prepared: unknown): Promise<FlowRows>;
+}
+
 /** Per-request log budget, shared by all calls of one request; the sandbox decrements it. */
 export interface LogBudget {
   lines: number;
@@ -53,6 +85,10 @@ export interface LogBudget {
 export interface CallResult {
   /** The function's return value (or resolved value), copied out of the isolate. */
   readonly value: unknown;
+  /** The value left the isolate as JSON text: it holds only JSON values. */
+  readonly json: boolean;
+  /** A predict flow's value as that JSON text, for the caller to pass on unparsed; `value` is then undefined. */
+  readonly text?: string;
   /** What this call printed with console.log/info/debug/dir. */
   readonly stdout: string[];
   /** What this call printed with console.warn/error/trace/assert, then the stack of an uncaught error. */

@@ -1,0 +1,84 @@
+import { normalizeX } from '../api/records.js';
+import type { InvokeArgs, ModelRef } from '../protocol/messages.js';
+import { estimateRunMs } from './inference-cost.js';
+import type { ModelPool } from './pool.js';
+import { outputsToJson, requireRecords, runRecords, runRecordsSync } from './predict.js';
+import type { LoadedModel, Tensor } from './runtimes/types.js';
+import { FLOW_SYNC_MODEL_SHARE, type FlowModel, type FlowRows } from './sandbox-host/index.js';
+
+/**
+ * The model step of one request's predict flow (see Sandbox.flow): the prepared args' records go
+ * through the model, and each record's outputs go back to the script, as the list postprocess takes
+ * (in output order) or as the record itself, with the output names and the request's orientation
+ * (the sandbox shapes the result).
+ */
+export class PredictFlow implements FlowModel {
+  /** Time the model step took, for the access log. */
+  inferMs = 0;
+
+  constructor(
+    private readonly pool: ModelPool,
+    private readonly model: ModelRef,
+    private readonly postprocess: boolean,
+    private readonly timeoutMs: number,
+  ) {}
+
+  runSync(prepared: unknown): string | FlowRows | null {
+    const lease = this.pool.acquireLoaded(this.model);
+    if (lease === undefined) return null;
+    try {
+      const { records, split } = recordsOf(prepared);
+      // Held off the script's clock, but not off isolated-vm's watchdog: only models known to be quick.
+      const expected = estimateRunMs(lease.model, records.length);
+      if (expected === undefined || expected > this.timeoutMs * FLOW_SYNC_MODEL_SHARE) return null;
+      const started = performance.now();
+      const outputs = runRecordsSync(lease.model, records);
+      this.inferMs = performance.now() - started;
+      if (outputs === null) return null;
+      const rows = this.rows(lease.model, outputs, split);
+      // Known to be plain JSON without walking the rows: send the text the sandbox takes best.
+      return outputs.every(allFinite) ? JSON.stringify(rows) : rows;
+    } finally {
+      lease.release();
+    }
+  }
+
+  async run(prepared: unknown): Promise<FlowRows> {
+    const { records, split } = recordsOf(prepared);
+    const lease = await this.pool.acquire(this.model);
+    try {
+      const started = performance.now();
+      const outputs = await runRecords(lease.model, records);
+      this.inferMs = performance.now() - started;
+      return this.rows(lease.model, outputs, split);
+    } finally {
+      lease.release();
+    }
+  }
+
+  private rows(model: LoadedModel, outputs: Record<string, Tensor>[], split: boolean): FlowRows {
+    const results = outputs.map((o) => outputsToJson(model, o));
+    if (!this.postprocess) return { rows: results, names: [], split };
+    const names = model.outputs.filter((o) => o.dtype !== null).map((o) => o.name);
+    return { rows: results.map((r) => names.map((n) => r[n])), names, split };
+  }
+}
+
+function recordsOf(prepared: unknown) {
+  const args = prepared as InvokeArgs;
+  requireRecords(args.X);
+  const { records, orientation } = normalizeX(args.X);
+  return { records, split: orientation === 'split' };
+}
+
+/** Whether a record's outputs hold only finite numbers (the rest of what outputsToJson makes is JSON). */
+function allFinite(outputs: Record<string, Tensor>): boolean {
+  for (const name in outputs) {
+    const { dtype, data } = outputs[name]!;
+    if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') continue;
+    if (dtype === 'float16') return false; // decoded later: leave it to the walk
+    const values = data as Float32Array | Float64Array;
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false;
+  }
+  return true;
+}

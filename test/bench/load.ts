@@ -78,23 +78,34 @@ export async function runLoad(target: LoadTarget): Promise<LoadResult> {
  * `settleSeconds` unmeasured: right after a switch the first target runs slower for a few hundred
  * milliseconds (measured: +30-40 us at p50 on iris), which without the settle would count against
  * whichever target has the shorter latency and flatter the ratio.
+ * `pairRatios` holds, per slice pair, b's p50 over a's: the machine here has phases of several
+ * seconds in which every answer is 100-150 µs slower, and a phase covering a pair affects both of
+ * its slices alike, while pooled p50s take it in unequal parts.
  */
 export async function runInterleaved(
   a: LoadTarget,
   b: LoadTarget,
   options: { slices: number; sliceSeconds: number; settleSeconds: number },
-): Promise<{ a: LoadResult; b: LoadResult }> {
+): Promise<{ a: LoadResult; b: LoadResult; pairRatios: number[] }> {
   await drive(a, 1);
   await drive(b, 1);
   const pooled = { a: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 }, b: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 } };
+  const pairRatios: number[] = [];
   for (let i = 0; i < options.slices; i++) {
+    const p50 = { a: NaN, b: NaN };
     for (const [key, target] of [['a', a], ['b', b]] as const) {
       await drive(target, options.settleSeconds);
       const slice = await drive(target, options.sliceSeconds);
+      p50[key] = summarize([...slice.latenciesUs], slice.errors, slice.elapsedS).p50Ms;
       pooled[key].latenciesUs.push(...slice.latenciesUs);
       pooled[key].errors += slice.errors;
       pooled[key].elapsedS += slice.elapsedS;
     }
+    pairRatios.push(p50.b / p50.a);
   }
-  return { a: summarize(pooled.a.latenciesUs, pooled.a.errors, pooled.a.elapsedS), b: summarize(pooled.b.latenciesUs, pooled.b.errors, pooled.b.elapsedS) };
+  return {
+    a: summarize(pooled.a.latenciesUs, pooled.a.errors, pooled.a.elapsedS),
+    b: summarize(pooled.b.latenciesUs, pooled.b.errors, pooled.b.elapsedS),
+    pairRatios,
+  };
 }

@@ -87,7 +87,7 @@ export class ScriptBridge {
   }
 
   /**
-   * The flow's model step inside the synchronous entry: the rows as JSON text (as data when they
+   * The flow's model step inside the synchronous entry: its FlowRows as JSON text (as data when they
    * are not plain JSON, e.g. NaN), null to have the prelude run it asynchronously, or `{ code, message }`.
    * Text, because at low load the entry runs with cold caches, and JSON.parse/stringify (builtins the
    * host uses too) then cost less than isolated-vm's structured copy: 4 µs less per request, measured.

@@ -11,8 +11,12 @@ export const QUARANTINE_AFTER_CRASHES = 2;
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** Args without files travel to a script as JSON text, which the worker passes into the sandbox as it is. */
-const asText = (args: InvokeArgs): InvokeArgs | string => (args.files === undefined ? JSON.stringify(args) : args);
+/**
+ * The args of a predict call without files travel as JSON text, which the worker passes into the
+ * sandbox's flow as it is. Other functions get objects: the worker would only parse the text to
+ * encode it again for Sandbox.call.
+ */
+const argsFor = (call: ScriptCall): InvokeArgs | string => (call.fn === 'predict' && call.args.files === undefined ? JSON.stringify(call.args) : call.args);
 
 export interface ScriptCall {
   readonly model: ModelRef;
@@ -105,7 +109,7 @@ export class ScriptRouter {
     const worker = route.hosts.length === 1 ? route.hosts[0]! : this.workers.leastBusy(route.hosts);
     const { full, light } = route.refs.get(worker)!;
     const options = { worker, onCrash: route.verdict };
-    const sent = { t: 'invoke' as const, ...call, args: asText(call.args) };
+    const sent = { t: 'invoke' as const, ...call, args: argsFor(call) };
     return this.workers.request<InvokeResult>({ ...sent, script: light }, options).catch((err: unknown) => {
       if (!(err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) throw err;
       return this.workers.request<InvokeResult>({ ...sent, script: full }, options);
@@ -135,7 +139,7 @@ export class ScriptRouter {
     this.assertNotQuarantined(text);
     const ref = this.refFor('', text, limits, call.model, 1);
     return this.workers.request<InvokeResult>(
-      { t: 'invoke', ...call, args: asText(call.args), script: { ...ref, owner: `test:${ref.revision}` } },
+      { t: 'invoke', ...call, args: argsFor(call), script: { ...ref, owner: `test:${ref.revision}` } },
       { worker: this.workers.scratchIndex, onCrash: this.verdict(text) },
     );
   }

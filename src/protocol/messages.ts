@@ -83,8 +83,8 @@ export interface InvokeRequest {
   /** The function called: "predict" or a script function. */
   readonly fn: string;
   /**
-   * A string is the args as JSON text: script invokes without files send that, and the worker hands
-   * it to the sandbox without parsing it and encoding it again.
+   * A string is the args as JSON text: script predict invokes without files send that, and the
+   * worker hands it to the sandbox without parsing it and encoding it again.
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;

@@ -1,8 +1,8 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { ScriptRouter } from './scripts.js';
-import type { WorkerPool } from './workers.js';
+import type { ScriptRouter } from './dispatch/script-router.js';
+import type { WorkerPool } from './dispatch/worker-pool.js';
 
 /** Everything the front's routes use, passed explicitly (no module singletons). */
 export interface AppDeps {

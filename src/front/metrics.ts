@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkerStats } from '../protocol/messages.js';
 import { stateOf } from './context.js';
-import type { WorkerPool } from './workers.js';
+import type { WorkerPool } from './dispatch/worker-pool.js';
 
 export interface FrontMetrics {
   readonly registry: Registry;

@@ -3,7 +3,7 @@
  * every input and output with its dtype and shape, and each hook is a stub that changes nothing,
  * so saving the template as it is behaves like having no script. Pure: no I/O, no sandbox.
  */
-import type { TensorSpec } from '../worker/runtimes/types.js';
+import { imageLayoutOf, imageOptionsOf, type TensorSpec } from '../model/index.js';
 
 export interface ScriptTemplateModel {
   readonly name: string;
@@ -41,35 +41,24 @@ interface ImageInput {
   readonly answer: string;
 }
 
-const isChannels = (d: number | undefined): d is 1 | 3 | 4 => d === 1 || d === 3 || d === 4;
-const isSide = (d: number | undefined): d is number => d === -1 || (d !== undefined && d > 4);
-
 /**
- * The image() options the pipeline without a script uses for this input, or null when the input is
- * not image-shaped. Mirrors imageLayoutOf and defaultImageFeeds in src/worker/images/default-input.ts
- * (not imported: that module loads sharp, which the front never does).
+ * The image() options the pipeline without a script uses for this input (src/model/image-layout.ts,
+ * the rule both processes share), or null when the input is not image-shaped.
  */
 function imageInputOf(spec: TensorSpec): ImageInput | null {
-  const s = spec.shape;
-  if (s === null || (spec.dtype !== 'float32' && spec.dtype !== 'uint8')) return null;
-  let layout: 'nchw' | 'nhwc' | 'chw';
-  let channels: 1 | 3 | 4;
-  let height: number;
-  let width: number;
-  if (s.length === 4 && isChannels(s[1]) && isSide(s[2]) && isSide(s[3])) [layout, channels, height, width] = ['nchw', s[1], s[2], s[3]];
-  else if (s.length === 4 && isChannels(s[3]) && isSide(s[1]) && isSide(s[2])) [layout, channels, height, width] = ['nhwc', s[3], s[1], s[2]];
-  else if (s.length === 3 && isSide(s[1]) && isSide(s[2])) [layout, channels, height, width] = ['chw', 1, s[1], s[2]];
-  else return null;
+  const layout = imageLayoutOf(spec);
+  if (layout === null) return null;
+  const o = imageOptionsOf(spec, layout);
   const options = [
-    ...(channels === 1 ? ['grayscale: true'] : channels === 4 ? ['alpha: true'] : []),
-    ...(width > 0 ? [`width: ${width}`] : []),
-    ...(height > 0 ? [`height: ${height}`] : []),
-    `layout: '${layout}'`,
-    ...(spec.dtype === 'uint8' ? ["dtype: 'uint8'"] : []),
+    ...(o.grayscale ? ['grayscale: true'] : o.alpha ? ['alpha: true'] : []),
+    ...(o.width !== undefined ? [`width: ${o.width}`] : []),
+    ...(o.height !== undefined ? [`height: ${o.height}`] : []),
+    `layout: '${o.layout}'`,
+    ...(o.dtype ? [`dtype: '${o.dtype}'`] : []),
   ];
-  const h = height > 0 ? height : 'h';
-  const w = width > 0 ? width : 'w';
-  const dims = layout === 'nchw' ? [1, channels, h, w] : layout === 'nhwc' ? [1, h, w, channels] : [1, h, w];
+  const h = o.height ?? 'h';
+  const w = o.width ?? 'w';
+  const dims = o.layout === 'nchw' ? [1, layout.channels, h, w] : o.layout === 'nhwc' ? [1, h, w, layout.channels] : [1, h, w];
   const count = typeof h === 'number' && typeof w === 'number' ? dims.reduce<number>((n, d) => n * (d as number), 1) : null;
   const array = spec.dtype === 'uint8' ? 'Uint8Array' : 'Float32Array';
   return { spec, options: `{ ${options.join(', ')} }`, answer: `{ data: ${array}(${count ?? '...'}), shape: [${dims.join(', ')}] }` };

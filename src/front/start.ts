@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { workerCount, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { openFsStore, type Store } from '../store/index.js';
-import { workerConfigFrom } from '../worker/worker-config.js';
+import { workerConfigFrom } from '../protocol/worker-config.js';
 import { createApp } from './app.js';
 import { hashToken, mintToken } from './auth/index.js';
-import { ScriptRouter } from './scripts.js';
-import { WorkerPool } from './workers.js';
+import { ScriptRouter } from './dispatch/script-router.js';
+import { WorkerPool } from './dispatch/worker-pool.js';
 
 export interface RunningServer {
   readonly url: string;

@@ -2,7 +2,7 @@ import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
-import type { TensorSpec } from '../worker/runtimes/types.js';
+import type { TensorSpec } from '../model/index.js';
 
 export function tensorView(spec: TensorSpec): TensorView {
   const view: TensorView = { name: spec.name, dtype: spec.dtype, shape: spec.shape === null ? null : [...spec.shape] };

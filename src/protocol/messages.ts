@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { TensorSpec } from '../worker/runtimes/types.js';
+import type { TensorSpec } from '../model/index.js';
 
 /**
  * Messages between the front and its runtime workers (encoded by frame.ts).

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { DTYPES } from '../worker/runtimes/tensor.js';
-import type { DType } from '../worker/runtimes/types.js';
+import { DTYPES, type DType } from '../model/index.js';
 
 /** What the store keeps on disk, parsed back with these schemas (a damaged file is reported, not trusted). */
 

@@ -1,11 +1,11 @@
 import type { InspectRequest, InspectResult, InvokeArgs, InvokeRequest, WorkerRequest, WorkerStats } from '../protocol/messages.js';
-import { invokeWithScript } from './invoke-script.js';
-import { invokeModel } from './invoke.js';
-import { prepareUpload } from './prepare-upload.js';
-import type { ModelPool } from './pool.js';
+import { invokeWithScript } from './scripts/invoke-script.js';
+import { invokeModel } from './models/invoke-model.js';
+import { prepareUpload } from './publish/prepare-upload.js';
+import type { ModelPool } from './models/model-pool.js';
 import { resolveRuntime } from './runtimes/index.js';
-import type { ScriptHost } from './script-host.js';
-import type { WorkerConfig } from './worker-config.js';
+import type { ScriptHost } from './scripts/script-host.js';
+import type { WorkerConfig } from '../protocol/worker-config.js';
 
 export interface HandlerDeps {
   readonly pool: ModelPool;

@@ -4,11 +4,11 @@ import { createLogger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
 import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/messages.js';
 import { handleRequest } from './handle.js';
-import { modelBridge } from './model-bridge.js';
-import { ModelPool } from './pool.js';
+import { createHostBridge } from './scripts/host-bridge.js';
+import { ModelPool } from './models/model-pool.js';
 import { resolveRuntime, runtimeBackends, tfjsBackendName } from './runtimes/index.js';
-import { ScriptHost } from './script-host.js';
-import { parseWorkerConfig } from './worker-config.js';
+import { ScriptHost } from './scripts/script-host.js';
+import { parseWorkerConfig } from '../protocol/worker-config.js';
 
 /**
  * Entry of a runtime worker process. The front spawns it with the frame channel on fd 3 and its
@@ -25,7 +25,7 @@ const pool = new ModelPool({
   log,
   load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
 });
-const scripts = new ScriptHost(pool, (model) => modelBridge(pool, model, { maxPixels: config.maxImagePixels }), log);
+const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log);
 
 async function serve(req: WorkerRequest): Promise<void> {
   let reply: WorkerReply;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import h5wasm from 'h5wasm';
 import sharp from 'sharp';
-import { writeTfjsArtefacts, type ConvertedKerasModel } from '../../src/worker/runtimes/keras/index.js';
+import { writeTfjsArtefacts, type ConvertedKerasModel } from '../../src/worker/publish/keras/index.js';
 import { tfjsRuntime } from '../../src/worker/runtimes/tfjs.js';
 import type { LoadedModel, Tensor } from '../../src/worker/runtimes/types.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalizeX, orient } from '../../src/api/records.js';
 import { ServeError } from '../../src/errors.js';
-import { bindRecords, canBatch, splitOutputs } from '../../src/worker/binding.js';
+import { bindRecords, canBatch, splitOutputs } from '../../src/worker/models/binding.js';
 import type { TensorSpec } from '../../src/worker/runtimes/types.js';
 
 const iris: TensorSpec[] = [{ name: 'x', dtype: 'float32', shape: [-1, 4] }];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { score } from '../../src/front/evaluate.js';
+import { score } from '../../src/front/dispatch/evaluate.js';
 
 describe('publish-time evaluation', () => {
   it('scores a classifier by its label output, or by the argmax of its scores', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
-import { decodeImage, decodeToTensor, imageLayoutOf, parseImageOptions } from '../../src/worker/images/index.js';
+import { imageLayoutOf } from '../../src/model/index.js';
+import { decodeImage, decodeToTensor, parseImageOptions } from '../../src/worker/images/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { pngClaiming } from '../helpers/png.js';
 

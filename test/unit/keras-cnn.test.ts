@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { onnxRuntime, tfjsRuntime, type LoadedModel, type Tensor } from '../../src/worker/runtimes/index.js';
-import { convertKerasH5, writeTfjsArtefacts } from '../../src/worker/runtimes/keras/index.js';
+import { convertKerasH5, writeTfjsArtefacts } from '../../src/worker/publish/keras/index.js';
 import { argmax, fixturePath, maxRelativeDiff, MNIST_ONNX, readTensorProto } from '../helpers/fixtures.js';
 import { mnistDigit, runOne, tempDir } from '../helpers/tfjs-fixtures.js';
 

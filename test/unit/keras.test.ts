@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
-import { detectModelUpload, unzipModelUpload } from '../../src/worker/runtimes/detect-upload.js';
-import { convertKeras3, convertKerasH5, writeTfjsArtefacts } from '../../src/worker/runtimes/keras/index.js';
+import { detectModelUpload, unzipModelUpload } from '../../src/worker/publish/detect-upload.js';
+import { convertKeras3, convertKerasH5, writeTfjsArtefacts } from '../../src/worker/publish/keras/index.js';
 import { argmax, editKerasH5, float32, GRU_DIR, KERAS3_FUNCTIONAL, KERAS3_SEQUENTIAL, loadConverted, mnistDigit, MNIST_H5, REGRESSION_H5, runOne, tempDir, rejectsWith } from '../helpers/tfjs-fixtures.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import type { ModelRef } from '../../src/protocol/messages.js';
-import { ModelPool } from '../../src/worker/pool.js';
+import { ModelPool } from '../../src/worker/models/model-pool.js';
 import { onnxRuntime } from '../../src/worker/runtimes/onnx.js';
 import type { LoadedModel } from '../../src/worker/runtimes/types.js';
 import { FIXTURES, IRIS_ONNX, KERAS_ADD_ONNX } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fromHalf, nest, sliceBatch, toHalf, toJsonValues } from '../../src/worker/runtimes/tensor.js';
+import { fromHalf, nest, sliceBatch, toHalf, toJsonValues } from '../../src/model/tensor.js';
 
 describe('tensor helpers', () => {
   it('round-trips float16 for exact, subnormal, overflowing and special values', () => {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { resolveRuntime, runtimeBackends } from '../../src/worker/runtimes/index.js';
-import { convertKerasH5 } from '../../src/worker/runtimes/keras/index.js';
+import { convertKerasH5 } from '../../src/worker/publish/keras/index.js';
 import { initTfjsBackend } from '../../src/worker/runtimes/tfjs-backend.js';
 import { tfjsRuntime } from '../../src/worker/runtimes/tfjs.js';
 import type { LoadedModel } from '../../src/worker/runtimes/types.js';

@@ -4,7 +4,7 @@ import { ServeError } from '../../errors.js';
 import { requireAdmin } from '../auth/index.js';
 import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartToDisk, partsOf } from '../multipart.js';
-import { publishModel } from '../publish.js';
+import { publishModel } from '../dispatch/publish.js';
 import { versionView } from '../views.js';
 
 function assertNotDeployed(deps: AppDeps, name: string, version?: number): void {

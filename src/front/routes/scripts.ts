@@ -6,7 +6,7 @@ import { jsonBody, textBody } from '../body.js';
 import { bodyOf, stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
-import { sendPredictResponse } from '../predict-body.js';
+import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
 import { generateScriptTemplate } from '../script-template.js';
 import { modelRef } from '../views.js';

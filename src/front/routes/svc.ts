@@ -4,9 +4,9 @@ import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
-import { invokeDeployment } from '../invoke.js';
+import { invokeDeployment } from '../dispatch/invoke.js';
 import { multipartInMemory } from '../multipart.js';
-import { sendPredictResponse } from '../predict-body.js';
+import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
 
 const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;

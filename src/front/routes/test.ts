@@ -5,7 +5,7 @@ import { requireAdmin } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { bodyOf, stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
-import { invokeVersion } from '../invoke.js';
+import { invokeVersion } from '../dispatch/invoke.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
 import { argsFromRequest } from '../request-args.js';
 

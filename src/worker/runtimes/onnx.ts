@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ServeError } from '../../errors.js';
 import { NativeOrtSession } from './onnx-session.js';
-import { readServingNotes, type ZipMapOutput } from './onnx-zipmap.js';
-import { isDType } from './tensor.js';
+import { readServingNotes, type ZipMapOutput } from '../publish/onnx-zipmap.js';
+import { isDType } from '../../model/tensor.js';
 import type { LoadedModel, ModelRuntime, RuntimeOptions, Tensor, TensorSpec } from './types.js';
 
 const ORT_VERSION = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;

@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { ServeError } from '../../errors.js';
-import { fromHalf } from './tensor.js';
+import { fromHalf } from '../../model/tensor.js';
 import type { DType, Tensor, TensorSpec } from './types.js';
 import type { Tfjs } from './tfjs-backend.js';
 

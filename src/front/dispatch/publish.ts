@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { normalizeX } from '../api/records.js';
-import { ServeError } from '../errors.js';
-import type { InspectResult } from '../protocol/messages.js';
-import { checkName, type Store, type VersionManifest } from '../store/index.js';
+import { normalizeX } from '../../api/records.js';
+import { ServeError } from '../../errors.js';
+import type { InspectResult } from '../../protocol/messages.js';
+import { checkName, type Store, type VersionManifest } from '../../store/index.js';
 import { evaluate } from './evaluate.js';
-import type { UploadedPart } from './multipart.js';
-import type { WorkerPool } from './workers.js';
+import type { UploadedPart } from '../multipart.js';
+import type { WorkerPool } from './worker-pool.js';
 
 export interface PublishDeps {
   readonly store: Store;

@@ -1,8 +1,8 @@
-import { normalizeX } from '../api/records.js';
-import { ServeError } from '../errors.js';
-import type { InvokeResult, ModelRef } from '../protocol/messages.js';
-import type { TensorSpec } from '../worker/runtimes/types.js';
-import type { WorkerPool } from './workers.js';
+import { normalizeX } from '../../api/records.js';
+import { ServeError } from '../../errors.js';
+import type { InvokeResult, ModelRef } from '../../protocol/messages.js';
+import type { TensorSpec } from '../../model/index.js';
+import type { WorkerPool } from './worker-pool.js';
 
 /** What DaaS shows on a model page: accuracy for classifiers, R² for regressors, on x_test/y_test. */
 export interface Evaluation {

@@ -1,8 +1,8 @@
-import { ServeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { ModelRef, ScriptHandle, ScriptRef } from '../protocol/messages.js';
-import type { ModelPool } from './pool.js';
-import { SandboxReplica, type HostBridge } from './sandbox-host/index.js';
+import { ServeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ModelRef, ScriptHandle, ScriptRef } from '../../protocol/messages.js';
+import type { ModelPool } from '../models/model-pool.js';
+import { SandboxReplica, type HostBridge } from '../sandbox-host/index.js';
 
 /** The sandboxes of one script revision in this worker. */
 export class ScriptSet {

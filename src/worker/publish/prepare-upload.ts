@@ -1,10 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { ServeError } from '../errors.js';
-import type { PreparedUpload, SourceFormat, StagedUpload } from '../protocol/messages.js';
-import { detectModelUpload, unzipModelUpload, type ModelUpload, type UploadPart } from './runtimes/detect-upload.js';
-import { convertKeras3, convertKeras3Files, convertKerasH5, writeTfjsArtefacts, TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './runtimes/keras/index.js';
-import { prepareOnnxForServing } from './runtimes/onnx-zipmap.js';
+import { ServeError } from '../../errors.js';
+import type { PreparedUpload, SourceFormat, StagedUpload } from '../../protocol/messages.js';
+import { detectModelUpload, unzipModelUpload, type ModelUpload, type UploadPart } from './detect-upload.js';
+import { convertKeras3, convertKeras3Files, convertKerasH5, writeTfjsArtefacts, TFJS_MODEL_FILE, TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './keras/index.js';
+import { prepareOnnxForServing } from './onnx-zipmap.js';
 
 /** The name an ONNX model is served under when it came in a zip or without the .onnx extension. */
 const ONNX_MODEL_FILE = 'model.onnx';

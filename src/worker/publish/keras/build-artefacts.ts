@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { ServeError } from '../../../errors.js';
 import { PACKAGE_VERSION } from '../../../package-info.js';
-import type { TfjsBackend } from '../tfjs-backend.js';
+import type { TfjsBackend } from '../../runtimes/tfjs-backend.js';
 import { TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './artefacts.js';
 import type { H5Array } from './h5-file.js';
 import { refuseUnservableLayers, type LayerEntry } from './layer-classes.js';

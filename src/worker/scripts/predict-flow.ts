@@ -1,10 +1,10 @@
-import { normalizeX } from '../api/records.js';
-import type { InvokeArgs, ModelRef } from '../protocol/messages.js';
-import { estimateRunMs } from './inference-cost.js';
-import type { ModelPool } from './pool.js';
-import { outputsToJson, requireRecords, runRecords, runRecordsSync } from './predict.js';
-import type { LoadedModel, Tensor } from './runtimes/types.js';
-import { FLOW_SYNC_MODEL_SHARE, type FlowModel, type FlowRows } from './sandbox-host/index.js';
+import { normalizeX } from '../../api/records.js';
+import type { InvokeArgs, ModelRef } from '../../protocol/messages.js';
+import { estimateRunMs } from '../models/inference-cost.js';
+import type { ModelPool } from '../models/model-pool.js';
+import { outputsToJson, requireRecords, runRecords, runRecordsSync } from '../models/run-records.js';
+import type { LoadedModel, Tensor } from '../runtimes/types.js';
+import { FLOW_SYNC_MODEL_SHARE, type FlowModel, type FlowRows } from '../sandbox-host/index.js';
 
 /**
  * The model step of one request's predict flow (see Sandbox.flow): the prepared args' records go

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { ServeError } from '../errors.js';
-import type { InvokeRequest, InvokeResult } from '../protocol/messages.js';
-import type { ModelPool } from './pool.js';
+import { ServeError } from '../../errors.js';
+import type { InvokeRequest, InvokeResult } from '../../protocol/messages.js';
+import type { ModelPool } from '../models/model-pool.js';
 import { PredictFlow } from './predict-flow.js';
-import { createLogBudget, type CallResult, type FlowPlan, type LogBudget, type SandboxReplica } from './sandbox-host/index.js';
+import { createLogBudget, type CallResult, type FlowPlan, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
 import type { ScriptSet } from './script-host.js';
 
 /** Functions the DaaS flow calls itself; any other function is called directly by URL. */

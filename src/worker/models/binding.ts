@@ -1,7 +1,7 @@
-import type { Record_ } from '../api/records.js';
-import { ServeError } from '../errors.js';
-import { elementCount, formatShape, sliceBatch, toHalf, TYPED_ARRAY } from './runtimes/tensor.js';
-import type { DType, DTypeMap, Tensor, TensorSpec } from './runtimes/types.js';
+import type { Record_ } from '../../api/records.js';
+import { ServeError } from '../../errors.js';
+import { elementCount, formatShape, sliceBatch, toHalf, TYPED_ARRAY } from '../../model/tensor.js';
+import type { DType, DTypeMap, Tensor, TensorSpec } from '../runtimes/types.js';
 
 /**
  * Records ⇄ tensors. Each record (see api/records.ts) becomes one set of feeds, and records are

@@ -1,4 +1,4 @@
-import type { LoadedModel } from './runtimes/types.js';
+import type { LoadedModel } from '../runtimes/types.js';
 
 /**
  * How long each loaded model takes per record, as a slowly decaying maximum of what its runs took.

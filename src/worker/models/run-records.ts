@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import { ServeError } from '../errors.js';
-import type { Record_ } from '../api/records.js';
+import { ServeError } from '../../errors.js';
+import type { Record_ } from '../../api/records.js';
 import { bindRecords, splitOutputs, type Batch } from './binding.js';
 import { recordRun } from './inference-cost.js';
-import { nest, toJsonValues } from './runtimes/tensor.js';
-import type { LoadedModel, Tensor } from './runtimes/types.js';
+import { nest, toJsonValues } from '../../model/tensor.js';
+import type { LoadedModel, Tensor } from '../runtimes/types.js';
 
 /** Runs the model over records (stacked into batches where it can) and returns raw outputs per record. */
 export async function runRecords(model: LoadedModel, records: readonly Record_[]): Promise<Record<string, Tensor>[]> {

@@ -1,5 +1,5 @@
 import { ServeError } from '../../../errors.js';
-import { initTfjsBackend } from '../tfjs-backend.js';
+import { initTfjsBackend } from '../../runtimes/tfjs-backend.js';
 import type { ConvertedKerasModel } from './artefacts.js';
 import { buildLayersArtefacts } from './build-artefacts.js';
 import { isDataset, isGroup, readArray, stringAttr, stringListAttr, withH5File, type Group, type H5Array } from './h5-file.js';

@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ServeError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
-import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
-import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/messages.js';
-import type { WorkerConfig } from '../worker/worker-config.js';
+import { ServeError, type ErrorCode } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { encodeFrame, FrameDecoder } from '../../protocol/frame.js';
+import type { WorkerMessage, WorkerReply, WorkerRequest } from '../../protocol/messages.js';
+import type { WorkerConfig } from '../../protocol/worker-config.js';
 
 export interface WorkerPoolOptions {
   /** Serving workers. One more, the scratch worker, runs untrusted one-off work (inline script tests, model inspection). */
@@ -61,8 +61,8 @@ interface Slot {
 
 /** Compiled JS under dist/ in production; the .ts source (through tsx) in tests and development. */
 function workerEntry(): { entry: string; execArgv: string[] } {
-  const ts = fileURLToPath(new URL('../worker/main.ts', import.meta.url));
-  const js = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+  const ts = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
+  const js = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') && existsSync(ts)) return { entry: ts, execArgv: ['--no-node-snapshot', '--import', 'tsx'] };
   return { entry: js, execArgv: ['--no-node-snapshot'] };
 }

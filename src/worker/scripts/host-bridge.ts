@@ -1,14 +1,14 @@
-import type { ModelRef } from '../protocol/messages.js';
-import { decodeToTensor } from './images/index.js';
-import type { ModelPool } from './pool.js';
-import { outputsToJson, runRecords } from './predict.js';
-import type { HostBridge } from './sandbox-host/index.js';
+import type { ModelRef } from '../../protocol/messages.js';
+import { decodeToTensor } from '../images/index.js';
+import type { ModelPool } from '../models/model-pool.js';
+import { outputsToJson, runRecords } from '../models/run-records.js';
+import type { HostBridge } from '../sandbox-host/index.js';
 
 /**
  * What a script's host calls do: `model.run(feeds)` runs one record through the model (outputs as
  * nested arrays); `file.image(options)` decodes an upload (sharp, jimp fallback) within `limits`.
  */
-export function modelBridge(pool: ModelPool, model: ModelRef, limits: { maxPixels: number }): HostBridge {
+export function createHostBridge(pool: ModelPool, model: ModelRef, limits: { maxPixels: number }): HostBridge {
   return {
     async runModel(feeds) {
       const lease = await pool.acquire(model);

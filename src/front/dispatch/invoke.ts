@@ -1,7 +1,7 @@
-import type { InvokeArgs, InvokeResult } from '../protocol/messages.js';
-import type { DeploymentRecord, VersionManifest } from '../store/index.js';
-import type { AppDeps } from './deps.js';
-import { modelRef } from './views.js';
+import type { InvokeArgs, InvokeResult } from '../../protocol/messages.js';
+import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
+import type { AppDeps } from '../deps.js';
+import { modelRef } from '../views.js';
 
 /** Runs one call of a model version (no script) on a runtime worker. */
 export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {

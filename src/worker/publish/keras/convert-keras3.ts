@@ -1,6 +1,6 @@
 import type * as TF from '@tensorflow/tfjs';
 import { ServeError } from '../../../errors.js';
-import { initTfjsBackend } from '../tfjs-backend.js';
+import { initTfjsBackend } from '../../runtimes/tfjs-backend.js';
 import type { ConvertedKerasModel } from './artefacts.js';
 import { buildLayersArtefacts } from './build-artefacts.js';
 import { isDataset, isGroup, readArray, withH5File, type Group, type H5Array, type H5File } from './h5-file.js';

@@ -2,7 +2,7 @@ import { basename, dirname, extname, isAbsolute, join, normalize } from 'node:pa
 import { ServeError } from '../../errors.js';
 import { isHdf5 } from './keras/h5-file.js';
 import { isZip, listZipEntries, readZipEntries } from './keras/zip.js';
-import { tfjsModelKind, type TfjsModelKind } from './tfjs-artifacts.js';
+import { tfjsModelKind, type TfjsModelKind } from '../runtimes/tfjs-artifacts.js';
 
 /** One uploaded file (a multipart part or a zip entry). */
 export interface UploadPart {

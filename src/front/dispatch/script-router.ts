@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Config } from '../config.js';
-import { ServeError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../protocol/messages.js';
-import type { DeploymentRecord } from '../store/index.js';
-import type { CrashVerdict, WorkerPool } from './workers.js';
+import type { Config } from '../../config.js';
+import { ServeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../../protocol/messages.js';
+import type { DeploymentRecord } from '../../store/index.js';
+import type { CrashVerdict, WorkerPool } from './worker-pool.js';
 
 /** Crashes of workers with a script's call in flight before the script is refused. */
 export const QUARANTINE_AFTER_CRASHES = 2;

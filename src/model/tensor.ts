@@ -1,4 +1,35 @@
-import type { DType, DTypeMap, Tensor } from './types.js';
+/**
+ * Tensors as both processes see them: dtypes, the typed array of each, shapes, half floats, and the
+ * JSON form of a tensor's values. Pure: no runtime, no I/O.
+ */
+
+/** Element types a tensor can carry, and the typed array that carries each. */
+export interface DTypeMap {
+  float32: Float32Array;
+  float64: Float64Array;
+  /** IEEE half floats travel as their raw 16-bit patterns. */
+  float16: Uint16Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
+  int32: Int32Array;
+  uint32: Uint32Array;
+  int64: BigInt64Array;
+  uint64: BigUint64Array;
+  /** One byte per element, 0 or 1. */
+  bool: Uint8Array;
+  string: string[];
+}
+export type DType = keyof DTypeMap;
+
+export interface Tensor<D extends DType = DType> {
+  readonly dtype: D;
+  /** Concrete dimensions, row-major. */
+  readonly shape: readonly number[];
+  readonly data: DTypeMap[D];
+}
+
 
 type NumericCtor = new (length: number) => Exclude<DTypeMap[DType], string[]>;
 

@@ -1,5 +1,5 @@
 import { ServeError } from '../../../errors.js';
-import type { Tfjs } from '../tfjs-backend.js';
+import type { Tfjs } from '../../runtimes/tfjs-backend.js';
 
 /** A Keras layer entry in a model config: { class_name, config } (Keras 2 style, after translation). */
 export interface LayerEntry {

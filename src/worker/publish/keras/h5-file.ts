@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Dataset, File as H5File, Group } from 'h5wasm';
 import { ServeError } from '../../../errors.js';
-import { fromHalf } from '../tensor.js';
+import { fromHalf } from '../../../model/tensor.js';
 
 export type { Dataset, Group, H5File };
 

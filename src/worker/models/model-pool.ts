@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../log.js';
-import type { ModelRef, PoolStats } from '../protocol/messages.js';
-import type { LoadedModel } from './runtimes/types.js';
+import type { Logger } from '../../log.js';
+import type { ModelRef, PoolStats } from '../../protocol/messages.js';
+import type { LoadedModel } from '../runtimes/types.js';
 
 export interface ModelPoolOptions {
   readonly maxModels: number;

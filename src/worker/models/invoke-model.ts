@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { normalizeX, orient, type Record_ } from '../api/records.js';
-import { ServeError } from '../errors.js';
-import type { InvokeArgs, InvokeRequest, InvokeResult } from '../protocol/messages.js';
-import { defaultImageFeeds } from './images/index.js';
-import type { ModelPool } from './pool.js';
-import { outputsToJson, requireRecords, runRecords } from './predict.js';
-import type { LoadedModel } from './runtimes/types.js';
-import type { WorkerConfig } from './worker-config.js';
+import { normalizeX, orient, type Record_ } from '../../api/records.js';
+import { ServeError } from '../../errors.js';
+import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
+import { defaultImageFeeds } from '../images/index.js';
+import type { ModelPool } from './model-pool.js';
+import { outputsToJson, requireRecords, runRecords } from './run-records.js';
+import type { LoadedModel } from '../runtimes/types.js';
+import type { WorkerConfig } from '../../protocol/worker-config.js';
 
 export interface InvokeDeps {
   readonly pool: ModelPool;

@@ -1,0 +1,55 @@
+import type { TensorSpec } from './tensor-spec.js';
+
+/**
+ * Which inputs take images, and how. One rule for both processes: the worker's pipeline without a
+ * script decodes uploads with it, and the front's script template writes the same `image()` options
+ * into preprocess_files, so saving the template unchanged answers like having no script.
+ */
+
+/** How an image-shaped input lays out its pixels, read from its shape. */
+export interface ImageLayout {
+  readonly layout: 'nchw' | 'nhwc' | 'hw';
+  readonly channels: 1 | 3 | 4;
+  /** -1 when free: the image keeps its own size on that side. */
+  readonly height: number;
+  readonly width: number;
+}
+
+const isChannels = (d: number | undefined): d is 1 | 3 | 4 => d === 1 || d === 3 || d === 4;
+/** A side of at least 5 pixels, or free; smaller dimensions are read as channels or features. */
+const isSide = (d: number | undefined) => d === -1 || (d !== undefined && d > 4);
+
+/**
+ * [N,C,H,W] (C of 1, 3 or 4), [N,H,W,C], or [N,H,W] for grayscale; null for anything else.
+ * NCHW wins when both readings fit.
+ */
+export function imageLayoutOf(spec: TensorSpec): ImageLayout | null {
+  const s = spec.shape;
+  if (s === null || (spec.dtype !== 'float32' && spec.dtype !== 'uint8')) return null;
+  if (s.length === 4 && isChannels(s[1]) && isSide(s[2]) && isSide(s[3])) return { layout: 'nchw', channels: s[1], height: s[2]!, width: s[3]! };
+  if (s.length === 4 && isChannels(s[3]) && isSide(s[1]) && isSide(s[2])) return { layout: 'nhwc', channels: s[3], height: s[1]!, width: s[2]! };
+  if (s.length === 3 && isSide(s[1]) && isSide(s[2])) return { layout: 'hw', channels: 1, height: s[1]!, width: s[2]! };
+  return null;
+}
+
+/** The `file.image()` options of an image-shaped input: only the keys that differ from the defaults. */
+export interface InputImageOptions {
+  readonly grayscale?: true;
+  readonly alpha?: true;
+  readonly width?: number;
+  readonly height?: number;
+  /** [N,H,W] inputs take one grayscale plane as [1,H,W], which is image()'s "chw" with one channel. */
+  readonly layout: 'nchw' | 'nhwc' | 'chw';
+  readonly dtype?: 'uint8';
+}
+
+/** What `file.image()` is asked for to feed `spec` (laid out as `layout`) raw 0..255 pixels. */
+export function imageOptionsOf(spec: TensorSpec, layout: ImageLayout): InputImageOptions {
+  return {
+    ...(layout.channels === 1 ? { grayscale: true } : layout.channels === 4 ? { alpha: true } : {}),
+    ...(layout.width > 0 ? { width: layout.width } : {}),
+    ...(layout.height > 0 ? { height: layout.height } : {}),
+    layout: layout.layout === 'hw' ? 'chw' : layout.layout,
+    ...(spec.dtype === 'uint8' ? { dtype: 'uint8' } : {}),
+  } as InputImageOptions;
+}

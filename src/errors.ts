@@ -2,6 +2,15 @@
  * One error type and one table: the code decides the HTTP status, the throw site decides the message.
  * Every code here has an anchor in docs/errors.md (checked by test/unit/docs-contract.test.ts).
  */
+/** How the front answers a code: its HTTP status, whether its message reaches the client, and a Retry-After. */
+export interface ErrorSpec {
+  readonly status: number;
+  /** false: the client gets a generic message; the real one stays in the log. */
+  readonly expose: boolean;
+  /** Sent as `Retry-After` (seconds) on codes a client should simply try again. */
+  readonly retryAfterS?: number;
+}
+
 export const ERRORS = {
   AUTH_MISSING_TOKEN: { status: 401, expose: true }, // no Authorization header
   AUTH_INVALID_TOKEN: { status: 401, expose: true }, // token does not match the admin or the deployment token
@@ -30,18 +39,23 @@ export const ERRORS = {
   SCRIPT_FAILED: { status: 500, expose: true }, // the script threw; its own stack lines go to stderr
   SCRIPT_TIMEOUT: { status: 504, expose: true }, // a script call ran past its time limit; sandbox replaced
   SCRIPT_MEMORY_LIMIT: { status: 503, expose: true }, // the sandbox hit its memory limit; sandbox replaced
-  SCRIPT_CRASHED: { status: 503, expose: true }, // the script took its runtime worker down with it
+  SCRIPT_CRASHED: { status: 503, expose: true, retryAfterS: 1 }, // the script took its runtime worker down with it
   SCRIPT_QUARANTINED: { status: 503, expose: true }, // the script crashed workers twice; refused until it changes
-  WORKER_CRASHED: { status: 503, expose: true }, // the runtime worker died with this request in flight
-  WORKER_UNAVAILABLE: { status: 503, expose: true }, // no runtime worker came up in time
+  WORKER_CRASHED: { status: 503, expose: true, retryAfterS: 1 }, // the runtime worker died with this request in flight
+  WORKER_UNAVAILABLE: { status: 503, expose: true, retryAfterS: 2 }, // no runtime worker came up in time
   WORKER_TIMEOUT: { status: 504, expose: true }, // the worker did not answer in workers.requestTimeoutMs; it is restarted
-  OVERLOADED: { status: 503, expose: true }, // too many requests queued; retry after the Retry-After seconds
-  SHUTTING_DOWN: { status: 503, expose: true }, // the server is draining after SIGTERM
+  OVERLOADED: { status: 503, expose: true, retryAfterS: 1 }, // too many requests queued; retry after the Retry-After seconds
+  SHUTTING_DOWN: { status: 503, expose: true, retryAfterS: 5 }, // the server is draining after SIGTERM
   SCRIPT_NOT_LOADED: { status: 503, expose: false }, // between front and worker only: send the script text again
   INTERNAL: { status: 500, expose: false }, // anything unclassified; details only in the log
-} as const satisfies Record<string, { status: number; expose: boolean }>;
+} as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The Retry-After seconds of a code, or undefined when a retry would not help. */
+export function retryAfterOf(code: ErrorCode): number | undefined {
+  return (ERRORS[code] as ErrorSpec).retryAfterS;
+}
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);

@@ -85,7 +85,5 @@ export interface CreateDeploymentResponse extends DeploymentView {
   payload: { args: { X: Record<string, unknown>[] } };
 }
 
-export interface ErrorResponse {
-  error: { code: string; message: string; details?: Record<string, unknown> };
-  requestId?: string;
-}
+/** Every error answer: the one body src/errors.ts renders. */
+export type { ErrorBody as ErrorResponse } from '../errors.js';

@@ -40,6 +40,10 @@ function limitError(err: unknown, l: MultipartLimits, keys: { fileBytes: string;
       return new ServeError('REQUEST_TOO_LARGE', `more than ${l.fields} fields in one request; the limit is ${keys.fields}`, details, { cause: err });
     case 'LIMIT_FIELD_VALUE':
       return new ServeError('REQUEST_TOO_LARGE', `a text field is over ${FIELD_BYTES} bytes${field}`, details, { cause: err });
+    case 'LIMIT_FIELD_KEY':
+      return new ServeError('REQUEST_TOO_LARGE', `a field name is over multer's 100-byte limit${field}`, details, { cause: err });
+    case 'LIMIT_UNEXPECTED_FILE':
+      return new ServeError('REQUEST_INVALID', `unexpected file${field}`, details, { cause: err });
     default:
       return err;
   }

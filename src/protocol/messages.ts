@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { TensorSpec } from '../model/index.js';
+import type { ScriptLimits } from './worker-config.js';
 
 /**
  * Messages between the front and its runtime workers (encoded by frame.ts).
@@ -47,13 +48,7 @@ export interface InspectRequest {
   readonly maxUnzippedBytes: number;
 }
 
-/** Limits of one sandbox (see config `sandbox.*`). */
-export interface ScriptLimits {
-  readonly timeoutMs: number;
-  readonly memoryLimitMb: number;
-  readonly maxLogLines: number;
-  readonly maxLogBytes: number;
-}
+export type { ScriptLimits };
 
 /**
  * Names a script revision whose sandboxes a worker may already keep. Invokes send only this: the

@@ -1,17 +1,29 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
 
+/**
+ * Limits of one sandbox (config `sandbox.*`; a deployment may override time and memory). The one
+ * definition: the worker config, the front's script refs and the sandbox host all use this type.
+ * isolated-vm mixes units, so every name carries its unit.
+ */
+export const ScriptLimitsSchema = z.object({
+  /** Wall time one call (a whole predict flow counts as one) may take in the script, ms. Model runs and time awaiting `model.run` or `file.image` do not count. */
+  timeoutMs: z.number().int().min(1),
+  /** Isolate heap limit, MB (approximate: V8 may overshoot it 2–3× before stopping a hostile script). */
+  memoryLimitMb: z.number().int().min(8),
+  /** console lines one request may keep, across all its calls. */
+  maxLogLines: z.number().int().min(0),
+  /** console bytes (UTF-8) one request may keep, across all its calls. */
+  maxLogBytes: z.number().int().min(0),
+});
+export type ScriptLimits = Readonly<z.infer<typeof ScriptLimitsSchema>>;
+
 /** The slice of the server config a runtime worker needs, passed as JSON on its command line. */
 const WorkerConfigSchema = z.object({
   logLevel: z.string(),
   intraOpThreads: z.number().int().min(1),
   pool: z.object({ maxModels: z.number().int().min(1), maxBytes: z.number().int().min(1) }),
-  sandbox: z.object({
-    timeoutMs: z.number().int().min(1),
-    memoryLimitMb: z.number().int().min(8),
-    maxLogLines: z.number().int().min(0),
-    maxLogBytes: z.number().int().min(0),
-  }),
+  sandbox: ScriptLimitsSchema,
   maxImagePixels: z.number().int().min(1),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
@@ -21,12 +33,8 @@ export function workerConfigFrom(config: Config): WorkerConfig {
     logLevel: config.log.level,
     intraOpThreads: config.workers.intraOpThreads,
     pool: { maxModels: config.pool.maxModels, maxBytes: config.pool.maxBytes },
-    sandbox: {
-      timeoutMs: config.sandbox.timeoutMs,
-      memoryLimitMb: config.sandbox.memoryLimitMb,
-      maxLogLines: config.sandbox.maxLogLines,
-      maxLogBytes: config.sandbox.maxLogBytes,
-    },
+    // zod drops the keys a sandbox does not take (the deployment maxima).
+    sandbox: ScriptLimitsSchema.parse(config.sandbox),
     maxImagePixels: config.limits.maxImagePixels,
   };
 }

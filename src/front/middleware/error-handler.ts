@@ -1,24 +1,11 @@
 import type { Middleware } from 'koa';
-import { ServeError, toErrorBody, toServeError } from '../../errors.js';
+import { retryAfterOf, ServeError, toErrorBody, toServeError } from '../../errors.js';
 import { stateOf } from '../context.js';
 
-const RETRY_AFTER_SECONDS: Partial<Record<string, number>> = {
-  OVERLOADED: 1,
-  WORKER_CRASHED: 1,
-  WORKER_UNAVAILABLE: 2,
-  SCRIPT_CRASHED: 1,
-  SHUTTING_DOWN: 5,
-};
-
-/** Errors thrown by body parsers and multer carry their own codes and statuses; map them once. */
+/** Errors thrown by the body parsers and the router carry their own statuses; map them once (multer's are told in multipart.ts). */
 function fromForeign(err: unknown): ServeError {
   if (err instanceof ServeError) return err;
-  const e = err as { status?: number; code?: string; message?: string; field?: string; type?: string };
-  if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
-    const field = e.field ? ` (field '${e.field}')` : '';
-    if (e.code === 'LIMIT_UNEXPECTED_FILE') return new ServeError('REQUEST_INVALID', `unexpected file${field}`, undefined, { cause: err });
-    return new ServeError('REQUEST_TOO_LARGE', `${e.message ?? 'upload over its limit'}${field}`, undefined, { cause: err });
-  }
+  const e = err as { status?: number; message?: string; type?: string };
   if (e.status === 413 || e.type === 'entity.too.large') {
     // Only JSON and text bodies reach here: multipart limits are told in multipart.ts.
     const limit = (err as { limit?: number }).limit;
@@ -48,7 +35,7 @@ export function errorHandler(): Middleware {
       const { requestId, log } = stateOf(ctx);
       ctx.status = e.status;
       ctx.body = toErrorBody(e, requestId);
-      const retry = RETRY_AFTER_SECONDS[e.code];
+      const retry = retryAfterOf(e.code);
       if (retry !== undefined) ctx.set('Retry-After', String(retry));
       if (e.status >= 500) log.error({ err: e, cause: e.cause }, e.message);
       else log.info({ code: e.code }, e.message);

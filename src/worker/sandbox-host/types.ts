@@ -3,19 +3,11 @@
  * Implementation lives in sandbox.ts / replica.ts; the isolate side in sandbox/prelude.ts.
  */
 import type { Logger } from '../../log.js';
+import type { ScriptLimits } from '../../protocol/index.js';
 import type { TensorSpec } from '../runtimes/types.js';
 
-/** Limits of one sandbox. isolated-vm mixes units, so every name carries its unit. */
-export interface SandboxLimits {
-  /** Wall time one call (a whole predict flow counts as one) may take in the script, ms. Model runs and time awaiting `model.run` or `file.image` do not count. */
-  readonly timeoutMs: number;
-  /** Isolate heap limit, MB (approximate: V8 may overshoot it 2–3× before stopping a hostile script). */
-  readonly memoryLimitMb: number;
-  /** console lines one request may keep, across all its calls. */
-  readonly maxLogLines: number;
-  /** console bytes (UTF-8) one request may keep, across all its calls. */
-  readonly maxLogBytes: number;
-}
+/** Limits of one sandbox: the front's ScriptLimits (src/protocol/worker-config.ts), as the host calls them. */
+export type SandboxLimits = ScriptLimits;
 
 /** What `init(ctx)` sees as `ctx.model`, and the global `model` carries. */
 export interface ScriptModelInfo {

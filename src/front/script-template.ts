@@ -3,7 +3,7 @@
  * every input and output with its dtype and shape, and each hook is a stub that changes nothing,
  * so saving the template as it is behaves like having no script. Pure: no I/O, no sandbox.
  */
-import { imageLayoutOf, imageOptionsOf, type TensorSpec } from '../model/index.js';
+import { imageLayoutOf, imageOptionsOf, SCRIPT_HOOKS, type TensorSpec } from '../model/index.js';
 
 export interface ScriptTemplateModel {
   readonly name: string;
@@ -144,6 +144,18 @@ function specLines(title: string, specs: readonly TensorSpec[]): string[] {
   return [`// ${title}:`, ...specs.map((s) => `//   ${describeSpec(s, width)}`)];
 }
 
+/** The DaaS order of a prediction's hooks (src/model/script-hooks.ts), the model run in its place. */
+function predictOrderLines(): string[] {
+  const steps = SCRIPT_HOOKS.filter((h) => h.name !== 'init').map((h) => {
+    const call = `${h.name}(${h.name === 'postprocess' ? 'outputs' : 'args'})`.padEnd(23);
+    const alias = h.aliases.length > 0 ? `(${h.aliases.map((a) => `\`${a}\``).join(', ')} is accepted as an alias) ` : '';
+    return `${call} ${alias}${h.runs}`;
+  });
+  // The model runs between prepare and postprocess.
+  steps.splice(steps.length - 1, 0, 'the model runs once per record of args.X');
+  return steps.map((step, i) => `//   ${i + 1}. ${step}`);
+}
+
 /**
  * Generated JavaScript for a model version: inputs and outputs named in comments, stubs for
  * init, preprocess_files, prepare and postprocess documenting the DaaS order of calls.
@@ -164,10 +176,7 @@ export function generateScriptTemplate(model: ScriptTemplateModel): string {
     ...(hasFree ? ['//   -1 marks a free dimension (usually the batch).'] : []),
     '//',
     '// A prediction runs, in order:',
-    '//   1. preprocess_files(args)  only when the request uploaded files (multipart form)',
-    '//   2. prepare(args)           (`preprocess` is accepted as an alias) returns args with args.X',
-    '//   3. the model runs once per record of args.X',
-    '//   4. postprocess(outputs)    once per record, with that record\'s raw outputs',
+    ...predictOrderLines(),
     '// Define predict(args) to take over the whole call instead (`await model.run(feeds)` runs the model).',
     '// Any other top-level function is callable as POST /api/v1/svc/{deployment}/{function}.',
     '//',

@@ -2,3 +2,4 @@ export type { DType, DTypeMap, Tensor } from './tensor.js';
 export { TYPED_ARRAY, DTYPES, isDType, elementCount, formatShape, toHalf, fromHalf, toJsonValues, nest, sliceBatch } from './tensor.js';
 export type { TensorSpec } from './tensor-spec.js';
 export { imageLayoutOf, imageOptionsOf, type ImageLayout, type InputImageOptions } from './image-layout.js';
+export { SCRIPT_HOOKS, PREDICT_FUNCTION, HOOK_FUNCTIONS, planFlow, flowSteps, type ScriptHook, type FlowPlan } from './script-hooks.js';

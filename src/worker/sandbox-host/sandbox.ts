@@ -1,6 +1,7 @@
 import type ivm from 'isolated-vm';
 import { ServeError, toServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { flowSteps } from '../../model/index.js';
 import { ScriptBridge } from './bridge.js';
 import { asInitFailure, classifyEnvelope, classifyIsolateFailure, messageOf, type CallOutput, type Ending } from './classify.js';
 import { Deadline } from './deadline.js';
@@ -39,7 +40,7 @@ export const FLOW_SYNC_MODEL_SHARE = 0.05;
 
 /** What failures of a flow name: its functions in order, e.g. "prepare() → postprocess()". */
 function flowLabel(plan: FlowPlan): string {
-  const steps = [plan.files ? 'preprocess_files' : null, plan.prepare, plan.postprocess ? 'postprocess' : null].filter((f) => f !== null);
+  const steps = flowSteps(plan);
   return steps.length === 0 ? 'the predict flow' : steps.map((f) => `${f}()`).join(' → ');
 }
 

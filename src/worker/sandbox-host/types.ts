@@ -34,14 +34,7 @@ export interface HostBridge {
   decodeImage(bytes: Uint8Array, options: unknown, file: { field: string; name: string }): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
 }
 
-/** Which steps of the predict flow the script defines, for one request (see `flow` in sandbox/prelude.ts). */
-export interface FlowPlan {
-  /** Run preprocess_files first (the request carries files and the script defines it). */
-  readonly files: boolean;
-  /** "prepare", "preprocess" (its alias) or null. */
-  readonly prepare: 'prepare' | 'preprocess' | null;
-  readonly postprocess: boolean;
-}
+export type { FlowPlan } from '../../model/index.js';
 
 /** The model step's answer (see FlowRows in sandbox/prelude.ts). */
 export interface FlowRows {

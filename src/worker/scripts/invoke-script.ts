@@ -1,13 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { ServeError } from '../../errors.js';
+import { HOOK_FUNCTIONS, planFlow, PREDICT_FUNCTION } from '../../model/index.js';
 import type { InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { ModelPool } from '../models/model-pool.js';
 import { PredictFlow } from './predict-flow.js';
-import { createLogBudget, type CallResult, type FlowPlan, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
+import { createLogBudget, type CallResult, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
 import type { ScriptSet } from './script-host.js';
-
-/** Functions the DaaS flow calls itself; any other function is called directly by URL. */
-const HOOKS = new Set(['init', 'preprocess_files', 'prepare', 'preprocess', 'postprocess']);
 
 /** What a script printed across the calls of one request, and its log budget. */
 class RequestLog {
@@ -39,18 +37,13 @@ class RequestLog {
  * Answers without a promise when the flow completes synchronously.
  */
 export function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
-  if (req.fn === 'predict' && !set.functions.has('predict')) return predictFlow(req, set, pool);
+  if (req.fn === PREDICT_FUNCTION && !set.functions.has(PREDICT_FUNCTION)) return predictFlow(req, set, pool);
   return callFunction(req, set);
 }
 
 function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
-  const has = (fn: string) => set.functions.has(fn);
   const log = new RequestLog(set.ref.limits);
-  const plan: FlowPlan = {
-    files: typeof req.args !== 'string' && req.args.files !== undefined && has('preprocess_files'),
-    prepare: has('prepare') ? 'prepare' : has('preprocess') ? 'preprocess' : null,
-    postprocess: has('postprocess'),
-  };
+  const plan = planFlow(set.functions, typeof req.args !== 'string' && req.args.files !== undefined);
   const model = new PredictFlow(pool, req.model, plan.postprocess, set.ref.limits.timeoutMs);
   const started = performance.now();
   const answer = (out: CallResult): InvokeResult => {
@@ -76,9 +69,9 @@ function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): Invok
 }
 
 async function callFunction(req: InvokeRequest, set: ScriptSet): Promise<InvokeResult> {
-  if (!set.functions.has(req.fn) || (HOOKS.has(req.fn) && req.fn !== 'predict')) {
-    const callable = ['predict', ...[...set.functions].filter((f) => !HOOKS.has(f) && f !== 'predict')].join(', ');
-    const why = HOOKS.has(req.fn) ? `'${req.fn}' is a hook the predict flow calls, not callable by URL` : `the script defines no function '${req.fn}'`;
+  if (!set.functions.has(req.fn) || HOOK_FUNCTIONS.has(req.fn)) {
+    const callable = [PREDICT_FUNCTION, ...[...set.functions].filter((f) => !HOOK_FUNCTIONS.has(f) && f !== PREDICT_FUNCTION)].join(', ');
+    const why = HOOK_FUNCTIONS.has(req.fn) ? `'${req.fn}' is a hook the predict flow calls, not callable by URL` : `the script defines no function '${req.fn}'`;
     throw new ServeError('FUNCTION_NOT_FOUND', `${why} (callable: ${callable})`);
   }
   const { replica, release } = set.acquire();

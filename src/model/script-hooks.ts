@@ -1,0 +1,53 @@
+/**
+ * The functions of a custom script that inferbox calls by itself, in the order of one prediction:
+ * the one list, kept the way fastify keeps lib/hooks.js. The worker's flow plan, the names a flow's
+ * errors use, the rule that hooks are not callable by URL and the script template's order comment
+ * all derive from it. Pure: the front, the worker and the sandbox build may all import it.
+ *
+ * Adding a hook: add it here, give the predict flow its step (planFlow below and the prelude's flow
+ * in sandbox/prelude/), and a stub in src/front/script-template.ts; see docs/architecture.md.
+ */
+
+export interface ScriptHook {
+  readonly name: string;
+  /** Names accepted for the same hook, e.g. DaaS scripts that call prepare "preprocess". */
+  readonly aliases: readonly string[];
+  /** When it runs, as the script template and the docs say it. */
+  readonly runs: string;
+}
+
+export const SCRIPT_HOOKS = [
+  { name: 'init', aliases: [], runs: 'once per sandbox, before its first call (and again when the sandbox is rebuilt)' },
+  { name: 'preprocess_files', aliases: [], runs: 'only when the request uploaded files (multipart form)' },
+  { name: 'prepare', aliases: ['preprocess'], runs: 'returns args with args.X' },
+  { name: 'postprocess', aliases: [], runs: "once per record, with that record's raw outputs" },
+] as const satisfies readonly ScriptHook[];
+
+/** The function that, when a script defines it, takes over a whole predict call from the hooks. */
+export const PREDICT_FUNCTION = 'predict';
+
+/** Every name the flow calls by itself (hooks and their aliases): these are not callable by URL. */
+export const HOOK_FUNCTIONS: ReadonlySet<string> = new Set(SCRIPT_HOOKS.flatMap((h) => [h.name, ...h.aliases]));
+
+/** Which hooks of the predict flow one request runs (see `flow` in sandbox/prelude/). */
+export interface FlowPlan {
+  /** Run preprocess_files first (the request carries files and the script defines it). */
+  readonly files: boolean;
+  /** "prepare", "preprocess" (its alias) or null. */
+  readonly prepare: 'prepare' | 'preprocess' | null;
+  readonly postprocess: boolean;
+}
+
+/** The plan of one predict call, from the functions the script defines and whether files came. */
+export function planFlow(functions: ReadonlySet<string>, hasFiles: boolean): FlowPlan {
+  return {
+    files: hasFiles && functions.has('preprocess_files'),
+    prepare: functions.has('prepare') ? 'prepare' : functions.has('preprocess') ? 'preprocess' : null,
+    postprocess: functions.has('postprocess'),
+  };
+}
+
+/** The functions a plan runs, in order: what a flow's failures name, e.g. "prepare() → postprocess()". */
+export function flowSteps(plan: FlowPlan): string[] {
+  return [plan.files ? 'preprocess_files' : null, plan.prepare, plan.postprocess ? 'postprocess' : null].filter((f) => f !== null);
+}

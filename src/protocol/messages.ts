@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { TensorSpec } from '../model/index.js';
+import type { ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
 import type { ScriptLimits } from './worker-config.js';
 
 /**
@@ -121,13 +121,12 @@ export interface ModelSignature {
   readonly backend: string;
 }
 
-/** What the user uploaded, as told from its bytes. */
-export type SourceFormat = 'onnx' | 'keras-h5' | 'keras3' | 'tfjs-layers' | 'tfjs-graph';
+export type { SourceFormat };
 
 /** How staged uploads are served: the runtime format, the file it loads, and what was written for it. */
 export interface PreparedUpload {
-  /** The runtime that serves it: "onnx" or "tfjs" (Keras files are converted to TF.js). */
-  readonly format: 'onnx' | 'tfjs';
+  /** The runtime that serves it (Keras files are converted to TF.js). */
+  readonly format: ServingFormat;
   readonly sourceFormat: SourceFormat;
   /** The Keras version that saved a Keras upload; null for other formats. */
   readonly kerasVersion: string | null;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CONFIG_KEYS, flagOf } from '../../src/config.js';
 import { ERRORS } from '../../src/errors.js';
+import { SOURCE_FORMATS } from '../../src/model/index.js';
 
 /** The docs promise things about the code; these checks keep the two in step. */
 
@@ -49,5 +50,14 @@ describe('README.md', () => {
     for (const command of ['npm install', 'npm start', 'npm test']) {
       assert.ok(text.includes(command), `README.md should show \`${command}\``);
     }
+  });
+});
+
+describe('docs/formats.md', () => {
+  const headings = [...read('docs/formats.md').matchAll(/^## (.+?)\s*$/gm)].map((m) => m[1]!);
+
+  it('has a `## ` section for every source format of src/model/formats.ts', () => {
+    const missing = Object.entries(SOURCE_FORMATS).filter(([, f]) => !headings.includes(f.docsHeading)).map(([name]) => name);
+    assert.deepEqual(missing, [], `add a section to docs/formats.md for: ${missing.join(', ')}`);
   });
 });

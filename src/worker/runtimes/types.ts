@@ -3,7 +3,7 @@
  * the worker binds request records to its inputs and reads its outputs. Nothing here knows HTTP.
  */
 
-import type { Tensor, TensorSpec } from '../../model/index.js';
+import type { ServingFormat, Tensor, TensorSpec } from '../../model/index.js';
 
 export type { DType, DTypeMap, Tensor, TensorSpec } from '../../model/index.js';
 
@@ -31,7 +31,7 @@ export interface RuntimeOptions {
 
 export interface ModelRuntime {
   /** The manifest `format` this runtime serves, e.g. "onnx". */
-  readonly format: string;
+  readonly format: ServingFormat;
   /**
    * Loads the model stored in `dir` (the version's directory) whose main file is `mainFile`.
    * Throws ServeError MODEL_INVALID / MODEL_UNSUPPORTED for files it cannot serve.

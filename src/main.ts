@@ -1,6 +1,18 @@
-import { loadConfig } from './config.js';
-import { startServer } from './front/start.js';
+import { loadConfig, type Config } from './config.js';
+import { startServer, type RunningServer } from './front/start.js';
 import { createLogger } from './log.js';
+
+const TOKEN_HINT: Record<RunningServer['adminToken'], string> = {
+  generated: 'admin token: printed above, shown once',
+  env: 'admin token: INFERBOX_ADMIN_TOKEN',
+  stored: 'admin token: the one printed on the first start (lost it? start with INFERBOX_ADMIN_TOKEN=<a token of your choice>)',
+};
+
+/** The one line a person reads when the server is up: where it is, where its data is, how to sign in. */
+function readyLine(server: RunningServer, config: Config): string {
+  const open = config.server.host === '0.0.0.0' || config.server.host === '::' ? `http://localhost:${server.port}` : server.url;
+  return `inferbox ready at ${open} · data in ${server.store.layout.root} · ${TOKEN_HINT[server.adminToken]}`;
+}
 
 /** Process entry: config -> store, workers and front; SIGTERM/SIGINT drain and exit. */
 async function main(): Promise<void> {
@@ -13,6 +25,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger({ level: config.log.level, name: 'front' });
   const server = await startServer(config, log, { announce: (line) => process.stderr.write(`${line}\n`) });
+  process.stderr.write(`${readyLine(server, config)}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -14,6 +14,8 @@ export interface RunningServer {
   readonly port: number;
   readonly store: Store;
   readonly workers: WorkerPool;
+  /** Where the admin token came from: INFERBOX_ADMIN_TOKEN, the data directory, or generated (and announced) by this start. */
+  readonly adminToken: AdminTokenSource;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), stops the workers. */
   close(): Promise<void>;
 }
@@ -23,26 +25,28 @@ export interface StartOptions {
   readonly announce?: (line: string) => void;
 }
 
+export type AdminTokenSource = 'env' | 'stored' | 'generated';
+
 /** The admin token hash: from config, else the stored one, else a new token printed once. */
-async function adminTokenHash(config: Config, store: Store, announce: (line: string) => void): Promise<string> {
+async function adminTokenHash(config: Config, store: Store, announce: (line: string) => void): Promise<{ hash: string; source: AdminTokenSource }> {
   const stored = await store.getAdminTokenHash();
   if (config.auth.adminToken !== '') {
     if (stored !== null && stored !== hashToken(config.auth.adminToken)) {
       announce('inferbox: INFERBOX_ADMIN_TOKEN is set, so the admin token stored in the data directory is not accepted while it is.');
     }
-    return hashToken(config.auth.adminToken);
+    return { hash: hashToken(config.auth.adminToken), source: 'env' };
   }
-  if (stored !== null) return stored;
+  if (stored !== null) return { hash: stored, source: 'stored' };
   const token = mintToken('ibx_admin');
   await store.setAdminTokenHash(hashToken(token));
   announce(`inferbox: generated the admin token (shown once, stored hashed in ${store.layout.adminTokenPath}):\n\n  ${token}\n`);
-  return hashToken(token);
+  return { hash: hashToken(token), source: 'generated' };
 }
 
 /** Opens the store, starts the runtime workers and the HTTP front. */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const store = await openFsStore(config.store.dataDir, log);
-  const tokenHash = await adminTokenHash(config, store, options.announce ?? ((line) => log.warn(line)));
+  const adminToken = await adminTokenHash(config, store, options.announce ?? ((line) => log.warn(line)));
   const workers = new WorkerPool({
     count: workerCount(config),
     config: workerConfigFrom(config),
@@ -54,7 +58,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   await workers.start();
   const lifecycle = { draining: false };
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
-  const app = createApp({ config, store, workers, scripts, log, adminTokenHash: tokenHash, lifecycle });
+  const app = createApp({ config, store, workers, scripts, log, adminTokenHash: adminToken.hash, lifecycle });
 
   let inflight = 0;
   const handler = app.callback();
@@ -86,5 +90,5 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       log.info('inferbox stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, store, workers, close };
+  return { url: `http://${host}:${port}`, port, store, workers, adminToken: adminToken.source, close };
 }

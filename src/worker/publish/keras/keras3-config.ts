@@ -33,14 +33,14 @@ const CHANGED_ACTIVATIONS = new Set(['hard_sigmoid', 'hard_silu', 'hard_swish'])
 const MODEL_CLASSES = new Set(['Functional', 'Model', 'Sequential']);
 
 type Json = unknown;
-type Record_ = Record<string, Json>;
+type JsonObject = Record<string, Json>;
 
-function isRecord(value: Json): value is Record_ {
+function isRecord(value: Json): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** "float32" from a DTypePolicy; mixed precision computes in float16, which tfjs lacks, so float32. */
-function policyDtype(policy: Record_, layerName: string): string {
+function policyDtype(policy: JsonObject, layerName: string): string {
   const cls = String(policy['class_name']);
   const name = isRecord(policy['config']) ? String(policy['config']['name'] ?? 'float32') : 'float32';
   if (cls.startsWith('Quantized') || /int8|int4|float8/.test(name)) {
@@ -80,17 +80,17 @@ function tensorsIn(value: Json): [string, number, number][] {
 }
 
 /** A raw Keras op in a functional graph (`x + 1`, `keras.ops.*`, a mask's NotEqual), not a layer. */
-function isOpNode(entry: Record_): boolean {
+function isOpNode(entry: JsonObject): boolean {
   return typeof entry['module'] === 'string' && /^keras(\.src)?\.ops(\.|$)/.test(entry['module']);
 }
 
-function entryName(entry: Record_): string {
+function entryName(entry: JsonObject): string {
   const config = isRecord(entry['config']) ? entry['config'] : {};
   return String(entry['name'] ?? config['name'] ?? entry['class_name']);
 }
 
 /** A functional model's call records: the graph as Keras 3 writes it (Keras 2.13+ `.keras` files use node lists). */
-function usesCallRecords(layers: Record_[]): boolean {
+function usesCallRecords(layers: JsonObject[]): boolean {
   return layers.some((l) => Array.isArray(l['inbound_nodes']) && l['inbound_nodes'].some((n) => isRecord(n) && 'args' in n));
 }
 
@@ -105,7 +105,7 @@ interface GraphContext {
  * The Keras 3 graph of one functional model, checked for what TF.js cannot express: op nodes whose
  * outputs feed layers (not just masks), and tensors passed as keyword arguments other than masks.
  */
-function graphContext(layers: Record_[]): GraphContext {
+function graphContext(layers: JsonObject[]): GraphContext {
   const ops = new Set(layers.filter(isOpNode).map(entryName));
   const sequentials = new Set(layers.filter((l) => l['class_name'] === 'Sequential').map(entryName));
   const maskOps = new Set<string>();
@@ -194,7 +194,7 @@ function translateActivation(value: Json, layerName: string, kerasMajor: number)
   return RENAMED_ACTIVATIONS[name] ?? name;
 }
 
-function translateModelLayers(layers: Record_[], kerasMajor: number): { layers: Json[]; graph: GraphContext | null } {
+function translateModelLayers(layers: JsonObject[], kerasMajor: number): { layers: Json[]; graph: GraphContext | null } {
   layers.filter((l) => !isOpNode(l)).forEach(refuseCustomLayer);
   const graph = usesCallRecords(layers) ? graphContext(layers) : null;
   const kept = layers.filter((l) => graph === null || !graph.maskOps.has(entryName(l)));
@@ -205,7 +205,7 @@ function translateModelLayers(layers: Record_[], kerasMajor: number): { layers: 
  * A layer class registered by the user (`registered_name` "package>Name") or defined outside Keras:
  * refused even when it borrows a built-in class name, as its code may differ from the built-in's.
  */
-function refuseCustomLayer(entry: Record_): void {
+function refuseCustomLayer(entry: JsonObject): void {
   const registered = entry['registered_name'];
   const module = entry['module'];
   const custom = (typeof registered === 'string' && registered.includes('>')) || (typeof module === 'string' && !/^(tf_)?keras(\.|$)/.test(module));
@@ -215,14 +215,14 @@ function refuseCustomLayer(entry: Record_): void {
   throw new ServeError('MODEL_UNSUPPORTED', `layer "${name}" is a ${cls} layer, a custom or unknown layer class that TF.js does not provide (${typeof registered === 'string' ? `registered as "${registered}"` : `from module ${String(module)}`})`, { layer: name, class: cls });
 }
 
-function translateLayer(value: Record_, graph: GraphContext | null, kerasMajor: number): Json {
+function translateLayer(value: JsonObject, graph: GraphContext | null, kerasMajor: number): Json {
   const layerName = entryName(value);
   // Keras 3's Identity layer passes its input through; TF.js's "Identity" is an initializer.
   if (value['class_name'] === 'Identity' && String(value['module'] ?? '').startsWith('keras') && isRecord(value['config']) && 'name' in value['config']) {
     const { name, trainable, dtype } = value['config'];
     value = { ...value, class_name: 'Activation', config: { name, trainable, dtype, activation: 'linear' } };
   }
-  const out: Record_ = {};
+  const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     if (DROPPED_KEYS.has(key)) continue;
     if (key === 'inbound_nodes') out[key] = translateInboundNodes(v, graph, kerasMajor);
@@ -237,7 +237,7 @@ function translateLayer(value: Record_, graph: GraphContext | null, kerasMajor: 
  * (models/sequential.py build), but a config can still carry only `build_input_shape`, which TF.js
  * does not read.
  */
-function withInputLayer(layers: Record_[], config: Record_): Record_[] {
+function withInputLayer(layers: JsonObject[], config: JsonObject): JsonObject[] {
   const first = layers[0];
   const firstConfig = first !== undefined && isRecord(first['config']) ? first['config'] : {};
   if (first === undefined || first['class_name'] === 'InputLayer' || 'batch_shape' in firstConfig || 'batch_input_shape' in firstConfig || !Array.isArray(config['build_input_shape'])) return layers;
@@ -245,11 +245,11 @@ function withInputLayer(layers: Record_[], config: Record_): Record_[] {
   return [{ class_name: 'InputLayer', config: { batch_shape: config['build_input_shape'], dtype: 'float32', name } }, ...layers];
 }
 
-function translateLayerConfig(config: Record_, className: string, layerName: string, kerasMajor: number): Json {
+function translateLayerConfig(config: JsonObject, className: string, layerName: string, kerasMajor: number): Json {
   if (MODEL_CLASSES.has(className) && Array.isArray(config['layers'])) {
     const entries = config['layers'].filter(isRecord);
     const { layers, graph } = translateModelLayers(className === 'Sequential' ? withInputLayer(entries, config) : entries, kerasMajor);
-    const out: Record_ = {};
+    const out: JsonObject = {};
     for (const [key, v] of Object.entries(config)) {
       if (key === 'layers') out[key] = layers;
       else if (key === 'input_layers' || key === 'output_layers') out[key] = translateEndpoints(v, graph);
@@ -257,7 +257,7 @@ function translateLayerConfig(config: Record_, className: string, layerName: str
     }
     return out;
   }
-  const out: Record_ = {};
+  const out: JsonObject = {};
   for (const [key, v] of Object.entries(config)) {
     if (key === 'quantization_config') {
       if (v !== null) throw new ServeError('MODEL_UNSUPPORTED', `layer "${layerName}" is quantized; TF.js cannot serve quantized Keras layers`, { layer: layerName });
@@ -279,7 +279,7 @@ function translate(value: Json, kerasMajor: number): Json {
   if (typeof value['class_name'] === 'string' && (DTYPE_POLICIES.has(value['class_name']) || value['class_name'].startsWith('Quantized'))) return policyDtype(value, '');
   // A layer entry (a wrapped layer, a nested model): translated as a layer, without a graph of its own.
   if (typeof value['class_name'] === 'string' && isRecord(value['config'])) return translateLayer(value, null, kerasMajor);
-  const out: Record_ = {};
+  const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     if (DROPPED_KEYS.has(key)) continue;
     out[key] = translate(v, kerasMajor);

@@ -85,5 +85,26 @@ export interface CreateDeploymentResponse extends DeploymentView {
   payload: { args: { X: Record<string, unknown>[] } };
 }
 
+/** One function's calls on a deployment since the server started (GET /api/v1/deployments/{name}/stats). */
+export interface FunctionStatsView {
+  function: string;
+  count: number;
+  /** Calls that answered an error (any status >= 400). */
+  errors: number;
+  /** Wall time in the front, from the request to the answer. median: over the last 1,024 calls. */
+  latency_ms: { avg: number; median: number; min: number; max: number };
+  first_call: string;
+  last_call: string;
+}
+
+export interface DeploymentStatsView {
+  deployment_name: string;
+  /** When counting started: the server's start. Statistics are kept in memory, per server process. */
+  since: string;
+  /** The script's sandboxes: none (no script), running, or quarantined (it crashed its worker twice). */
+  sandboxes: { state: 'none' | 'running' | 'quarantined'; replicas: number; crashes: number };
+  functions: FunctionStatsView[];
+}
+
 /** Every error answer: the one body src/errors.ts renders. */
 export type { ErrorBody as ErrorResponse } from '../errors.js';

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { CallStats } from './call-stats.js';
 import type { ScriptRouter } from './dispatch/script-router.js';
 import type { WorkerPool } from './dispatch/worker-pool.js';
 
@@ -11,6 +12,8 @@ export interface AppDeps {
   readonly workers: WorkerPool;
   readonly scripts: ScriptRouter;
   readonly log: Logger;
+  /** Per-deployment function call statistics (GET /api/v1/deployments/{name}/stats). */
+  readonly stats: CallStats;
   /** sha-256 of the admin token. */
   readonly adminTokenHash: string;
   /** Set when SIGTERM started draining: /readyz turns 503. */

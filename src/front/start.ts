@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { openFsStore, type Store } from '../store/index.js';
 import { workerConfigFrom } from '../protocol/worker-config.js';
 import { createApp } from './app.js';
+import { CallStats } from './call-stats.js';
 import { hashToken, mintToken } from './auth/index.js';
 import { ScriptRouter } from './dispatch/script-router.js';
 import { WorkerPool } from './dispatch/worker-pool.js';
@@ -58,7 +59,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
   await workers.start();
   const lifecycle = { draining: false };
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
-  const app = createApp({ config, store, workers, scripts, log, adminTokenHash: adminToken.hash, lifecycle });
+  const app = createApp({ config, store, workers, scripts, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle });
 
   let inflight = 0;
   const handler = app.callback();

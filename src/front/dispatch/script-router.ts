@@ -4,6 +4,7 @@ import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../../protocol/messages.js';
 import type { DeploymentRecord } from '../../store/index.js';
+import { runnableScript } from './transpile-script.js';
 import type { CrashVerdict, WorkerPool } from './worker-pool.js';
 
 /** Crashes of workers with a script's call in flight before the script is refused. */
@@ -76,7 +77,8 @@ export class ScriptRouter {
   private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number): ScriptRef {
     // The replica count is part of the revision, so a PATCH of replicas alone builds the new number.
     const revision = sha256(JSON.stringify({ text, limits, model: model.key, replicas })).slice(0, 32);
-    return { owner, revision, text, limits, replicas };
+    // Workers get JavaScript: TypeScript's types are stripped here, lines kept (transpile-script.ts).
+    return { owner, revision, text: runnableScript(text), limits, replicas };
   }
 
   /** Builds a deployment's sandboxes on every worker that hosts them; SCRIPT_INVALID if any fails. */
@@ -154,6 +156,13 @@ export class ScriptRouter {
     const hosts = record.script === null ? new Set<number>() : new Set(this.placement(record.name, record.replicas).keys());
     const stale = Array.from({ length: this.workers.size }, (_, i) => i).filter((i) => !hosts.has(i));
     await Promise.all(stale.map((worker) => this.workers.request({ t: 'drop', owner: record.name }, { worker }).catch(() => undefined)));
+  }
+
+  /** What a deployment's sandboxes are doing, for its page: none, running, or quarantined after crashes. */
+  stateOf(record: Pick<DeploymentRecord, 'script'>): { state: 'none' | 'running' | 'quarantined'; crashes: number } {
+    if (record.script === null) return { state: 'none', crashes: 0 };
+    const crashes = this.crashes.get(sha256(record.script))?.size ?? 0;
+    return { state: crashes >= QUARANTINE_AFTER_CRASHES ? 'quarantined' : 'running', crashes };
   }
 
   private assertNotQuarantined(text: string, sha = sha256(text)): void {

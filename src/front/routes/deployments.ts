@@ -1,6 +1,6 @@
 import { Router } from '@koa/router';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema } from '../../api/schemas.js';
-import type { CreateDeploymentResponse } from '../../api/types.js';
+import type { CreateDeploymentResponse, DeploymentStatsView } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
@@ -98,6 +98,17 @@ export function deploymentRoutes(deps: AppDeps): Router {
     ctx.body = d.script;
   });
 
+  /** Calls per function since the server started, and the state of the script's sandboxes. */
+  router.get('/:name/stats', (ctx) => {
+    const d = store.deployments.get(ctx.params.name!);
+    ctx.body = {
+      deployment_name: d.name,
+      since: deps.stats.since,
+      sandboxes: { ...deps.scripts.stateOf(d), replicas: d.script === null ? 0 : d.replicas },
+      functions: deps.stats.of(d.name),
+    } satisfies DeploymentStatsView;
+  });
+
   router.patch('/:name', json, async (ctx) => {
     const current = store.deployments.get(ctx.params.name!);
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
@@ -119,6 +130,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
 
   router.delete('/:name', async (ctx) => {
     await store.deployments.delete(ctx.params.name!);
+    deps.stats.forget(ctx.params.name!);
     await deps.scripts.drop(ctx.params.name!);
     ctx.status = 204;
   });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Router, type RouterMiddleware } from '@koa/router';
 import { ServeError } from '../../errors.js';
 import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
@@ -35,11 +36,19 @@ export function svcRoutes(deps: AppDeps): Router {
     if (!FUNCTION_NAME.test(fn)) throw new ServeError('FUNCTION_NOT_FOUND', `'${fn}' is not a function name`);
     const deployment = store.deployments.get(ctx.params.deployment!);
     const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
-    const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx)).catch((err: unknown) => {
-      throw debug ? err : withoutScriptOutput(err);
-    });
-    stateOf(ctx).timings = out.timings;
-    sendPredictResponse(ctx, out, debug);
+    const started = performance.now();
+    try {
+      const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx)).catch((err: unknown) => {
+        throw debug ? err : withoutScriptOutput(err);
+      });
+      stateOf(ctx).timings = out.timings;
+      sendPredictResponse(ctx, out, debug);
+      deps.stats.record(deployment.name, fn, performance.now() - started, true);
+    } catch (err) {
+      // Calls of functions the script does not have are not counted: their names are the caller's.
+      if (!(err instanceof ServeError && err.code === 'FUNCTION_NOT_FOUND')) deps.stats.record(deployment.name, fn, performance.now() - started, false);
+      throw err;
+    }
   });
   return router;
 }

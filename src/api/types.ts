@@ -51,7 +51,11 @@ export interface ModelSummary {
   latest_version: string;
   versions: string[];
   format: string;
+  /** What the latest version was uploaded as, e.g. "keras-h5" (see ModelVersionView). */
+  source_format: string;
   description: string;
+  /** Bytes of the latest version's files. */
+  size: number;
   created: string;
 }
 
@@ -78,6 +82,12 @@ export interface DeploymentView {
   memory_limit_mb: number;
   created: string;
   updated: string;
+}
+
+/** A deployment's new token (POST /api/v1/deployments/{name}/token); the previous one stops working. */
+export interface TokenResponse {
+  deployment_name: string;
+  access_token: string;
 }
 
 export interface CreateDeploymentResponse extends DeploymentView {

@@ -84,6 +84,31 @@ describe('console API', () => {
     });
   });
 
+  describe('POST /api/v1/deployments/{name}/token', () => {
+    it('mints a new token: the old one stops working, the new one predicts', async () => {
+      const dep = await server.client.createDeployment({ deployment_name: 'iris-token', model_name: 'iris' });
+      const rotated = await call(server, 'POST', '/api/v1/deployments/iris-token/token');
+      assert.equal(rotated.status, 200);
+      assert.equal(rotated.body.deployment_name, 'iris-token');
+      assert.match(rotated.body.access_token, /^ibx_svc_/);
+      assert.notEqual(rotated.body.access_token, dep.access_token);
+      const old = await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, dep.access_token);
+      assert.equal(old.status, 401);
+      assert.equal(old.body.error.code, 'AUTH_INVALID_TOKEN');
+      assert.equal((await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, rotated.body.access_token)).status, 200);
+      assert.equal((await call(server, 'POST', '/api/v1/deployments/iris-token/token', undefined, rotated.body.access_token)).status, 401, 'a service token cannot mint tokens');
+    });
+  });
+
+  it('lists models with the size and source format of their latest version', async () => {
+    const list = await call(server, 'GET', '/api/v1/models');
+    const iris = list.body.find((m: any) => m.model_name === 'iris');
+    const version = await call(server, 'GET', '/api/v1/models/iris/versions/latest');
+    assert.equal(iris.size, version.body.size);
+    assert.ok(iris.size > 0);
+    assert.equal(iris.source_format, 'onnx');
+  });
+
   describe('TypeScript scripts', () => {
     const TS = [
       'interface Args { X: { float_input: number[] }[] }',

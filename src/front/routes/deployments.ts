@@ -1,6 +1,6 @@
 import { Router } from '@koa/router';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema } from '../../api/schemas.js';
-import type { CreateDeploymentResponse, DeploymentStatsView } from '../../api/types.js';
+import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
@@ -96,6 +96,17 @@ export function deploymentRoutes(deps: AppDeps): Router {
     if (d.script === null) throw new ServeError('SCRIPT_NOT_FOUND', `deployment "${d.name}" runs no script`);
     ctx.type = 'application/javascript';
     ctx.body = d.script;
+  });
+
+  /**
+   * A new token for the deployment; the old one stops working at once. Tokens are stored hashed, so
+   * this is how a lost one is replaced (the console's "new token" button).
+   */
+  router.post('/:name/token', async (ctx) => {
+    const current = store.deployments.get(ctx.params.name!);
+    const token = mintToken('ibx_svc');
+    await store.deployments.put({ ...current, tokenHash: hashToken(token), updatedAt: new Date().toISOString() });
+    ctx.body = { deployment_name: current.name, access_token: token } satisfies TokenResponse;
   });
 
   /** Calls per function since the server started, and the state of the script's sandboxes. */

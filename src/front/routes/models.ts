@@ -36,7 +36,9 @@ export function modelRoutes(deps: AppDeps): Router {
         latest_version: String(latest.version),
         versions: versions.map((v) => String(v.version)),
         format: latest.format,
+        source_format: latest.sourceFormat ?? latest.format,
         description: latest.description,
+        size: latest.bytes,
         created: versions[0]!.createdAt,
       } satisfies ModelSummary;
     });

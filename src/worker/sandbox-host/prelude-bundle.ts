@@ -16,8 +16,8 @@ function findPackageRoot(from: string): string {
 }
 
 /**
- * The prelude's source (sandbox/prelude.ts compiled to dist/sandbox/prelude.js), read once per process.
- * Its completion value is the setup function isolate.ts calls.
+ * The prelude's source (sandbox/prelude/ bundled by sandbox/build.mjs into dist/sandbox/prelude.js),
+ * read once per process. Its completion value is the setup function isolate.ts calls.
  */
 export function loadPreludeSource(): string {
   if (cached !== undefined) return cached;

@@ -1,0 +1,103 @@
+/**
+ * Calls into the host (model.run, file.image, the flow's model step). The host's Callbacks are
+ * handed to setup once and kept here, in module bindings no global leads to. An asynchronous call
+ * is started through an ignored Callback with an id; the host later settles it by id through
+ * resolveHost, the one Reference into this module the host holds. Image decodes are also
+ * throttled here, in the isolate, rather than queued on the host.
+ */
+import type { InferSync, StartImage, StartInfer, StartRun } from './api.js';
+import { bridgeError, flowFailure } from './errors.js';
+import { MapCtor, MapDelete, MapGet, MapSet, newList, PromiseCtor, push } from './intrinsics.js';
+
+let startRun: StartRun;
+let startImage: StartImage;
+let inferSync: InferSync;
+let startInfer: StartInfer;
+/** Called once by setup with the host's Callbacks. */
+export function connectHost(run: StartRun, image: StartImage, sync: InferSync, infer: StartInfer): void {
+  startRun = run;
+  startImage = image;
+  inferSync = sync;
+  startInfer = infer;
+}
+
+type HostCallKind = 'run' | 'image' | 'flow';
+const hostCalls = new MapCtor<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void; kind: HostCallKind }>();
+let hostCallSeq = 0;
+function hostCall(kind: HostCallKind, start: (id: number) => void): Promise<unknown> {
+  return new PromiseCtor((resolve, reject) => {
+    const id = ++hostCallSeq;
+    MapSet(hostCalls, id, { resolve, reject, kind });
+    try {
+      start(id);
+    } catch (e) {
+      MapDelete(hostCalls, id);
+      if (kind === 'image') imagesInFlight--; // pumpImages, which started it, moves on to the next
+      throw e;
+    }
+  });
+}
+
+/**
+ * Decodes in flight per sandbox. More image() calls wait here, in the isolate, so a script that
+ * starts thousands at once holds neither their byte copies nor their decodes on the host.
+ */
+const MAX_IMAGES_IN_FLIGHT = 2;
+let imagesInFlight = 0;
+const imageQueue = newList<(() => void) | undefined>();
+let imageQueueHead = 0;
+function pumpImages(): void {
+  while (imagesInFlight < MAX_IMAGES_IN_FLIGHT && imageQueueHead < imageQueue.length) {
+    const start = imageQueue[imageQueueHead]!;
+    imageQueue[imageQueueHead++] = undefined;
+    if (imageQueueHead === imageQueue.length) {
+      imageQueue.length = 0;
+      imageQueueHead = 0;
+    }
+    imagesInFlight++;
+    start();
+  }
+}
+/** Runs `start` (which must not throw) once fewer than MAX_IMAGES_IN_FLIGHT decodes are in flight. */
+export function queueImage(start: () => void): void {
+  push(imageQueue, start);
+  pumpImages();
+}
+/** One decode on the host; only from a start queued by queueImage, which counts it in flight. */
+export function decodeOnHost(bytes: Uint8Array, options: unknown, field: string, name: string): Promise<InferboxImage> {
+  return hostCall('image', (id) => startImage(id, bytes, options, field, name)) as Promise<InferboxImage>;
+}
+/** model.run: `feeds` crosses as the script made it (the host reads it as plain data). */
+export function runOnHost(feeds: InferboxFeeds): Promise<Record<string, unknown>> {
+  return hostCall('run', (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;
+}
+/** The flow's model step while the host is inside the flow call: its answer, or null to go asynchronous. */
+export function inferNow(payload: unknown): unknown {
+  return inferSync(payload);
+}
+/** The flow's model step as an asynchronous host call (a failure rejects with a flow failure). */
+export function inferLater(payload: unknown): Promise<unknown> {
+  return hostCall('flow', (id) => startInfer(id, payload));
+}
+
+/** Settles host call `id`; payload is its answer, or `{ code, message }`. */
+export function resolveHost(id: number, ok: boolean, payload: unknown): void {
+  // Never throws: an exception leaving here would be read by isolated-vm outside any time limit.
+  try {
+    const call = MapGet(hostCalls, id);
+    if (call === undefined) return;
+    MapDelete(hostCalls, id);
+    if (ok) {
+      call.resolve(payload);
+    } else {
+      const { code, message } = payload as { code: string; message: string };
+      call.reject(call.kind === 'flow' ? flowFailure(code, message) : bridgeError(code, message));
+    }
+    if (call.kind === 'image') {
+      imagesInFlight--;
+      pumpImages();
+    }
+  } catch {
+    // the script broke its own promise machinery; its call will time out
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The prelude: bundled by sandbox/build.mjs into dist/sandbox/prelude.js, compiled once into every
+ * isolate and run in its one context before the user's script. Evaluating the bundle runs every
+ * module's top level (intrinsics.ts captures the built-ins there) and its completion value is
+ * the default export below, the setup function the host calls once (sandbox-host/isolate.ts in
+ * the worker). Setup installs the globals of script-api.d.ts and returns the API; only the host
+ * holds References to it, and no global leads to it.
+ *
+ * Rules every module keeps, because user code shares the context:
+ * - built-ins are captured before the user script runs (intrinsics.ts), so a script that patches
+ *   Array.prototype or Promise.prototype.then can break its own calls but not this plumbing;
+ * - everything handed back to the host is "clean": primitives, typed arrays, and objects/arrays
+ *   built here with only own data properties (null prototypes), so copying it out of the isolate
+ *   never runs user code (isolated-vm copies results outside the call's timeout; copy-out.ts);
+ * - no exception escapes to the host: isolated-vm would read its message/stack (user getters,
+ *   Error.prepareStackTrace) with no timeout. The API methods below catch whatever they might throw.
+ */
+import type { FlowCall, InferSync, PreludeApi, PreludeEnvelope, PreludeOptions, StartImage, StartInfer, StartRun } from './api.js';
+import { configureConsole, resetLogs, takeLogs } from './console.js';
+import { settled, settledSafely } from './copy-out.js';
+import { failure } from './errors.js';
+import { wrapFiles } from './files.js';
+import { isThenable, runFlow } from './flow.js';
+import { createScriptModel, installGlobals } from './globals.js';
+import { connectHost, resolveHost } from './host-calls.js';
+import { isObjectLike, JSONParse, PromiseCtor, PromiseThen, ReflectApply } from './intrinsics.js';
+import { load, scriptFunctionValue } from './load.js';
+
+/** The asynchronous end of the current call, which the host awaits through settle(). */
+let pending: Promise<PreludeEnvelope> | undefined;
+
+export default function inferboxPrelude(
+  info: InferboxModelInfo,
+  options: PreludeOptions,
+  startRun: StartRun,
+  startImage: StartImage,
+  inferSync: InferSync,
+  startInfer: StartInfer,
+): PreludeApi {
+  configureConsole(options);
+  connectHost(startRun, startImage, inferSync, startInfer);
+  installGlobals(createScriptModel(info));
+  const scriptFilename = options.scriptFilename;
+
+  return {
+    dispatch(name, args, lines, bytes, truncated) {
+      try {
+        resetLogs(lines, bytes, truncated);
+        pending = undefined;
+        let result: unknown;
+        try {
+          const fn = scriptFunctionValue(name);
+          if (typeof fn !== 'function') return { kind: 'missing', logs: takeLogs() };
+          if (typeof args === 'string') args = JSONParse(args) as unknown[];
+          if (args.length > 0) wrapFiles(args[0]);
+          result = ReflectApply(fn, undefined, args);
+          if (!isObjectLike(result) || typeof (result as { then?: unknown }).then !== 'function') return settled(name, result);
+        } catch (e) {
+          return failure(e);
+        }
+        const promise = new PromiseCtor<unknown>((resolve) => resolve(result));
+        pending = PromiseThen(promise, (value) => settledSafely(name, value), (e) => settledSafely(name, e, true));
+        return { kind: 'pending' };
+      } catch {
+        return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
+      }
+    },
+    flow(call) {
+      try {
+        const c = typeof call === 'string' ? (JSONParse(call) as FlowCall) : call;
+        resetLogs(c[1], c[2], c[3]);
+        pending = undefined;
+        let result: unknown;
+        try {
+          result = runFlow(c[0], c[4], c[5], c[6]);
+          if (!isThenable(result)) return settled('postprocess', result);
+        } catch (e) {
+          return failure(e);
+        }
+        pending = PromiseThen(result as Promise<unknown>, (value) => settledSafely('postprocess', value), (e) => settledSafely('postprocess', e, true));
+        return { kind: 'pending' };
+      } catch {
+        return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
+      }
+    },
+    settle() {
+      const settling = pending ?? new PromiseCtor<PreludeEnvelope>((resolve) => resolve({ kind: 'missing', logs: takeLogs() }));
+      pending = undefined;
+      return settling;
+    },
+    drain: takeLogs,
+    load: (source, candidates, lines, bytes) => load(source, candidates, lines, bytes, scriptFilename),
+    resolveHost,
+  };
+}

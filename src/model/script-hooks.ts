@@ -29,7 +29,7 @@ export const PREDICT_FUNCTION = 'predict';
 /** Every name the flow calls by itself (hooks and their aliases): these are not callable by URL. */
 export const HOOK_FUNCTIONS: ReadonlySet<string> = new Set(SCRIPT_HOOKS.flatMap((h) => [h.name, ...h.aliases]));
 
-/** Which hooks of the predict flow one request runs (see `flow` in sandbox/prelude/). */
+/** Which hooks of the predict flow one request runs (see sandbox/prelude/flow.ts). */
 export interface FlowPlan {
   /** Run preprocess_files first (the request carries files and the script defines it). */
   readonly files: boolean;

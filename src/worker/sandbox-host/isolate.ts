@@ -2,7 +2,7 @@
  * Builds one script isolate: the isolate (memory limit), its ONE context for life, the prelude, and
  * the user's script, plus the References the host keeps into the prelude. The script is compiled
  * here as "script.js" only to report syntax errors with its own line:column; the prelude runs it
- * (see `load` in sandbox/prelude.ts) so that nothing it throws is ever read by isolated-vm.
+ * (see sandbox/prelude/load.ts) so that nothing it throws is ever read by isolated-vm.
  * User code never sees a Reference, an ExternalCopy or the ivm module.
  */
 import ivm from 'isolated-vm';
@@ -22,7 +22,7 @@ export const DRAIN_GRACE_MS = 20;
 /** More names than this in one script are not looked at for callable functions. */
 const MAX_CANDIDATES = 20_000;
 
-/** The References the host holds into the prelude (see PreludeApi in sandbox/prelude.ts). */
+/** The References the host holds into the prelude (see PreludeApi in sandbox/prelude/api.ts). */
 export interface PreludeRefs {
   /** `args` as JSON text when plain JSON (see plain-json.ts), else the values to copy. */
   readonly dispatch: ivm.Reference<(name: string, args: unknown[] | string, lines: number, bytes: number, truncated: boolean) => unknown>;

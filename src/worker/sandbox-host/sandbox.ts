@@ -20,7 +20,7 @@ import {
   type SandboxOptions,
 } from './types.js';
 
-/** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude.ts). */
+/** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude/api.ts). */
 type Envelope =
   | { kind: 'ok'; value: unknown; logs: IsolateLogs; json: boolean; text?: string }
   | { kind: 'pending' }
@@ -154,7 +154,7 @@ export class Sandbox {
   }
 
   /**
-   * The predict flow in one isolate entry (see `flow` in sandbox/prelude.ts) for `input`, the args
+   * The predict flow in one isolate entry (see sandbox/prelude/flow.ts) for `input`, the args
    * object or its JSON text. `model` serves its model step, synchronously inside the entry when it
    * can. The value is the last step's: postprocess's, one per record, or the model's rows. Answers
    * without a promise when the script's functions are synchronous (each promise turn costs

@@ -1,6 +1,6 @@
 /**
  * Public contracts of the sandbox host: what the runtime worker passes in and gets back.
- * Implementation lives in sandbox.ts / replica.ts; the isolate side in sandbox/prelude.ts.
+ * Implementation lives in sandbox.ts / replica.ts; the isolate side in sandbox/prelude/ (bundled by sandbox/build.mjs).
  */
 import type { Logger } from '../../log.js';
 import type { ScriptLimits } from '../../protocol/index.js';
@@ -36,7 +36,7 @@ export interface HostBridge {
 
 export type { FlowPlan } from '../../model/index.js';
 
-/** The model step's answer (see FlowRows in sandbox/prelude.ts). */
+/** The model step's answer (see FlowRows in sandbox/prelude/api.ts). */
 export interface FlowRows {
   /** One per record: the outputs in order (postprocess's argument), or the record itself without postprocess. */
   readonly rows: unknown[];

@@ -5,6 +5,8 @@
  * thenable or the host answers the model step later. Failures of the flow's own checks are
  * flowFailures: they carry the host's code and no stack (the script did not throw them).
  */
+// The hook names come from the one list (plain frozen strings: see src/model/hook-names.ts).
+import { HOOK } from '../../src/model/hook-names.js';
 import type { FlowRows } from './api.js';
 import { copyOut, copyWasJson } from './copy-out.js';
 import { flowFailure } from './errors.js';
@@ -115,13 +117,13 @@ function postprocessRows(rows: unknown, post: (row: unknown) => unknown): unknow
 /** The flow for one request's `input` (the args, just copied in); its value or a promise of it. */
 export function runFlow(input: unknown, files: boolean, prepare: string | null, postprocess: boolean): unknown {
   wrapFiles(input);
-  const post = postprocess ? scriptFunction('postprocess') : null;
-  const first = files ? ReflectApply(scriptFunction('preprocess_files'), undefined, [input]) : input;
+  const post = postprocess ? scriptFunction(HOOK.postprocess) : null;
+  const first = files ? ReflectApply(scriptFunction(HOOK.preprocessFiles), undefined, [input]) : input;
   return andThen(first, (afterFiles) => {
-    const args = files ? argsFrom('preprocess_files', afterFiles) : afterFiles;
+    const args = files ? argsFrom(HOOK.preprocessFiles, afterFiles) : afterFiles;
     const prepared = prepare === null ? args : ReflectApply(scriptFunction(prepare), undefined, [args]);
     return andThen(prepared, (value) => {
-      const step = prepare ?? (files ? 'preprocess_files' : 'args');
+      const step = prepare ?? (files ? HOOK.preprocessFiles : 'args');
       return andThen(runModel(step, argsFrom(step, value)), (answer) => {
         const { rows, names, split } = answer as FlowRows;
         if (post === null) return orient(rows, split);

@@ -21,6 +21,7 @@ import { settled, settledSafely } from './copy-out.js';
 import { failure } from './errors.js';
 import { wrapFiles } from './files.js';
 import { isThenable, runFlow } from './flow.js';
+import { HOOK } from '../../src/model/hook-names.js';
 import { createScriptModel, installGlobals } from './globals.js';
 import { connectHost, resolveHost } from './host-calls.js';
 import { isObjectLike, JSONParse, PromiseCtor, PromiseThen, ReflectApply } from './intrinsics.js';
@@ -73,11 +74,11 @@ export default function inferboxPrelude(
         let result: unknown;
         try {
           result = runFlow(c[0], c[4], c[5], c[6]);
-          if (!isThenable(result)) return settled('postprocess', result);
+          if (!isThenable(result)) return settled(HOOK.postprocess, result);
         } catch (e) {
           return failure(e);
         }
-        pending = PromiseThen(result as Promise<unknown>, (value) => settledSafely('postprocess', value), (e) => settledSafely('postprocess', e, true));
+        pending = PromiseThen(result as Promise<unknown>, (value) => settledSafely(HOOK.postprocess, value), (e) => settledSafely(HOOK.postprocess, e, true));
         return { kind: 'pending' };
       } catch {
         return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };

@@ -8,6 +8,10 @@
  * in sandbox/prelude/), and a stub in src/front/script-template.ts; see docs/architecture.md.
  */
 
+import { HOOK } from './hook-names.js';
+
+export { HOOK };
+
 export interface ScriptHook {
   readonly name: string;
   /** Names accepted for the same hook, e.g. DaaS scripts that call prepare "preprocess". */
@@ -17,10 +21,10 @@ export interface ScriptHook {
 }
 
 export const SCRIPT_HOOKS = [
-  { name: 'init', aliases: [], runs: 'once per sandbox, before its first call (and again when the sandbox is rebuilt)' },
-  { name: 'preprocess_files', aliases: [], runs: 'only when the request uploaded files (multipart form)' },
-  { name: 'prepare', aliases: ['preprocess'], runs: 'returns args with args.X' },
-  { name: 'postprocess', aliases: [], runs: "once per record, with that record's raw outputs" },
+  { name: HOOK.init, aliases: [], runs: 'once per sandbox, before its first call (and again when the sandbox is rebuilt)' },
+  { name: HOOK.preprocessFiles, aliases: [], runs: 'only when the request uploaded files (multipart form)' },
+  { name: HOOK.prepare, aliases: [HOOK.prepareAlias], runs: 'returns args with args.X' },
+  { name: HOOK.postprocess, aliases: [], runs: "once per record, with that record's raw outputs" },
 ] as const satisfies readonly ScriptHook[];
 
 /** The function that, when a script defines it, takes over a whole predict call from the hooks. */
@@ -41,13 +45,13 @@ export interface FlowPlan {
 /** The plan of one predict call, from the functions the script defines and whether files came. */
 export function planFlow(functions: ReadonlySet<string>, hasFiles: boolean): FlowPlan {
   return {
-    files: hasFiles && functions.has('preprocess_files'),
-    prepare: functions.has('prepare') ? 'prepare' : functions.has('preprocess') ? 'preprocess' : null,
-    postprocess: functions.has('postprocess'),
+    files: hasFiles && functions.has(HOOK.preprocessFiles),
+    prepare: functions.has(HOOK.prepare) ? HOOK.prepare : functions.has(HOOK.prepareAlias) ? HOOK.prepareAlias : null,
+    postprocess: functions.has(HOOK.postprocess),
   };
 }
 
 /** The functions a plan runs, in order: what a flow's failures name, e.g. "prepare() → postprocess()". */
 export function flowSteps(plan: FlowPlan): string[] {
-  return [plan.files ? 'preprocess_files' : null, plan.prepare, plan.postprocess ? 'postprocess' : null].filter((f) => f !== null);
+  return [plan.files ? HOOK.preprocessFiles : null, plan.prepare, plan.postprocess ? HOOK.postprocess : null].filter((f) => f !== null);
 }

@@ -24,7 +24,7 @@ describe('bad input gets a clear error and never loses data', () => {
   let server: TestServer;
   let svcToken: string;
   before(async () => {
-    server = await startTestServer({ env: { INFERBOX_LIMITS_MAX_JSON_BYTES: '65536' } });
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1', INFERBOX_LIMITS_MAX_JSON_BYTES: '65536' } });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
     svcToken = (await server.client.createDeployment({ deployment_name: 'iris-svc', model_name: 'iris' })).access_token;
   });

@@ -32,7 +32,7 @@ async function rejectsApi(promise: Promise<unknown>, status: number, code: strin
 describe('publishing Keras, TF.js and zipped models', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
   });
   after(() => server.close());
 

@@ -8,6 +8,8 @@ import { fixtureFile, IRIS_ONNX, assertSetosa } from '../helpers/fixtures.js';
 import { startTestServer } from '../helpers/server.js';
 import { REGRESSION_H5 } from '../helpers/tfjs-fixtures.js';
 
+const ONE_WORKER = { INFERBOX_WORKERS_COUNT: '1' };
+
 describe('state survives a restart', () => {
   const dirs: string[] = [];
   after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -15,7 +17,7 @@ describe('state survives a restart', () => {
   it('keeps every model and deployment working, with the same tokens', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'inferbox-restart-'));
     dirs.push(dataDir);
-    const first = await startTestServer({ dataDir });
+    const first = await startTestServer({ dataDir, env: ONE_WORKER });
     await first.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)], xTest: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] });
     await first.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
     const dep = await first.client.createDeployment({ deployment_name: 'iris-svc', model_name: 'iris', model_version: 1 });
@@ -24,7 +26,7 @@ describe('state survives a restart', () => {
     const kerasDep = await first.client.createDeployment({ deployment_name: 'regression-svc', model_name: 'regression' });
     await first.close();
 
-    const second = await startTestServer({ dataDir });
+    const second = await startTestServer({ dataDir, env: ONE_WORKER });
     try {
       assert.deepEqual((await second.client.getModel('iris')).versions.map((v) => v.model_version), ['1', '2']);
       assert.deepEqual((await second.client.getVersion('iris', 1)).sample, { float_input: [5.1, 3.5, 1.4, 0.2] });
@@ -45,13 +47,13 @@ describe('state survives a restart', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'inferbox-admin-'));
     dirs.push(dataDir);
     const printed: string[] = [];
-    const first = await startTestServer({ dataDir, env: { INFERBOX_ADMIN_TOKEN: '' }, announce: (l) => printed.push(l) });
+    const first = await startTestServer({ dataDir, env: { ...ONE_WORKER, INFERBOX_ADMIN_TOKEN: '' }, announce: (l) => printed.push(l) });
     await first.close();
     assert.equal(printed.length, 1);
     const token = /(ibx_admin_[A-Za-z0-9_-]+)/.exec(printed[0]!)?.[1];
     assert.ok(token, 'the announcement shows the token');
 
-    const second = await startTestServer({ dataDir, env: { INFERBOX_ADMIN_TOKEN: '' }, announce: (l) => printed.push(l) });
+    const second = await startTestServer({ dataDir, env: { ...ONE_WORKER, INFERBOX_ADMIN_TOKEN: '' }, announce: (l) => printed.push(l) });
     try {
       assert.equal(printed.length, 1, 'not printed again');
       const admin = new InferboxClient({ baseUrl: second.url, token });

@@ -29,7 +29,7 @@ const examples: Example[] = readdirSync(EXAMPLES, { withFileTypes: true })
 describe('every scripts-examples/<name> answers its expected.json', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
   });
   after(() => server.close());
 

@@ -23,7 +23,7 @@ async function post(server: TestServer, path: string, body: unknown, token = ADM
 describe('custom scripts: the DaaS contract', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
     await server.client.publishModel({ name: 'mnist', files: [fixtureFile(MNIST_ONNX)] });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
   });

@@ -59,12 +59,28 @@ interface Slot {
   killedForTimeout: boolean;
 }
 
-/** Compiled JS under dist/ in production; the .ts source (through tsx) in tests and development. */
+/**
+ * Set to 1 by `npm test` right after `npm run build`: a front running from source (tsx) then spawns
+ * the compiled workers of dist/src/ instead of loading TypeScript through tsx in each of them (the
+ * slow part of a test server's start). Only that script sets it, so no test run picks up a stale
+ * build: run on its own, a test file spawns workers from source.
+ */
+const BUILT_WORKERS_ENV = 'INFERBOX_TEST_BUILT_WORKERS';
+
+/**
+ * Compiled JS next to this module in production (dist/); the .ts source through tsx in development,
+ * or dist/src/worker/main.js when BUILT_WORKERS_ENV asks for it (an error if it was not built).
+ */
 function workerEntry(): { entry: string; execArgv: string[] } {
-  const ts = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
   const js = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
-  if (import.meta.url.endsWith('.ts') && existsSync(ts)) return { entry: ts, execArgv: ['--no-node-snapshot', '--import', 'tsx'] };
-  return { entry: js, execArgv: ['--no-node-snapshot'] };
+  if (!import.meta.url.endsWith('.ts')) return { entry: js, execArgv: ['--no-node-snapshot'] };
+  if (process.env[BUILT_WORKERS_ENV] === '1') {
+    const built = fileURLToPath(new URL('../../../dist/src/worker/main.js', import.meta.url));
+    if (!existsSync(built)) throw new Error(`${BUILT_WORKERS_ENV}=1 but ${built} is missing: run npm run build`);
+    return { entry: built, execArgv: ['--no-node-snapshot'] };
+  }
+  const ts = fileURLToPath(new URL('../../worker/main.ts', import.meta.url));
+  return { entry: ts, execArgv: ['--no-node-snapshot', '--import', 'tsx'] };
 }
 
 /**

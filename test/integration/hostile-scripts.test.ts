@@ -18,7 +18,7 @@ describe('hostile scripts get their error code within twice their limit and leav
   let n = 0;
 
   before(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
     const dep = await server.client.createDeployment({ deployment_name: 'bystander', model_name: 'iris', script: 'function postprocess([l]) { return { label: l[0], polluted: ({}).polluted ?? null }; }' });
     bystander = server.client.withToken(dep.access_token);
@@ -136,59 +136,17 @@ describe('hostile scripts get their error code within twice their limit and leav
     await assertHealthy();
   });
 
-  it('one huge allocation takes its worker down: 503 SCRIPT_CRASHED, then SCRIPT_QUARANTINED after two crashes', async () => {
-    const { name, svc } = await deploy('function prepare(a) { new Array(1e8).fill(0); return a; }', { timeout_ms: 10_000 });
-    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_CRASHED');
-    await assertHealthy();
-    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_CRASHED');
-    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_QUARANTINED');
-    await assertHealthy();
-    // A changed script lifts the quarantine.
-    await server.client.patchDeployment(name, { script: 'function prepare(a) { return a; }' });
-    assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
-  });
-
   it('an inline script under test that crashes costs only the scratch worker', async () => {
     const before = server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid);
     const res = await fetch(`${server.url}/api/v1/models/iris/versions/1/script/test`, {
       method: 'POST',
       headers: { authorization: 'Bearer test-admin-token', 'content-type': 'application/json' },
-      // Not the text quarantined above: a different script under test.
+      // One crash (the crash loop that ends in SCRIPT_QUARANTINED is in test/soak/crash-loop.test.ts).
       body: JSON.stringify({ script: '// under test\nfunction prepare(a) { new Array(1e8).fill(0); return a; }', args: IRIS_ARGS }),
     });
     assert.equal(res.status, 503);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'SCRIPT_CRASHED');
     assert.deepEqual(server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid), before);
     await assertHealthy();
-  });
-});
-
-describe('a long run through one deployment', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1' } });
-    await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
-  });
-  after(() => server.close());
-
-  it('serves 3,000 requests with typed arrays through one sandbox without exhausting it', async () => {
-    const script = `
-      function prepare(args) {
-        const scratch = new Float32Array(4096); // garbage per call
-        scratch.fill(1);
-        args.X = args.X.map((r) => ({ float_input: tensor(Float32Array.from(r.float_input), [1, 4]) }));
-        return args;
-      }
-      function postprocess([label]) { return { label: label[0], bytes: new Float64Array(512).length }; }`;
-    const dep = await server.client.createDeployment({ deployment_name: 'long', model_name: 'iris', script, memory_limit_mb: 32 });
-    const svc = server.client.withToken(dep.access_token);
-    for (let batch = 0; batch < 100; batch++) {
-      const answers = await Promise.all(Array.from({ length: 30 }, () => svc.predict('long', IRIS_ARGS)));
-      for (const a of answers) assert.deepEqual(a.result, [{ label: 0, bytes: 512 }]);
-    }
-    const stats = await fetch(`${server.url}/metrics`).then((r) => r.text());
-    assert.match(stats, /inferbox_worker_restarts 0/);
-    assert.match(stats, /inferbox_sandboxes 1\n/, 'one isolate served every request');
-    assert.match(stats, /inferbox_sandbox_rebuilds 0\n/, 'it never hit a limit');
   });
 });

@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { ApiError, type InferboxClient } from '../../src/client/index.js';
 import { fixtureFile, IRIS_ONNX, assertSetosa } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
+/** The time limit of the scripts that run into it: short, so each stop costs little. */
 const TIMEOUT_MS = 200;
+/** The time limit of the others: roomy, so a loaded machine never makes them meet it. */
+const ROOMY_TIMEOUT_MS = 5000;
 const IRIS_ARGS = { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] };
 
 /**
  * Hostile scripts on real isolates behind the real server. After each one the server still answers
- * and a bystander deployment still predicts.
+ * and a bystander deployment still predicts. How soon a limit answers is a timing, measured by
+ * test/bench/sandbox-limits.ts, not asserted here.
  */
-describe('hostile scripts get their error code within twice their limit and leave the server healthy', () => {
+describe('hostile scripts get their error code and leave the server healthy', () => {
   let server: TestServer;
   let bystander: InferboxClient;
   let n = 0;
@@ -27,21 +30,23 @@ describe('hostile scripts get their error code within twice their limit and leav
 
   async function deploy(script: string, limits: { timeout_ms?: number; memory_limit_mb?: number } = {}) {
     const name = `hostile-${++n}`;
-    const dep = await server.client.createDeployment({ deployment_name: name, model_name: 'iris', script, timeout_ms: TIMEOUT_MS, memory_limit_mb: 64, ...limits });
+    const dep = await server.client.createDeployment({ deployment_name: name, model_name: 'iris', script, timeout_ms: ROOMY_TIMEOUT_MS, memory_limit_mb: 64, ...limits });
     return { name, svc: server.client.withToken(dep.access_token) };
   }
 
-  async function expectError(call: Promise<unknown>, code: string, withinMs?: number): Promise<ApiError> {
-    const t0 = performance.now();
+  async function expectError(call: Promise<unknown>, code: string, message?: string): Promise<ApiError> {
     const err = await call.then(
       () => assert.fail(`expected ${code}`),
       (e: unknown) => e as ApiError,
     );
-    const ms = performance.now() - t0;
+    assert.ok(err instanceof ApiError, String(err));
     assert.equal(err.code, code, err.message);
-    if (withinMs !== undefined) assert.ok(ms < withinMs, `${code} took ${Math.round(ms)} ms, limit ${withinMs}`);
+    if (message !== undefined) assert.equal(err.message, message);
     return err;
   }
+
+  /** The message of a call stopped by the deployment's time limit. */
+  const timedOut = (what: string) => `${what} ran past its ${TIMEOUT_MS} ms time limit`;
 
   async function assertHealthy() {
     const out = await bystander.predict('bystander', IRIS_ARGS);
@@ -50,34 +55,36 @@ describe('hostile scripts get their error code within twice their limit and leav
   }
 
   it('for(;;){} -> 504 SCRIPT_TIMEOUT, and the next call works on a fresh sandbox', async () => {
-    const { name, svc } = await deploy('function prepare(a) { if (a.hang) for (;;) {} return a; }');
-    await expectError(svc.predict(name, { ...IRIS_ARGS, hang: true }), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    const { name, svc } = await deploy('function prepare(a) { if (a.hang) for (;;) {} return a; }', { timeout_ms: TIMEOUT_MS });
+    const err = await expectError(svc.predict(name, { ...IRIS_ARGS, hang: true }), 'SCRIPT_TIMEOUT', timedOut('prepare()'));
+    assert.equal(err.status, 504);
     assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
     await assertHealthy();
   });
 
   it('an awaited promise that never settles -> 504 SCRIPT_TIMEOUT', async () => {
-    const { name, svc } = await deploy('async function prepare(a) { await new Promise(() => {}); return a; }');
-    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    const { name, svc } = await deploy('async function prepare(a) { await new Promise(() => {}); return a; }', { timeout_ms: TIMEOUT_MS });
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', timedOut('prepare()'));
     await assertHealthy();
   });
 
   it('a microtask loop -> 504 SCRIPT_TIMEOUT', async () => {
-    const { name, svc } = await deploy('async function prepare(a) { for (;;) await null; }');
-    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', 2 * TIMEOUT_MS + 150);
+    const { name, svc } = await deploy('async function prepare(a) { for (;;) await null; }', { timeout_ms: TIMEOUT_MS });
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', timedOut('prepare()'));
     await assertHealthy();
   });
 
   it('unbounded allocation -> 503 SCRIPT_MEMORY_LIMIT, then the sandbox is rebuilt', async () => {
     const { name, svc } = await deploy('function prepare(a) { if (a.grow) { const keep = []; for (;;) keep.push(new Array(10000).fill(keep.length)); } return a; }', { timeout_ms: 5000 });
-    await expectError(svc.predict(name, { ...IRIS_ARGS, grow: true }), 'SCRIPT_MEMORY_LIMIT', 10_000);
+    await expectError(svc.predict(name, { ...IRIS_ARGS, grow: true }), 'SCRIPT_MEMORY_LIMIT');
     assertSetosa((await svc.predict(name, IRIS_ARGS)).result);
     await assertHealthy();
   });
 
   it('deep recursion -> 500 SCRIPT_FAILED (RangeError), not a crash', async () => {
     const { name, svc } = await deploy('function f(n) { return f(n + 1) + 1; }\nfunction prepare(a) { return f(0); }');
-    const err = await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_FAILED', 2 * TIMEOUT_MS + 150);
+    const err = await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_FAILED');
+    assert.equal(err.status, 500);
     assert.match(err.message, /call stack/i);
     await assertHealthy();
   });
@@ -124,15 +131,9 @@ describe('hostile scripts get their error code within twice their limit and leav
     await assertHealthy();
   });
 
-  it('a thrown object whose toString loops forever -> an error within twice the limit', async () => {
-    const { name, svc } = await deploy('function prepare(a) { throw { toString() { for (;;) {} }, get message() { for (;;) {} } }; }');
-    const t0 = performance.now();
-    const err = await svc.predict(name, IRIS_ARGS).then(
-      () => assert.fail('expected an error'),
-      (e: unknown) => e as ApiError,
-    );
-    assert.ok(err instanceof ApiError && ['SCRIPT_FAILED', 'SCRIPT_TIMEOUT'].includes(err.code), err.message);
-    assert.ok(performance.now() - t0 < 2 * TIMEOUT_MS + 150);
+  it('a thrown object whose toString and message getter loop forever -> 504 SCRIPT_TIMEOUT (its message getter runs under the limit)', async () => {
+    const { name, svc } = await deploy('function prepare(a) { throw { toString() { for (;;) {} }, get message() { for (;;) {} } }; }', { timeout_ms: TIMEOUT_MS });
+    await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_TIMEOUT', timedOut('prepare()'));
     await assertHealthy();
   });
 

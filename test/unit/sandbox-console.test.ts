@@ -94,19 +94,32 @@ describe('Sandbox console', () => {
 
   it('survives a 10 MB log flood: truncated output, a small answer, and a usable sandbox', async () => {
     const limits = { ...TEST_LIMITS, timeoutMs: 5000, maxLogLines: 1000, maxLogBytes: 262_144 };
-    const sandbox = await make(`function flood() {
+    // What keeps a flood cheap: once the request's budget is spent, console.log formats nothing.
+    // The probe's message getter counts how often a logged value is formatted.
+    const sandbox = await make(`let formatted = 0;
+    const counts = { beforeCap: 0, afterCap: 0 };
+    const probe = new Error('probe');
+    Object.defineProperty(probe, 'message', { get() { formatted++; return 'probe' } });
+    function flood() {
+      formatted = 0;
+      console.log(probe);
+      counts.beforeCap = formatted;
       const chunk = 'x'.repeat(1024);
       for (let i = 0; i < 10 * 1024; i++) console.log(chunk);
       console.log('y'.repeat(10 * 1024 * 1024));
+      for (let i = 0; i < 10 * 1024; i++) console.log(probe);
+      counts.afterCap = formatted - counts.beforeCap;
       return 'done';
-    }`, limits);
-    const started = performance.now();
+    }
+    function probeCounts() { return counts }`, limits);
     const { value, stdout } = await sandbox.call('flood', [], createLogBudget(limits));
     assert.equal(value, 'done');
     assert.ok(stdout.length <= limits.maxLogLines + 1);
     assert.equal(stdout.at(-1), '[inferbox] output truncated: 1000 lines / 262144 bytes per request');
     assert.ok(stdout.reduce((n, line) => n + Buffer.byteLength(line), 0) <= limits.maxLogBytes + 100);
-    assert.ok(performance.now() - started < 2000);
+    const { beforeCap, afterCap } = (await sandbox.call('probeCounts', [], createLogBudget(limits))).value as { beforeCap: number; afterCap: number };
+    assert.ok(beforeCap > 0, 'the probe counts the formatting of a logged value');
+    assert.equal(afterCap, 0, 'after the cap, 10,240 more console.log calls formatted nothing');
     assert.equal((await sandbox.call('flood', [], createLogBudget(limits))).value, 'done');
   });
 

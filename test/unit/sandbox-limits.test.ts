@@ -2,115 +2,128 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { createLogBudget, type HostBridge, type Sandbox, type SandboxReplica } from '../../src/worker/sandbox-host/index.js';
-import { createTestReplica, createTestSandbox, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestReplica, createTestSandbox, irisBridge, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
 
-const LIMIT_MS = TEST_LIMITS.timeoutMs;
+const LIMIT_MS = TIGHT_LIMITS.timeoutMs;
 const budget = () => createLogBudget(TEST_LIMITS);
 
-/** Calls `fn` and returns its ServeError and how long it took to arrive. */
-async function timedFailure(sandbox: Sandbox | SandboxReplica, fn: string, args: unknown[] = []): Promise<{ err: ServeError; ms: number }> {
-  const started = performance.now();
-  const err = await serveErrorOf(sandbox.call(fn, args, budget()));
-  return { err, ms: performance.now() - started };
+/**
+ * Calls `fn` and returns its ServeError. How soon a limit stops a script is a timing, measured by
+ * test/bench/sandbox-limits.ts (never asserted here: it varies with the machine's load); these tests
+ * check that the limit stops it (a regression hangs the test), with which code, and what is left.
+ */
+async function failure(sandbox: Sandbox | SandboxReplica, fn: string, args: unknown[] = []): Promise<ServeError> {
+  return serveErrorOf(sandbox.call(fn, args, budget()));
 }
+
+/** The message of a call stopped by the time limit. */
+const timedOut = (fn: string) => `${fn}() ran past its ${LIMIT_MS} ms time limit`;
 
 describe('Sandbox time limits', () => {
   const sandboxes: Sandbox[] = [];
   after(() => sandboxes.forEach((s) => s.dispose()));
   const make = async (script: string, bridge?: HostBridge) => {
-    const sandbox = await createTestSandbox(script, bridge === undefined ? {} : { bridge });
+    const sandbox = await createTestSandbox(script, bridge === undefined ? { limits: TIGHT_LIMITS } : { limits: TIGHT_LIMITS, bridge });
     sandboxes.push(sandbox);
     return sandbox;
   };
 
-  it('stops a synchronous endless loop with SCRIPT_TIMEOUT within twice the limit and disposes the isolate', async () => {
+  it('stops a synchronous endless loop with SCRIPT_TIMEOUT naming the limit and disposes the isolate', async () => {
     const sandbox = await make('function spin() { console.log("before"); for (;;) {} }');
-    const { err, ms } = await timedFailure(sandbox, 'spin');
+    const err = await failure(sandbox, 'spin');
     assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.match(err.message, new RegExp(`spin\\(\\) ran past its ${LIMIT_MS} ms time limit`));
-    assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+    assert.equal(err.message, timedOut('spin'));
     assert.deepEqual(outputOf(err).stdout, ['before'], 'what it printed before the loop is kept');
     assert.equal(sandbox.disposed, true);
   });
 
-  it('stops a promise that never settles with SCRIPT_TIMEOUT within twice the limit', async () => {
+  it('stops a promise that never settles with SCRIPT_TIMEOUT naming the limit and disposes the isolate', async () => {
     const sandbox = await make('async function hang() { console.log("waiting"); await new Promise(() => {}) }');
-    const { err, ms } = await timedFailure(sandbox, 'hang');
+    const err = await failure(sandbox, 'hang');
     assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+    assert.equal(err.message, timedOut('hang'));
     assert.deepEqual(outputOf(err).stdout, ['waiting']);
     assert.equal(sandbox.disposed, true);
   });
 
   it('stops an endless microtask loop with SCRIPT_TIMEOUT', async () => {
     const sandbox = await make('async function churn() { for (;;) await null }');
-    const { err, ms } = await timedFailure(sandbox, 'churn');
+    const err = await failure(sandbox, 'churn');
     assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+    assert.equal(err.message, timedOut('churn'));
     assert.equal(sandbox.disposed, true);
   });
 
   it('stops a loop that starts after model.run resolves with SCRIPT_TIMEOUT', async () => {
     const sandbox = await make('async function f() { await model.run({ dense_1_input: [[1, 2, 3, 4]] }); for (;;) {} }');
-    const { err, ms } = await timedFailure(sandbox, 'f');
+    const err = await failure(sandbox, 'f');
     assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+    assert.equal(err.message, timedOut('f'));
+    assert.equal(sandbox.disposed, true);
   });
 
   it('does not count time spent awaiting model.run against the limit', async () => {
+    // Two model runs of 3/4 of the limit each: together past it, by construction. Counted against
+    // the script's clock, the call's deadline would expire before the second run answers. The limit
+    // is wider than TIGHT_LIMITS so the script's own (tiny) time stays far inside it on a loaded machine.
+    const limits = { ...TEST_LIMITS, timeoutMs: 400 };
     const slowBridge: HostBridge = {
       ...irisBridge,
-      runModel: () => new Promise((resolve) => setTimeout(() => resolve({ dense_4: [[1, 0, 0]] }), LIMIT_MS * 1.5)),
+      runModel: () => new Promise((resolve) => setTimeout(() => resolve({ dense_4: [[1, 0, 0]] }), limits.timeoutMs * 0.75)),
     };
-    const sandbox = await make('async function f() { const a = await model.run({ x: 1 }); const b = await model.run({ x: 2 }); return [a, b] }', slowBridge);
+    const sandbox = await createTestSandbox('async function f() { const a = await model.run({ x: 1 }); const b = await model.run({ x: 2 }); return [a, b] }', { limits, bridge: slowBridge });
+    sandboxes.push(sandbox);
     const result = await sandbox.call('f', [], budget());
     assert.deepEqual(result.value, [{ dense_4: [[1, 0, 0]] }, { dense_4: [[1, 0, 0]] }]);
   });
 
   it('stops a getter on the result that loops forever (copying out runs no script code)', async () => {
     const sandbox = await make('function f() { return { get trap() { for (;;) {} } } }');
-    const { err, ms } = await timedFailure(sandbox, 'f');
+    const err = await failure(sandbox, 'f');
     assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+    assert.equal(err.message, timedOut('f'));
+    assert.equal(sandbox.disposed, true);
   });
 });
 
 describe('Sandbox errors that try to run code while being described', () => {
-  const cases: [string, string][] = [
-    ['a thrown object whose toString loops', 'function f() { throw { toString() { for (;;) {} } } }'],
-    ['an Error whose message getter loops', 'function f() { const e = new Error("x"); Object.defineProperty(e, "message", { get() { for (;;) {} } }); throw e }'],
-    ['an Error whose message is an object with a looping toString', 'function f() { const e = new Error("x"); e.message = { toString() { for (;;) {} } }; throw e }'],
-    ['Error.prepareStackTrace that loops', 'function f() { Error.prepareStackTrace = () => { for (;;) {} }; throw new Error("x") }'],
-    ['a promise rejected with a looping toString object', 'async function f() { await null; throw { toString() { for (;;) {} } } }'],
+  // A thrown value is described without running its code (SCRIPT_FAILED, the isolate kept); an
+  // Error's own message, or Error.prepareStackTrace, is script code: it runs under the call's limit.
+  const described = { code: 'SCRIPT_FAILED', message: '{ toString: [Function: toString] }', disposed: false };
+  const stopped = { code: 'SCRIPT_TIMEOUT', message: timedOut('f'), disposed: true };
+  const cases: [string, string, typeof described][] = [
+    ['a thrown object whose toString loops', 'function f() { throw { toString() { for (;;) {} } } }', described],
+    ['an Error whose message getter loops', 'function f() { const e = new Error("x"); Object.defineProperty(e, "message", { get() { for (;;) {} } }); throw e }', stopped],
+    ['an Error whose message is an object with a looping toString', 'function f() { const e = new Error("x"); e.message = { toString() { for (;;) {} } }; throw e }', stopped],
+    ['Error.prepareStackTrace that loops', 'function f() { Error.prepareStackTrace = () => { for (;;) {} }; throw new Error("x") }', stopped],
+    ['a promise rejected with a looping toString object', 'async function f() { await null; throw { toString() { for (;;) {} } } }', described],
   ];
-  for (const [what, script] of cases) {
-    it(`answers ${what} with an error within twice the limit`, async () => {
-      const sandbox = await createTestSandbox(script);
+  for (const [what, script, expected] of cases) {
+    it(`answers ${what} with ${expected.code}`, async () => {
+      const sandbox = await createTestSandbox(script, { limits: TIGHT_LIMITS });
       try {
-        const { err, ms } = await timedFailure(sandbox, 'f');
-        assert.ok(err.code === 'SCRIPT_TIMEOUT' || err.code === 'SCRIPT_FAILED', err.code);
-        assert.ok(ms < 2 * LIMIT_MS, `took ${ms} ms`);
+        const err = await failure(sandbox, 'f');
+        assert.deepEqual({ code: err.code, message: err.message, disposed: sandbox.disposed }, expected);
       } finally {
         sandbox.dispose();
       }
     });
   }
 
-  it('stops a top level whose thrown Error has a looping message getter within twice the limit', async () => {
-    const started = performance.now();
+  it('stops a top level whose thrown Error has a looping message getter: SCRIPT_INVALID, reason SCRIPT_TIMEOUT', async () => {
     const err = await serveErrorOf(
-      createTestSandbox('const e = new Error("x"); Object.defineProperty(e, "message", { get() { for (;;) {} } }); throw e;'),
+      createTestSandbox('const e = new Error("x"); Object.defineProperty(e, "message", { get() { for (;;) {} } }); throw e;', { limits: TIGHT_LIMITS }),
     );
     assert.equal(err.code, 'SCRIPT_INVALID');
-    assert.ok(performance.now() - started < 2 * LIMIT_MS + 50);
+    assert.equal(err.details?.['reason'], 'SCRIPT_TIMEOUT');
+    assert.equal(err.message, `the script's top level ran past its ${LIMIT_MS} ms time limit`);
   });
 
   it('stops an endless top-level loop with SCRIPT_INVALID', async () => {
-    const started = performance.now();
-    const err = await serveErrorOf(createTestSandbox('for (;;) {}'));
+    const err = await serveErrorOf(createTestSandbox('for (;;) {}', { limits: TIGHT_LIMITS }));
     assert.equal(err.code, 'SCRIPT_INVALID');
     assert.equal(err.details?.['reason'], 'SCRIPT_TIMEOUT');
-    assert.ok(performance.now() - started < 2 * LIMIT_MS + 50);
+    assert.equal(err.message, `the script's top level ran past its ${LIMIT_MS} ms time limit`);
   });
 });
 

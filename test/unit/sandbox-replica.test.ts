@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogBudget } from '../../src/worker/sandbox-host/index.js';
-import { createTestReplica, disposedAfter, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestReplica, disposedAfter, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 
 describe('SandboxReplica', () => {
   const make = disposedAfter((script) => createTestReplica(script));
+  const makeTight = disposedAfter((script) => createTestReplica(script, { limits: TIGHT_LIMITS }));
 
   it('runs calls one at a time in arrival order, async ones included', async () => {
     const replica = await make(`const log = [];
@@ -16,7 +17,7 @@ describe('SandboxReplica', () => {
   });
 
   it('rebuilds after a timeout: the failing call gets SCRIPT_TIMEOUT, queued calls get a fresh sandbox with init run again', async () => {
-    const replica = await make(`let inits = 0; let calls = 0;
+    const replica = await makeTight(`let inits = 0; let calls = 0;
       function init() { inits++ }
       function spin() { for (;;) {} }
       function count() { return { inits, calls: ++calls } }`);

@@ -104,13 +104,12 @@ describe('Sandbox boundary', () => {
     }
     function after() { console.log('a', 'b'); return { items: [1, 2, 3] } }`);
     assert.equal((await sandbox.call('plant', [], budget())).value, 'planted');
-    const started = performance.now();
-    const outcome = await sandbox.call('after', [], budget()).then(
-      (r) => r.stdout.length,
-      (err: unknown) => err,
-    );
-    assert.ok(performance.now() - started < 2 * TEST_LIMITS.timeoutMs, 'the host was not held');
-    assert.ok(typeof outcome === 'number' || (outcome as { code?: string }).code === 'SCRIPT_TIMEOUT');
+    // The prelude builds its lists and copies results without indexed stores on script arrays, so
+    // no planted accessor runs: the call answers normally, its output intact, and the isolate lives.
+    const { value, stdout, stderr } = await sandbox.call('after', [], budget());
+    assert.deepEqual(value, { items: [1, 2, 3] });
+    assert.deepEqual([stdout, stderr], [['a b'], []]);
+    assert.equal(sandbox.disposed, false);
   });
 
   it('answers a bridge error normally even with a throwing setter planted on Object.prototype.code', async () => {
@@ -121,10 +120,10 @@ describe('Sandbox boundary', () => {
       }`,
       { bridge: { ...irisBridge, runModel: async () => Promise.reject(new ServeError('INPUT_MISSING', 'no input')) } },
     );
-    const started = performance.now();
     try {
+      // Answered, not stopped by the limit: the planted setter never ran.
       assert.equal((await sandbox.call('f', [], budget())).value, 'INPUT_MISSING');
-      assert.ok(performance.now() - started < TEST_LIMITS.timeoutMs);
+      assert.equal(sandbox.disposed, false);
     } finally {
       sandbox.dispose();
     }

@@ -2,7 +2,7 @@ import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
-import type { TensorSpec } from '../model/index.js';
+import { exampleRecord, zeroOf, type TensorSpec } from '../model/index.js';
 
 export function tensorView(spec: TensorSpec): TensorView {
   const view: TensorView = { name: spec.name, dtype: spec.dtype, shape: spec.shape === null ? null : [...spec.shape] };
@@ -67,14 +67,5 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
 
 /** A record that predicts: the stored sample, or zeros of each input's shape (batch dim dropped). */
 export function samplePayload(m: VersionManifest): Record<string, unknown> {
-  if (m.sample) return m.sample;
-  const zeros = (shape: readonly number[]): unknown => (shape.length === 0 ? 0 : Array.from({ length: shape[0]! }, () => zeros(shape.slice(1))));
-  const record: Record<string, unknown> = {};
-  for (const input of m.inputs) {
-    const shape = (input.shape ?? [1]).map((d) => (d === -1 ? 1 : d));
-    const leadingFree = input.shape !== null && input.shape.length > 1 && (input.shape[0] === -1 || input.shape[0] === 1);
-    const value = zeros(leadingFree ? shape.slice(1) : shape);
-    record[input.name] = input.dtype === 'bool' ? JSON.parse(JSON.stringify(value).replace(/0/g, 'false')) : input.dtype === 'string' ? JSON.parse(JSON.stringify(value).replace(/0/g, '""')) : value;
-  }
-  return record;
+  return m.sample ?? exampleRecord(m.inputs, zeroOf);
 }

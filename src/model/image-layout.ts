@@ -1,5 +1,3 @@
-import type { TensorSpec } from './tensor-spec.js';
-
 /**
  * Which inputs take images, and how. One rule for both processes: the worker's pipeline without a
  * script decodes uploads with it, and the front's script template writes the same `image()` options
@@ -23,7 +21,7 @@ const isSide = (d: number | undefined) => d === -1 || (d !== undefined && d > 4)
  * [N,C,H,W] (C of 1, 3 or 4), [N,H,W,C], or [N,H,W] for grayscale; null for anything else.
  * NCHW wins when both readings fit.
  */
-export function imageLayoutOf(spec: TensorSpec): ImageLayout | null {
+export function imageLayoutOf(spec: { readonly dtype: string | null; readonly shape: readonly number[] | null }): ImageLayout | null {
   const s = spec.shape;
   if (s === null || (spec.dtype !== 'float32' && spec.dtype !== 'uint8')) return null;
   if (s.length === 4 && isChannels(s[1]) && isSide(s[2]) && isSide(s[3])) return { layout: 'nchw', channels: s[1], height: s[2]!, width: s[3]! };
@@ -44,7 +42,7 @@ export interface InputImageOptions {
 }
 
 /** What `file.image()` is asked for to feed `spec` (laid out as `layout`) raw 0..255 pixels. */
-export function imageOptionsOf(spec: TensorSpec, layout: ImageLayout): InputImageOptions {
+export function imageOptionsOf(spec: { readonly dtype: string | null }, layout: ImageLayout): InputImageOptions {
   return {
     ...(layout.channels === 1 ? { grayscale: true } : layout.channels === 4 ? { alpha: true } : {}),
     ...(layout.width > 0 ? { width: layout.width } : {}),

@@ -4,6 +4,7 @@ import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
+import { consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
@@ -19,7 +20,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accessLog());
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
-  for (const router of [healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
+  for (const router of [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
     app.use(router.routes());
     // Not `throw: true`: the router sets the Allow header only when it does not throw;
     // errorHandler turns the bare 405 into the JSON error body.

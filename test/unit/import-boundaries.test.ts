@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function filesUnder(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && /\.ts$/.test(e.name) && !e.name.endsWith('.d.ts'))
+    .filter((e) => e.isFile() && /\.tsx?$/.test(e.name) && !e.name.endsWith('.d.ts'))
     .map((e) => relative(ROOT, join(e.parentPath, e.name)).split(sep).join('/'));
 }
 
@@ -30,7 +30,7 @@ function importsOf(file: string): Edge[] {
   const info = ts.preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true);
   return info.importedFiles.map(({ fileName }) => ({
     from: file,
-    to: fileName.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), fileName)).split(sep).join('/').replace(/\.js$/, '.ts') : fileName,
+    to: fileName.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), fileName)).split(sep).join('/').replace(/\.js$/, existsSync(join(ROOT, dirname(file), fileName.replace(/\.js$/, '.tsx'))) ? '.tsx' : '.ts') : fileName,
   }));
 }
 
@@ -44,7 +44,7 @@ function broken(fromDirs: string[], allowed: (to: string) => boolean): string[] 
 
 describe('import boundaries', () => {
   it('reads the tree (a rule over no files proves nothing)', () => {
-    for (const dir of ['src/model', 'src/front', 'src/worker', 'src/store', 'src/protocol', 'src/api', 'src/client']) {
+    for (const dir of ['src/model', 'src/front', 'src/worker', 'src/store', 'src/protocol', 'src/api', 'src/client', 'src/console']) {
       assert.ok(EDGES.some((e) => under(e.from, dir)), `no imports found under ${dir}`);
     }
     assert.ok(filesUnder('sandbox').length > 0, 'no sandbox sources found');
@@ -65,6 +65,11 @@ describe('import boundaries', () => {
 
   it('the SDK imports only the HTTP contract (src/api) and what it re-uses (errors)', () => {
     assert.deepEqual(broken(['src/client'], (to) => under(to, 'src/api', 'src/errors.ts')), []);
+  });
+
+  it('the web console (browser code) imports only itself, the HTTP contract (src/api) and the pure src/model', () => {
+    const inRepo = (to: string) => /^(src|sandbox|test|tools)\//.test(to);
+    assert.deepEqual(broken(['src/console'], (to) => !inRepo(to) || under(to, 'src/console', 'src/api', 'src/model')), []);
   });
 
   it('sandbox code (run inside isolates) imports only sandbox code and the pure src/model', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ServeError } from '../errors.js';
 
-/** Request bodies of the REST contract (docs/api.md), parsed at the edge into typed values. */
+/** Request bodies of the REST contract (docs/api/), parsed at the edge into typed values. */
 
 const version = z.union([z.number().int().min(1), z.string().regex(/^(\d+|latest)$/, 'a version number or "latest"')]);
 

@@ -33,17 +33,11 @@ const RECEIVERS: readonly [RegExp, string][] = [
   [/\b(image|img|pixels|decoded)$/, 'InferboxImage'],
 ];
 
-const HOOK_ARGUMENT: Record<string, string> = { init: 'ctx', postprocess: 'outputs' };
-
-const hookStubs: Completion[] = [...SCRIPT_HOOKS.map((h) => h.name), PREDICT_FUNCTION].map((name) =>
-  snippetCompletion(`${name === 'preprocess_files' || name === PREDICT_FUNCTION ? 'async ' : ''}function ${name}(${HOOK_ARGUMENT[name] ?? 'args'}) {\n\t\${}\n}`, {
-    label: name,
-    type: 'keyword',
-    detail: 'hook',
-    info: SCRIPT_HOOKS.find((h) => h.name === name)?.runs ?? 'takes over the whole predict call',
-    boost: -1,
-  }),
-);
+/** A stub for each hook (and predict), offered at the start of a line. */
+const hookStubs: Completion[] = [
+  ...SCRIPT_HOOKS.map((h) => ({ name: h.name, argument: h.argument, async: h.async, info: h.runs })),
+  { name: PREDICT_FUNCTION, argument: 'args', async: true, info: 'takes over the whole predict call (await model.run(feeds) runs the model)' },
+].map((h) => snippetCompletion(`${h.async ? 'async ' : ''}function ${h.name}(${h.argument}) {\n\t\${}\n}`, { label: h.name, type: 'keyword', detail: 'hook', info: h.info, boost: -1 }));
 
 export function scriptCompletions(context: CompletionContext): CompletionResult | null {
   const line = context.state.doc.lineAt(context.pos);

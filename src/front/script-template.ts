@@ -3,7 +3,7 @@
  * every input and output with its dtype and shape, and each hook is a stub that changes nothing,
  * so saving the template as it is behaves like having no script. Pure: no I/O, no sandbox.
  */
-import { imageLayoutOf, imageOptionsOf, SCRIPT_HOOKS, type TensorSpec } from '../model/index.js';
+import { imageLayoutOf, imageOptionsOf, SCRIPT_HOOKS, type ScriptHook, type TensorSpec } from '../model/index.js';
 
 export interface ScriptTemplateModel {
   readonly name: string;
@@ -144,16 +144,18 @@ function specLines(title: string, specs: readonly TensorSpec[]): string[] {
   return [`// ${title}:`, ...specs.map((s) => `//   ${describeSpec(s, width)}`)];
 }
 
-/** The DaaS order of a prediction's hooks (src/model/script-hooks.ts), the model run in its place. */
+/** The DaaS order of a prediction's hooks (src/model/script-hooks.ts), the model run between its phases. */
 function predictOrderLines(): string[] {
-  const steps = SCRIPT_HOOKS.filter((h) => h.name !== 'init').map((h) => {
-    const call = `${h.name}(${h.name === 'postprocess' ? 'outputs' : 'args'})`.padEnd(23);
+  const step = (h: ScriptHook) => {
     const alias = h.aliases.length > 0 ? `(${h.aliases.map((a) => `\`${a}\``).join(', ')} is accepted as an alias) ` : '';
-    return `${call} ${alias}${h.runs}`;
-  });
-  // The model runs between prepare and postprocess.
-  steps.splice(steps.length - 1, 0, 'the model runs once per record of args.X');
-  return steps.map((step, i) => `//   ${i + 1}. ${step}`);
+    return `${`${h.name}(${h.argument})`.padEnd(23)} ${alias}${h.runs}`;
+  };
+  const steps = [
+    ...SCRIPT_HOOKS.filter((h) => h.phase === 'before-model').map(step),
+    'the model runs once per record of args.X',
+    ...SCRIPT_HOOKS.filter((h) => h.phase === 'after-model').map(step),
+  ];
+  return steps.map((line, i) => `//   ${i + 1}. ${line}`);
 }
 
 /**

@@ -18,13 +18,19 @@ export interface ScriptHook {
   readonly aliases: readonly string[];
   /** When it runs, as the script template and the docs say it. */
   readonly runs: string;
+  /** Where in a prediction: once per sandbox, before the model runs, or after it (per record). */
+  readonly phase: 'once' | 'before-model' | 'after-model';
+  /** The name its argument goes by in stubs and the template. */
+  readonly argument: 'ctx' | 'args' | 'outputs';
+  /** Stubs make it `async`: it usually awaits (file.image()). */
+  readonly async: boolean;
 }
 
 export const SCRIPT_HOOKS = [
-  { name: HOOK.init, aliases: [], runs: 'once per sandbox, before its first call (and again when the sandbox is rebuilt)' },
-  { name: HOOK.preprocessFiles, aliases: [], runs: 'only when the request uploaded files (multipart form)' },
-  { name: HOOK.prepare, aliases: [HOOK.prepareAlias], runs: 'returns args with args.X' },
-  { name: HOOK.postprocess, aliases: [], runs: "once per record, with that record's raw outputs" },
+  { name: HOOK.init, aliases: [], runs: 'once per sandbox, before its first call (and again when the sandbox is rebuilt)', phase: 'once', argument: 'ctx', async: false },
+  { name: HOOK.preprocessFiles, aliases: [], runs: 'only when the request uploaded files (multipart form)', phase: 'before-model', argument: 'args', async: true },
+  { name: HOOK.prepare, aliases: [HOOK.prepareAlias], runs: 'returns args with args.X', phase: 'before-model', argument: 'args', async: false },
+  { name: HOOK.postprocess, aliases: [], runs: "once per record, with that record's raw outputs", phase: 'after-model', argument: 'outputs', async: false },
 ] as const satisfies readonly ScriptHook[];
 
 /** The function that, when a script defines it, takes over a whole predict call from the hooks. */

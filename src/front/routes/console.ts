@@ -24,11 +24,6 @@ const TYPES: Record<string, string> = {
  */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/**
- * The web console: `/` is its page and `/console/*` its assets, read from dist/console/ once and
- * kept in memory (a few hundred KB). The page is public (it holds no data); every call it makes
- * needs the admin token like any client's.
- */
 interface Asset {
   readonly body: Buffer;
   /** The same bytes gzipped once: the bundle is ~570 KB, ~180 KB gzipped. */

@@ -424,8 +424,8 @@ export const TOKEN = /^ibx_svc_[A-Za-z0-9_-]{20,}$/;
 
 /** Values that differ from run to run and machine to machine: only their type is compared. */
 const VOLATILE_KEYS = new Set(['uptime_s', 'pid', 'backend']);
-/** Whose values (all of them) are machine-dependent: `backends.tfjs` says which TF.js backend loaded. */
-const VOLATILE_PARENTS = new Set(['backends']);
+/** Whose values (all of them) are machine-dependent: `backends.tfjs` says which TF.js backend loaded; `latency_ms` are timings. */
+const VOLATILE_PARENTS = new Set(['backends', 'latency_ms']);
 
 /** The doc's placeholder for a value left out. */
 export const ELIDED = '...';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where `npm run build:sandbox` writes the compiled prelude, relative to the package root. */
+/** Where `npm run build` (sandbox/build.mjs) writes the bundled prelude, relative to the package root. */
 const PRELUDE_PATH = join('dist', 'sandbox', 'prelude.js');
 
 let cached: string | undefined;
@@ -24,7 +24,7 @@ export function loadPreludeSource(): string {
   const root = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
   const path = join(root, PRELUDE_PATH);
   if (!existsSync(path)) {
-    throw new Error(`the sandbox prelude ${path} is missing: run npm run build:sandbox`);
+    throw new Error(`the sandbox prelude ${path} is missing: run npm run build`);
   }
   cached = readFileSync(path, 'utf8');
   return cached;

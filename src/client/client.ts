@@ -1,0 +1,299 @@
+import type { CreateDeploymentBody, PatchDeploymentBody } from '../api/schemas.js';
+import type {
+  CreateDeploymentResponse,
+  DeploymentStatsView,
+  DeploymentView,
+  ErrorResponse,
+  ModelSummary,
+  ModelVersionView,
+  ModelView,
+  PredictResponse,
+  PublishResponse,
+  TokenResponse,
+} from '../api/types.js';
+import { exampleRecord, zeroOf } from '../model/example-record.js';
+import { ApiError, ConnectionError } from './errors.js';
+import { filePart, modelParts, toBlob, type FilePart, type ModelSource } from './files.js';
+
+export interface ClientOptions {
+  /** e.g. "http://127.0.0.1:8080"; default INFERBOX_URL, else http://localhost:8080. */
+  readonly baseUrl?: string;
+  /** Admin token for management calls, or a deployment token for predictions; default INFERBOX_TOKEN. */
+  readonly token?: string;
+}
+
+export interface PublishOptions {
+  readonly name: string;
+  /** One or more parts: a model file, a zip, or model.json plus weight shards. */
+  readonly files: readonly FilePart[];
+  readonly description?: string;
+  readonly miningFunction?: string;
+  /** Records or a split table; its first row becomes the model's sample. */
+  readonly xTest?: unknown;
+  readonly yTest?: unknown;
+}
+
+export interface CallOptions {
+  /** The script function to call; "predict" by default. */
+  readonly fn?: string;
+  /** Ask for stdout/stderr in the answer. */
+  readonly debug?: boolean;
+  /** Overrides the client's token for this call (e.g. a deployment token). */
+  readonly token?: string;
+}
+
+/** What the seed's `client.test(name, model_version)` answers: a call to make, ready to send. */
+export interface TestEndpoint {
+  readonly access_token: string;
+  readonly endpoint_url: string;
+  readonly payload: { args: { X: unknown[]; model_name: string; model_version: string } };
+}
+
+/** Files for a form call, by field: a path, bytes with a name, or a Blob/File. */
+export type FormFiles = Readonly<Record<string, string | FilePart | Blob>>;
+
+const enc = encodeURIComponent;
+const env = (name: string): string | undefined => (typeof process === 'undefined' ? undefined : process.env[name]) || undefined;
+
+/**
+ * The inferbox REST API as typed calls (docs/sdk.md). Every method throws ApiError for an error
+ * answer (with the server's code, status and message) and ConnectionError when the server cannot
+ * be reached. Answers keep the API's snake_case shapes, the seed's dicts.
+ */
+export class Client {
+  readonly baseUrl: string;
+  readonly token: string | undefined;
+
+  constructor(options: ClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? env('INFERBOX_URL') ?? 'http://localhost:8080').replace(/\/+$/, '');
+    this.token = options.token ?? env('INFERBOX_TOKEN');
+  }
+
+  /** A client with the same server and another token. */
+  withToken(token: string): Client {
+    return new (this.constructor as typeof Client)({ baseUrl: this.baseUrl, token });
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, token = this.token): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    let payload: FormData | string | undefined;
+    if (body instanceof FormData) payload = body;
+    else if (typeof body === 'string') {
+      headers['content-type'] = 'text/plain';
+      payload = body;
+    } else if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(body);
+    }
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    } catch (err) {
+      throw new ConnectionError(this.baseUrl, { cause: err });
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    const parsed: unknown = text === '' ? undefined : res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
+    if (!res.ok) {
+      const err = (parsed as ErrorResponse | undefined)?.error;
+      throw new ApiError(res.status, err?.code ?? 'HTTP_ERROR', err?.message ?? `${res.status} ${res.statusText}`, err?.details, (parsed as ErrorResponse | undefined)?.requestId);
+    }
+    return parsed as T;
+  }
+
+  // ---- models -----------------------------------------------------------------------------
+
+  /**
+   * The seed's `client.publish(model, name=..., mining_function=..., x_test=..., y_test=...)`:
+   * `model` is a path (a file, or a folder of TF.js or unzipped Keras 3 files), bytes with a name,
+   * a Blob/File, or a list of them. Answers `{ model_name, model_version }`.
+   */
+  async publish(model: ModelSource, options: Omit<PublishOptions, 'files'>): Promise<PublishResponse> {
+    return this.publishModel({ ...options, files: await modelParts(model) });
+  }
+
+  publishModel(options: PublishOptions): Promise<PublishResponse> {
+    const form = new FormData();
+    form.set('name', options.name);
+    for (const part of options.files) form.append('file', toBlob(part), part.name);
+    if (options.description !== undefined) form.set('description', options.description);
+    if (options.miningFunction !== undefined) form.set('mining_function', options.miningFunction);
+    if (options.xTest !== undefined) form.set('x_test', JSON.stringify(options.xTest));
+    if (options.yTest !== undefined) form.set('y_test', JSON.stringify(options.yTest));
+    return this.request('POST', '/api/v1/models', form);
+  }
+
+  listModels(): Promise<ModelSummary[]> {
+    return this.request('GET', '/api/v1/models');
+  }
+
+  getModel(name: string): Promise<ModelView> {
+    return this.request('GET', `/api/v1/models/${enc(name)}`);
+  }
+
+  getVersion(name: string, version: string | number = 'latest'): Promise<ModelVersionView> {
+    return this.request('GET', `/api/v1/models/${enc(name)}/versions/${enc(String(version))}`);
+  }
+
+  deleteVersion(name: string, version: string | number): Promise<void> {
+    return this.request('DELETE', `/api/v1/models/${enc(name)}/versions/${enc(String(version))}`);
+  }
+
+  deleteModel(name: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/models/${enc(name)}`);
+  }
+
+  // ---- test ---------------------------------------------------------------------------------
+
+  /**
+   * The seed's `client.test(name, model_version)`: where and how to call the test API for a
+   * version, with its stored sample (or zeros of each input's shape) as the payload.
+   */
+  async testEndpoint(name: string, version: string | number = 'latest'): Promise<TestEndpoint> {
+    const v = await this.getVersion(name, version);
+    return {
+      access_token: this.token ?? '',
+      endpoint_url: `${this.baseUrl}/api/v1/test`,
+      payload: { args: { X: [v.sample ?? exampleRecord(v.inputs, zeroOf)], model_name: v.model_name, model_version: v.model_version } },
+    };
+  }
+
+  /** Runs the DaaS test call: `{ args: { model_name, model_version, X } }` -> result, stdout, stderr. */
+  test(args: { model_name: string; model_version?: string | number; X: unknown; [extra: string]: unknown }): Promise<Required<PredictResponse>> {
+    return this.request('POST', '/api/v1/test', { args });
+  }
+
+  /** The test call with files (multipart), e.g. `{ Input3: 'digit.png' }`. */
+  async testFiles(name: string, version: string | number, files: FormFiles, fields: Readonly<Record<string, string>> = {}): Promise<Required<PredictResponse>> {
+    const form = await this.form({ ...fields, model_name: name, model_version: String(version) }, files);
+    return this.request('POST', '/api/v1/test', form);
+  }
+
+  // ---- scripts ------------------------------------------------------------------------------
+
+  scriptTemplate(name: string, version: string | number = 'latest'): Promise<string> {
+    return this.request('GET', `${this.versionPath(name, version)}/script-template`);
+  }
+
+  /** The version's saved script, or null when it has none. */
+  async getScript(name: string, version: string | number = 'latest'): Promise<string | null> {
+    try {
+      return await this.request<string>('GET', `${this.versionPath(name, version)}/script`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'SCRIPT_NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  /** Saves a script (JavaScript or TypeScript) with a version; refused with SCRIPT_INVALID if it cannot run. */
+  saveScript(name: string, version: string | number, script: string): Promise<{ model_name: string; model_version: string; functions: string[]; bytes: number }> {
+    return this.request('PUT', `${this.versionPath(name, version)}/script`, { script });
+  }
+
+  /** "Test as API": runs `script` (default: the saved one) on a version, with JSON args or files. */
+  async testScript(
+    name: string,
+    version: string | number,
+    options: { script?: string; fn?: string; args?: Record<string, unknown>; files?: FormFiles },
+  ): Promise<Required<PredictResponse>> {
+    const path = `${this.versionPath(name, version)}/script/test`;
+    if (options.files === undefined) {
+      return this.request('POST', path, { ...(options.script !== undefined ? { script: options.script } : {}), function: options.fn ?? 'predict', args: options.args ?? {} });
+    }
+    const fields: Record<string, string> = { function: options.fn ?? 'predict', ...(options.script !== undefined ? { script: options.script } : {}) };
+    if (options.args?.X !== undefined) fields.X = JSON.stringify(options.args.X);
+    return this.request('POST', path, await this.form(fields, options.files));
+  }
+
+  // ---- deployments --------------------------------------------------------------------------
+
+  /**
+   * The seed's `client.deploy(model_name=..., deployment_name=..., model_version=..., replicas=1)`.
+   * Answers the deployment with `access_token`, `endpoint_url` and a `payload` ready to send.
+   */
+  deploy(options: { modelName: string; deploymentName: string; modelVersion?: string | number; replicas?: number; script?: boolean | string; timeoutMs?: number; memoryLimitMb?: number }): Promise<CreateDeploymentResponse> {
+    return this.createDeployment({
+      deployment_name: options.deploymentName,
+      model_name: options.modelName,
+      ...(options.modelVersion !== undefined ? { model_version: options.modelVersion } : {}),
+      ...(options.replicas !== undefined ? { replicas: options.replicas } : {}),
+      ...(options.script !== undefined ? { script: options.script } : {}),
+      ...(options.timeoutMs !== undefined ? { timeout_ms: options.timeoutMs } : {}),
+      ...(options.memoryLimitMb !== undefined ? { memory_limit_mb: options.memoryLimitMb } : {}),
+    });
+  }
+
+  createDeployment(body: CreateDeploymentBody): Promise<CreateDeploymentResponse> {
+    return this.request('POST', '/api/v1/deployments', body);
+  }
+
+  listDeployments(): Promise<DeploymentView[]> {
+    return this.request('GET', '/api/v1/deployments');
+  }
+
+  getDeployment(name: string): Promise<DeploymentView> {
+    return this.request('GET', `/api/v1/deployments/${enc(name)}`);
+  }
+
+  patchDeployment(name: string, body: PatchDeploymentBody): Promise<DeploymentView> {
+    return this.request('PATCH', `/api/v1/deployments/${enc(name)}`, body);
+  }
+
+  deleteDeployment(name: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/deployments/${enc(name)}`);
+  }
+
+  /** A new token for the deployment; the old one is refused from then on. */
+  rotateToken(name: string): Promise<TokenResponse> {
+    return this.request('POST', `/api/v1/deployments/${enc(name)}/token`);
+  }
+
+  /** Calls per function since the server started, and the state of the script's sandboxes. */
+  stats(name: string): Promise<DeploymentStatsView> {
+    return this.request('GET', `/api/v1/deployments/${enc(name)}/stats`);
+  }
+
+  // ---- predictions --------------------------------------------------------------------------
+
+  /** Calls a deployment with JSON args (`{ X: [...] }`). */
+  predict(deployment: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<PredictResponse> {
+    return this.request('POST', this.svcPath(deployment, options), { args }, options.token ?? this.token);
+  }
+
+  /** Calls a deployment with a multipart form: files by field (e.g. `{ Input3: 'digit.png' }`) and text fields. */
+  async predictFiles(deployment: string, files: FormFiles, options: CallOptions & { fields?: Readonly<Record<string, string>> } = {}): Promise<PredictResponse> {
+    return this.request('POST', this.svcPath(deployment, options), await this.form(options.fields ?? {}, files), options.token ?? this.token);
+  }
+
+  /** @deprecated use predictFiles: the same call with parts only. */
+  predictForm(deployment: string, fields: Record<string, string>, files: Record<string, FilePart>, options: CallOptions = {}): Promise<PredictResponse> {
+    return this.predictFiles(deployment, files, { ...options, fields });
+  }
+
+  health(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/healthz');
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private versionPath(name: string, version: string | number): string {
+    return `/api/v1/models/${enc(name)}/versions/${enc(String(version))}`;
+  }
+
+  private svcPath(deployment: string, options: CallOptions): string {
+    const debug = options.debug ? '?debug=true' : '';
+    return `/api/v1/svc/${enc(deployment)}/${enc(options.fn ?? 'predict')}${debug}`;
+  }
+
+  private async form(fields: Readonly<Record<string, string>>, files: FormFiles): Promise<FormData> {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.set(k, v);
+    for (const [field, value] of Object.entries(files)) {
+      const part = await filePart(value, field);
+      form.set(field, toBlob(part), part.name);
+    }
+    return form;
+  }
+
+}

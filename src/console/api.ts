@@ -9,22 +9,15 @@ import type {
   PublishResponse,
   TokenResponse,
 } from '../api/types.js';
+import { ApiError } from '../client/errors.js';
 
 /**
- * The console's calls to the REST API (docs/api/). Every failure becomes an ApiError carrying the
- * server's code and message, so a page can always show what went wrong in words.
+ * The console's calls to the REST API (docs/api/). Every failure becomes an ApiError (the SDK's)
+ * carrying the server's code and message, so a page can always show what went wrong in words. The
+ * calls are its own, not the SDK's Client: the console times each call and reports upload progress,
+ * which needs XMLHttpRequest.
  */
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 /** A call's answer with how long it took in the browser, ms. */
 export interface Timed<T> {
@@ -35,7 +28,7 @@ export interface Timed<T> {
 function errorFrom(status: number, text: string, statusText: string): ApiError {
   try {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
-    if (parsed.error?.code) return new ApiError(status, parsed.error.code, parsed.error.message ?? statusText, parsed.error.details);
+    if (parsed.error?.code) return new ApiError(status, parsed.error.code, parsed.error.message ?? statusText, parsed.error.details, (parsed as { requestId?: string }).requestId);
   } catch {
     // not JSON: told below
   }

@@ -1,3 +1,6 @@
+import { realpathSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { startServer, type RunningServer } from './front/start.js';
 import { createLogger } from './log.js';
@@ -14,11 +17,11 @@ function readyLine(server: RunningServer, config: Config): string {
   return `inferbox ready: web console and API at ${open} · data in ${server.store.layout.root} · ${TOKEN_HINT[server.adminToken]}`;
 }
 
-/** Process entry: config -> store, workers and front; SIGTERM/SIGINT drain and exit. */
-async function main(): Promise<void> {
+/** Config -> store, workers and front; SIGTERM/SIGINT drain and exit. */
+async function start(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<void> {
   let config;
   try {
-    config = loadConfig({ env: process.env, argv: process.argv.slice(2) });
+    config = loadConfig({ env, argv });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
@@ -43,7 +46,31 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`inferbox failed to start: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+/**
+ * The server as the process's job: config from the flags in `argv` (docs/config.md), then `env`;
+ * the ready line on stderr once it listens (when the promise resolves). A bad configuration exits 2,
+ * a failure to start exits 1. Run by `node dist/src/main.js` and by `inferbox serve`.
+ */
+export function serve(argv: readonly string[] = process.argv.slice(2), env: Readonly<Record<string, string | undefined>> = process.env): Promise<void> {
+  return start(argv, env).catch((err: unknown) => {
+    process.stderr.write(`inferbox failed to start: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+/** True when this module is the process entry (`node dist/src/main.js`), not imported (by the CLI). */
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  const self = realpathSync(fileURLToPath(import.meta.url));
+  // `node dist/src/main` names the file without its extension.
+  return [entry, `${entry}${extname(self)}`].some((path) => {
+    try {
+      return realpathSync(path) === self;
+    } catch {
+      return false;
+    }
+  });
+}
+
+if (isEntry()) void serve();

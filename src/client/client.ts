@@ -31,6 +31,18 @@ export interface PublishOptions {
   /** Records or a split table; its first row becomes the model's sample. */
   readonly xTest?: unknown;
   readonly yTest?: unknown;
+  /**
+   * Called as the upload's bytes are handed to the connection, with the bytes sent so far and the
+   * body's total (the multipart encoding of every part and field). Node and other runtimes whose
+   * fetch can stream a request body (`duplex: 'half'`).
+   */
+  readonly onProgress?: (sent: number, total: number) => void;
+}
+
+/** Per-call options of `request`. */
+export interface RequestOptions {
+  /** For a FormData body: called with the bytes sent so far and the body's total. */
+  readonly onProgress?: (sent: number, total: number) => void;
 }
 
 export interface CallOptions {
@@ -74,11 +86,16 @@ export class Client {
     return new (this.constructor as typeof Client)({ baseUrl: this.baseUrl, token });
   }
 
-  async request<T>(method: string, path: string, body?: unknown, token = this.token): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, token = this.token, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = {};
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    let payload: FormData | string | undefined;
-    if (body instanceof FormData) payload = body;
+    let payload: FormData | string | ReadableStream<Uint8Array> | undefined;
+    if (body instanceof FormData && options.onProgress !== undefined) {
+      const counted = await countedForm(body, options.onProgress);
+      headers['content-type'] = counted.type;
+      headers['content-length'] = String(counted.total);
+      payload = counted.body;
+    } else if (body instanceof FormData) payload = body;
     else if (typeof body === 'string') {
       headers['content-type'] = 'text/plain';
       payload = body;
@@ -88,7 +105,8 @@ export class Client {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+      const streamed = payload instanceof ReadableStream ? { duplex: 'half' } : {};
+      res = await fetch(`${this.baseUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}), ...streamed } as RequestInit);
     } catch (err) {
       throw new ConnectionError(this.baseUrl, { cause: err });
     }
@@ -121,7 +139,7 @@ export class Client {
     if (options.miningFunction !== undefined) form.set('mining_function', options.miningFunction);
     if (options.xTest !== undefined) form.set('x_test', JSON.stringify(options.xTest));
     if (options.yTest !== undefined) form.set('y_test', JSON.stringify(options.yTest));
-    return this.request('POST', '/api/v1/models', form);
+    return this.request('POST', '/api/v1/models', form, this.token, options.onProgress !== undefined ? { onProgress: options.onProgress } : {});
   }
 
   listModels(): Promise<ModelSummary[]> {
@@ -296,4 +314,45 @@ export class Client {
     return form;
   }
 
+}
+
+/**
+ * A form as a counted stream: its multipart encoding (by the runtime's own FormData serializer),
+ * measured once to know the total, then streamed again in 64 KiB slices, each counted when the
+ * connection pulls it. The parts are Blobs, so measuring reads them without keeping a copy.
+ */
+async function countedForm(form: FormData, onProgress: (sent: number, total: number) => void): Promise<{ body: ReadableStream<Uint8Array>; type: string; total: number }> {
+  let total = 0;
+  const measure = new Response(form).body;
+  if (measure !== null) for await (const chunk of measure as unknown as AsyncIterable<Uint8Array>) total += chunk.byteLength;
+  const encoded = new Response(form);
+  const type = encoded.headers.get('content-type') ?? 'multipart/form-data';
+  const reader = (encoded.body ?? new Blob([]).stream()).getReader();
+  const SLICE = 64 * 1024;
+  let chunk: Uint8Array = new Uint8Array(0);
+  let offset = 0;
+  let sent = 0;
+  onProgress(0, total);
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        while (offset >= chunk.byteLength) {
+          const next = await reader.read();
+          if (next.done) return controller.close();
+          chunk = next.value;
+          offset = 0;
+        }
+        const slice = chunk.subarray(offset, offset + SLICE);
+        offset += slice.byteLength;
+        sent += slice.byteLength;
+        controller.enqueue(slice);
+        onProgress(sent, total);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { body, type, total };
 }

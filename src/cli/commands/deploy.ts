@@ -1,0 +1,59 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { contextOf } from '../context.js';
+import { readText } from '../inputs.js';
+import { clip, keyValues, type Streams } from '../output.js';
+
+/** commander's parser for a positive whole number. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+interface DeployFlags {
+  name: string;
+  version?: string;
+  replicas?: number;
+  script?: boolean;
+  scriptFile?: string;
+  timeoutMs?: number;
+  memoryLimitMb?: number;
+}
+
+export function registerDeploy(program: Command, io: Streams): void {
+  program
+    .command('deploy')
+    .summary('deploy a model version behind an endpoint')
+    .description('Deploy a model version as --name; answers its endpoint, its token (shown once) and a payload to call it with.')
+    .argument('<model>', 'the model name')
+    .requiredOption('-n, --name <deployment>', 'the deployment name')
+    .option('-v, --version <version>', 'the model version (default: the latest)')
+    .option('--replicas <n>', 'sandbox replicas of the script', positiveInt)
+    .addOption(new Option('--script', 'run the version\'s saved script').conflicts('scriptFile'))
+    .addOption(new Option('--script-file <file>', 'run this script (JavaScript or TypeScript)').conflicts('script'))
+    .option('--timeout-ms <ms>', 'time limit of one script call', positiveInt)
+    .option('--memory-limit-mb <mb>', 'memory limit of the script\'s sandbox', positiveInt)
+    .action(async (model: string, flags: DeployFlags, command: Command) => {
+      const ctx = contextOf(command, io);
+      const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
+      const answer = await ctx.client.deploy({
+        modelName: model,
+        deploymentName: flags.name,
+        ...(flags.version !== undefined ? { modelVersion: flags.version } : {}),
+        ...(flags.replicas !== undefined ? { replicas: flags.replicas } : {}),
+        ...(script !== undefined ? { script } : {}),
+        ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
+        ...(flags.memoryLimitMb !== undefined ? { memoryLimitMb: flags.memoryLimitMb } : {}),
+      });
+      ctx.show(answer, () =>
+        keyValues([
+          ['deployment', answer.deployment_name],
+          ['model', `${answer.model_name} version ${answer.model_version}`],
+          ['script', answer.has_script ? `yes, ${answer.replicas} replica${answer.replicas === 1 ? '' : 's'}, ${answer.timeout_ms} ms, ${answer.memory_limit_mb} MB` : 'no'],
+          ['endpoint', answer.endpoint_url],
+          ['token', `${answer.access_token}  (shown once; \`inferbox token ${answer.deployment_name}\` makes a new one)`],
+          ['payload', clip(answer.payload)],
+        ]),
+      );
+    });
+}

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -14,11 +15,12 @@ import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server
  * with PYTHONPATH=clients/python run the seed's DaaS notebook cells, changed only where the
  * notebook hands `publish` a Keras object (here a file path, or a stand-in object whose save(path)
  * writes a fixture, since Keras cannot be installed without PyPI). Each script prints one JSON line,
- * which the test reads. `INFERBOX_PYTHON` picks another interpreter than `python3`.
+ * which the test reads. The interpreter is Debian's /usr/bin/python3 where it exists (the one whose
+ * apt packages .ci/run installs), else `python3`; `INFERBOX_PYTHON` picks another.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PYTHON = process.env.INFERBOX_PYTHON ?? 'python3';
+const PYTHON = process.env.INFERBOX_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 const run = promisify(execFile);
 
 type Json = any;

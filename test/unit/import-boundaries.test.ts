@@ -46,7 +46,7 @@ function broken(fromDirs: string[], allowed: (to: string) => boolean): string[] 
 
 describe('import boundaries', () => {
   it('reads the tree (a rule over no files proves nothing)', () => {
-    for (const dir of ['src/model', 'src/front', 'src/worker', 'src/store', 'src/protocol', 'src/api', 'src/client', 'src/console']) {
+    for (const dir of ['src/model', 'src/front', 'src/worker', 'src/store', 'src/protocol', 'src/api', 'src/client', 'src/console', 'src/cli']) {
       assert.ok(EDGES.some((e) => under(e.from, dir)), `no imports found under ${dir}`);
     }
     assert.ok(filesUnder('sandbox').length > 0, 'no sandbox sources found');
@@ -71,6 +71,11 @@ describe('import boundaries', () => {
 
   it('the web console (browser code) imports only itself, the HTTP contract (src/api), the pure src/model and the SDK\'s error class', () => {
     assert.deepEqual(broken(['src/console'], (to) => !inRepo(to) || under(to, 'src/console', 'src/api', 'src/model', 'src/client/errors.ts')), []);
+  });
+
+  it('the CLI works through the SDK: from the repository only itself, src/client, src/api, src/model, the config table, the package info and (for `serve`) src/main.ts', () => {
+    const allowed = ['src/cli', 'src/client', 'src/api', 'src/model', 'src/config.ts', 'src/package-info.ts', 'src/main.ts'];
+    assert.deepEqual(broken(['src/cli'], (to) => !inRepo(to) || under(to, ...allowed)), []);
   });
 
   it('sandbox code (run inside isolates) imports only sandbox code and the pure src/model', () => {

@@ -2,7 +2,7 @@ import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
-import { exampleRecord, zeroOf, type TensorSpec } from '../model/index.js';
+import { exampleRecord, PREDICT_FUNCTION, zeroOf, type TensorSpec } from '../model/index.js';
 
 export function tensorView(spec: TensorSpec): TensorView {
   const view: TensorView = { name: spec.name, dtype: spec.dtype, shape: spec.shape === null ? null : [...spec.shape] };
@@ -46,7 +46,7 @@ export function modelRef(store: Store, m: VersionManifest): ModelRef {
   };
 }
 
-export function endpointUrl(baseUrl: string, deployment: string, fn = 'predict'): string {
+export function endpointUrl(baseUrl: string, deployment: string, fn = PREDICT_FUNCTION): string {
   return `${baseUrl}/api/v1/svc/${encodeURIComponent(deployment)}/${fn}`;
 }
 

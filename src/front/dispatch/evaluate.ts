@@ -1,7 +1,7 @@
 import { normalizeX } from '../../api/records.js';
 import { ServeError } from '../../errors.js';
 import type { InvokeResult, ModelRef } from '../../protocol/messages.js';
-import type { TensorSpec } from '../../model/index.js';
+import { PREDICT_FUNCTION, type TensorSpec } from '../../model/index.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** What DaaS shows on a model page: accuracy for classifiers, R² for regressors, on x_test/y_test. */
@@ -45,7 +45,7 @@ export async function evaluate(workers: WorkerPool, model: ModelRef, xTest: unkn
   }
   let out: InvokeResult;
   try {
-    out = await workers.request<InvokeResult>({ t: 'invoke', model, fn: 'predict', args: { X: records } }, { worker: workers.scratchIndex });
+    out = await workers.request<InvokeResult>({ t: 'invoke', model, fn: PREDICT_FUNCTION, args: { X: records } }, { worker: workers.scratchIndex });
   } catch (err) {
     if (err instanceof ServeError && err.status === 422) throw new ServeError('REQUEST_INVALID', `x_test does not fit the model: ${err.message}`, { field: 'x_test' });
     throw err;

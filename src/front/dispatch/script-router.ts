@@ -6,6 +6,7 @@ import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, Sc
 import type { DeploymentRecord } from '../../store/index.js';
 import { runnableScript } from './transpile-script.js';
 import type { CrashVerdict, WorkerPool } from './worker-pool.js';
+import { PREDICT_FUNCTION } from '../../model/index.js';
 
 /** Crashes of workers with a script's call in flight before the script is refused. */
 export const QUARANTINE_AFTER_CRASHES = 2;
@@ -17,7 +18,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * sandbox's flow as it is. Other functions get objects: the worker would only parse the text to
  * encode it again for Sandbox.call.
  */
-const argsFor = (call: ScriptCall): InvokeArgs | string => (call.fn === 'predict' && call.args.files === undefined ? JSON.stringify(call.args) : call.args);
+const argsFor = (call: ScriptCall): InvokeArgs | string => (call.fn === PREDICT_FUNCTION && call.args.files === undefined ? JSON.stringify(call.args) : call.args);
 
 export interface ScriptCall {
   readonly model: ModelRef;

@@ -10,6 +10,7 @@ import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
 import { generateScriptTemplate } from '../script-template.js';
 import { modelRef } from '../views.js';
+import { PREDICT_FUNCTION } from '../../model/index.js';
 
 /** The script text of a PUT: a text/plain or application/javascript body, or JSON `{ "script": "..." }`. */
 function scriptFromBody(body: unknown): string {
@@ -58,7 +59,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     const text = parsed.script ?? (await store.models.getScript(m.name, m.version));
     if (text === null) throw new ServeError('SCRIPT_NOT_FOUND', `model "${m.name}" version ${m.version} has no saved script; send one in "script"`);
     const args = form ? argsFromRequest(ctx) : parsed.args;
-    const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? 'predict', args });
+    const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? PREDICT_FUNCTION, args });
     stateOf(ctx).timings = out.timings;
     sendPredictResponse(ctx, out, true);
   });

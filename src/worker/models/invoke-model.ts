@@ -7,6 +7,7 @@ import type { ModelPool } from './model-pool.js';
 import { outputsToJson, requireRecords, runRecords } from './run-records.js';
 import type { LoadedModel } from '../runtimes/types.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
+import { PREDICT_FUNCTION } from '../../model/index.js';
 
 export interface InvokeDeps {
   readonly pool: ModelPool;
@@ -25,8 +26,8 @@ async function withImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: n
 
 /** One request without a script: records -> tensors -> model -> nested arrays, in the request's orientation. */
 export async function invokeModel(req: InvokeRequest & { readonly args: InvokeArgs }, deps: InvokeDeps): Promise<InvokeResult> {
-  if (req.fn !== 'predict') {
-    throw new ServeError('FUNCTION_NOT_FOUND', `function '${req.fn}' needs a script that defines it; without a script only 'predict' exists`);
+  if (req.fn !== PREDICT_FUNCTION) {
+    throw new ServeError('FUNCTION_NOT_FOUND', `function '${req.fn}' needs a script that defines it; without a script only '${PREDICT_FUNCTION}' exists`);
   }
   if (req.args.files === undefined) requireRecords(req.args.X);
   const t0 = performance.now();

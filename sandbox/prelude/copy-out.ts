@@ -13,13 +13,19 @@ import { jsonOf } from './format.js';
 import {
   ArrayBufferByteLength, ArrayBufferIsView, ArrayIsArray, brand, DateCtor, DateGetTime, ErrorCtor, isPrimitive, JSONStringify,
   MapClear, MapCtor, MapForEach, MapGet, MapHas, MapSet, MapSize, matches, newList, NumberIsFinite, ObjectCreate,
-  ObjectGetPrototypeOf, ObjectKeys, ObjectPrototype, PLAIN_KEY, SetAdd, SetCtor, SetForEach, SetSize, StringCtor, TypeErrorCtor, WeakMapGet,
+  ObjectGetPrototypeOf, ObjectKeys, ObjectPrototype, ObjectSetPrototypeOf, PLAIN_KEY, SetAdd, SetClear, SetCtor, SetDelete, SetForEach, SetHas, SetSize, StringCtor, TypeErrorCtor, WeakMapGet,
 } from './intrinsics.js';
 
 /** Thrown (and caught) while copying: what could not leave, and where in the value it was. */
 export class Uncopyable {
-  constructor(readonly what: string, public path = '') {}
+  constructor(readonly what: string, public path = '', readonly cyclic = false) {}
 }
+/**
+ * The objects being copied right now, from the value's root down to the current one: an object
+ * met again while it is on this path closes a cycle, which no JSON answer can hold (an object met
+ * again elsewhere is only shared, and leaves as the same copy).
+ */
+const onPath = new SetCtor<object>();
 /**
  * Whether the copy being made is plain JSON, which then leaves as text: no undefined, BigInt,
  * NaN or Infinity, typed arrays, Date, Map or Set, and no object reached twice (a cycle or a shared
@@ -48,9 +54,18 @@ export function clean(v: unknown, seen: Map<object, unknown>): unknown {
   if (typeof v === 'symbol') throw new Uncopyable('a symbol');
   const o = v as object;
   if (MapHas(seen, o)) {
+    if (SetHas(onPath, o)) throw new Uncopyable('a cyclic value', '', true);
     copyIsJson = false;
     return MapGet(seen, o);
   }
+  SetAdd(onPath, o);
+  try {
+    return cleanObject(o, seen);
+  } finally {
+    SetDelete(onPath, o);
+  }
+}
+function cleanObject(o: object, seen: Map<object, unknown>): unknown {
   if (ArrayIsArray(o)) return cleanList(o, seen);
   // Plain objects (the common case) skip the brand checks below: each of those throws for a
   // plain object, and exceptions made copying a small result cost ~50 µs instead of a few.
@@ -121,9 +136,11 @@ export function copyOut(fnName: string, value: unknown): unknown {
     return isPrimitive(value) ? primitive(value) : clean(value, seenInCopy);
   } catch (e) {
     if (!(e instanceof Uncopyable)) throw e;
+    if (e.cyclic) throw new TypeErrorCtor(`${fnName}() returned a cyclic value at result${e.path}; a result must not contain itself (JSON has no cycles)`);
     throw new TypeErrorCtor(`${fnName}() returned ${e.what} at result${e.path}; only data (JSON values, typed arrays, Date, Map, Set) can leave the sandbox`);
   } finally {
     MapClear(seenInCopy);
+    SetClear(onPath);
   }
 }
 /** The envelope for a call that returned `value`: JSON text in the common case, else 'ok' (or the copy's failure). */
@@ -139,8 +156,17 @@ export function settled(fnName: string, value: unknown): PreludeEnvelope {
 /** For promise handlers: a rejection of `pending` would reach isolated-vm, so nothing may throw. */
 export function settledSafely(fnName: string, value: unknown, rejected = false): PreludeEnvelope {
   try {
-    return rejected ? failure(value) : settled(fnName, value);
+    return unthenable(rejected ? failure(value) : settled(fnName, value));
   } catch {
-    return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
+    return unthenable({ kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() });
   }
+}
+/**
+ * An envelope that settles a promise must not be a thenable: resolving a promise with an object
+ * looks up its `then`, and a script that set Object.prototype.then would get the envelope and could
+ * settle the host's promise with whatever it likes. A null prototype leaves nothing to inherit.
+ */
+export function unthenable(envelope: PreludeEnvelope): PreludeEnvelope {
+  if (typeof envelope === 'object' && envelope !== null) ObjectSetPrototypeOf(envelope, null);
+  return envelope;
 }

@@ -53,6 +53,8 @@ export const SetAdd = uncurry(Set.prototype.add) as (s: Set<unknown>, v: unknown
 export const SetForEach = uncurry(Set.prototype.forEach) as (s: unknown, cb: (v: unknown) => void) => void;
 export const SetSize = uncurry(getter(Set.prototype, 'size'));
 export const SetHas = uncurry(Set.prototype.has) as (s: Set<unknown>, v: unknown) => boolean;
+export const SetDelete = uncurry(Set.prototype.delete) as (s: Set<unknown>, v: unknown) => boolean;
+export const SetClear = uncurry(Set.prototype.clear) as (s: Set<unknown>) => void;
 export const WeakSetAdd = uncurry(WeakSet.prototype.add);
 export const WeakSetHas = uncurry(WeakSet.prototype.has);
 export const WeakMapGet = uncurry(WeakMap.prototype.get) as <V>(m: WeakMap<object, V>, k: object) => V | undefined;

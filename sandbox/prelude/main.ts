@@ -17,7 +17,7 @@
  */
 import type { FlowCall, InferSync, PreludeApi, PreludeEnvelope, PreludeOptions, StartImage, StartInfer, StartRun } from './api.js';
 import { configureConsole, resetLogs, takeLogs } from './console.js';
-import { settled, settledSafely } from './copy-out.js';
+import { settled, settledSafely, unthenable } from './copy-out.js';
 import { failure } from './errors.js';
 import { wrapFiles } from './files.js';
 import { isThenable, runFlow } from './flow.js';
@@ -85,7 +85,7 @@ export default function inferboxPrelude(
       }
     },
     settle() {
-      const settling = pending ?? new PromiseCtor<PreludeEnvelope>((resolve) => resolve({ kind: 'missing', logs: takeLogs() }));
+      const settling = pending ?? new PromiseCtor<PreludeEnvelope>((resolve) => resolve(unthenable({ kind: 'missing', logs: takeLogs() })));
       pending = undefined;
       return settling;
     },

@@ -139,6 +139,56 @@ describe('hostile scripts get their error code and leave the server healthy', ()
     await assertHealthy();
   });
 
+  const servingPids = () => server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid);
+
+  it('Object.prototype.then aimed at the sandbox plumbing: the calls still answer real results, and no worker exits (#14)', async () => {
+    const before = servingPids();
+    // A then only on the prelude's envelopes (they carry "kind"), answering text that is not JSON.
+    const { name, svc } = await deploy(`
+      Object.defineProperty(Object.prototype, 'then', { configurable: true, get() { return 'kind' in this ? (resolve) => resolve('not json{') : undefined } });
+      async function prepare(a) { console.log('prepared'); return a; }
+      async function probe() { console.log('probed'); return { fine: true }; }
+      async function postprocess([label]) { return { label: label[0] }; }`);
+    for (let i = 0; i < 3; i++) assert.deepEqual((await svc.predict(name, IRIS_ARGS)).result, [{ label: 0 }]);
+    assert.deepEqual((await svc.predict(name, {}, { fn: 'probe' })).result, { fine: true });
+    assert.deepEqual(servingPids(), before, 'the serving workers are the same processes');
+    await assertHealthy();
+  });
+
+  it('a cyclic result -> 500 SCRIPT_FAILED naming the path of the cycle (#14)', async () => {
+    const { name, svc } = await deploy(`
+      function postprocess([label]) { const o = { label }; o.self = o; return o; }
+      function loop() { const list = [1, { inner: [] }]; list[1].inner.push(list); return list; }`);
+    const err = await expectError(svc.predict(name, IRIS_ARGS), 'SCRIPT_FAILED');
+    assert.equal(err.status, 500);
+    assert.match(err.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self\b/);
+    const other = await expectError(svc.predict(name, {}, { fn: 'loop' }), 'SCRIPT_FAILED');
+    assert.match(other.message, /^loop\(\) returned a cyclic value at result\[1\]\.inner\[0\]/);
+    await assertHealthy();
+  });
+
+  it('memory kept in a global -> 503 SCRIPT_MEMORY_LIMIT once, then a rebuilt sandbox answers, on the same worker (#14)', async () => {
+    const before = servingPids();
+    const { name, svc } = await deploy(`
+      let keep = [];
+      function prepare(a) { if (a.typed) keep.push(new Float32Array(1e6)); else keep.push(new Array(1e6).fill(1)); return a; }
+      function held() { return keep.length; }`, { memory_limit_mb: 32 });
+    for (const typed of [true, false]) {
+      let err: ApiError | undefined;
+      for (let i = 0; i < 50 && err === undefined; i++) {
+        err = await svc.predict(name, { ...IRIS_ARGS, typed }).then(() => undefined, (e: unknown) => e as ApiError);
+      }
+      assert.ok(err instanceof ApiError, `typed=${typed}: the limit was never reached`);
+      assert.equal(err.code, 'SCRIPT_MEMORY_LIMIT', `typed=${typed}: ${err.message}`);
+      assert.equal(err.status, 503);
+      assert.equal(err.message, 'prepare() reached the sandbox memory limit of 32 MB');
+      assert.equal((await svc.predict(name, {}, { fn: 'held' })).result, 0, 'a new isolate: the global is gone');
+      assertSetosa((await svc.predict(name, { ...IRIS_ARGS, typed })).result);
+    }
+    assert.deepEqual(servingPids(), before, 'the serving workers are the same processes');
+    await assertHealthy();
+  });
+
   it('an inline script under test that crashes costs only the scratch worker', async () => {
     const before = server.workers.workerInfo().filter((w) => w.role === 'serving').map((w) => w.pid);
     const res = await fetch(`${server.url}/api/v1/models/iris/versions/1/script/test`, {

@@ -41,18 +41,39 @@ describe('Sandbox calls', () => {
     assert.deepEqual([...input], [1.5, 2.5], 'the caller keeps its buffer');
   });
 
-  it('copies Date, Map, Set, bigint and cyclic results out as data', async () => {
+  it('copies Date, Map, Set, bigint and shared objects out as data', async () => {
     const sandbox = await make(`function data() {
-      const o = { when: new Date(0), m: new Map([['a', 1]]), s: new Set([2]), big: 2n ** 70n };
-      o.self = o;
-      return o;
+      const shared = { k: 1 };
+      return { when: new Date(0), m: new Map([['a', shared]]), s: new Set([2]), big: 2n ** 70n, shared, again: [shared] };
     }`);
     const value = (await sandbox.call('data', [], budget())).value as Record<string, unknown>;
     assert.ok(value['when'] instanceof Date);
-    assert.deepEqual(value['m'], new Map([['a', 1]]));
+    assert.deepEqual(value['m'], new Map([['a', { k: 1 }]]));
     assert.deepEqual(value['s'], new Set([2]));
     assert.equal(value['big'], 2n ** 70n);
-    assert.equal(value['self'], value);
+    assert.equal((value['again'] as unknown[])[0], value['shared'], 'an object reached twice (not a cycle) leaves as one copy');
+  });
+
+  it('fails a cyclic result with SCRIPT_FAILED naming the path of the cycle, and the sandbox stays usable (#14)', async () => {
+    const sandbox = await make(`
+      function list() { const o = { name: 'o' }; o.self = o; return [o] }
+      function deep() { const a = { b: { c: [1, {}] } }; a.b.c[1].back = a.b; return a }
+      function inMap() { const m = new Map(); m.set('me', { m }); return { m } }
+      function later() { const o = {}; o['the key'] = o; return Promise.resolve(o) }
+      function ok() { return 1 }`);
+    const cases: [string, string][] = [
+      ['list', 'list() returned a cyclic value at result[0].self'],
+      ['deep', 'deep() returned a cyclic value at result.b.c[1].back'],
+      ['inMap', 'inMap() returned a cyclic value at result.m.me.m'],
+      ['later', 'later() returned a cyclic value at result["the key"]'],
+    ];
+    for (const [fn, message] of cases) {
+      const err = await serveErrorOf(sandbox.call(fn, [], budget()));
+      assert.equal(err.code, 'SCRIPT_FAILED', `${fn}: ${err.message}`);
+      assert.ok(err.message.startsWith(message), `${fn}: ${err.message}`);
+    }
+    assert.equal((await sandbox.call('ok', [], budget())).value, 1);
+    assert.equal(sandbox.disposed, false);
   });
 
   it('passes what JSON cannot carry unchanged both ways: NaN, Infinity, undefined, shared objects', async () => {

@@ -160,6 +160,29 @@ describe('Sandbox predict flow: prepare -> model -> postprocess in one call', ()
     assert.equal(seen.length, 0);
   });
 
+  it('fails a cyclic postprocess result with SCRIPT_FAILED naming the path, synchronously or not (#14)', async () => {
+    const sandbox = await make(`
+      function postprocess(outputs) { const o = { label: argmax(outputs[0]) }; o.self = o; return o }
+      async function prepare(args) { return args }`);
+    const err = await serveErrorOf(flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true }));
+    assert.equal(err.code, 'SCRIPT_FAILED');
+    assert.match(err.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
+    const late = await serveErrorOf(flow(sandbox, recordingModel({ sync: false }).model, { files: false, prepare: 'prepare', postprocess: true }));
+    assert.equal(late.code, 'SCRIPT_FAILED');
+    assert.match(late.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
+  });
+
+  it('answers real JSON text when the script sets Object.prototype.then before an asynchronous flow (#14)', async () => {
+    const sandbox = await make(`
+      Object.defineProperty(Object.prototype, 'then', { configurable: true, get() { return 'kind' in this ? (resolve) => resolve('not json{') : undefined } });
+      async function prepare(args) { console.log('async'); return args }
+      function postprocess(outputs) { return { label: argmax(outputs[0]) } }`);
+    const out = await flow(sandbox, recordingModel({ sync: false }).model);
+    if (out.text !== undefined) JSON.parse(out.text);
+    assert.deepEqual(resultOf(out), [{ label: 2 }, { label: 2 }]);
+    assert.deepEqual(out.stdout, ['async']);
+  });
+
   it("fails with the model step's own code and message, synchronously or not", async () => {
     const sandbox = await make(SYNC_HOOKS);
     for (const sync of [true, false]) {

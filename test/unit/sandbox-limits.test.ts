@@ -147,6 +147,47 @@ describe('Sandbox memory limit', () => {
     assert.equal(replica.rebuilds, 1);
   });
 
+  it('answers SCRIPT_MEMORY_LIMIT and replaces the isolate when memory kept in a global fills it, call by call (#14)', async () => {
+    // Typed arrays live outside the V8 heap: past the limit their allocation fails with a RangeError
+    // the isolate survives, so memory kept in a global once failed every later call for ever.
+    const script = `
+      let keep = [];
+      function typed() { keep.push(new Float32Array(1e6)); return keep.length }
+      function plain() { keep.push(new Array(1e6).fill(1)); return keep.length }
+      function held() { return keep.length }`;
+    for (const fn of ['typed', 'plain']) {
+      const replica = await createTestReplica(script);
+      replicas.push(replica);
+      let err: ServeError | undefined;
+      for (let i = 0; i < 50 && err === undefined; i++) {
+        err = await replica.call(fn, [], budget()).then(() => undefined, (e: unknown) => e as ServeError);
+      }
+      assert.ok(err instanceof ServeError, `${fn}: the limit was never reached`);
+      assert.equal(err.code, 'SCRIPT_MEMORY_LIMIT', `${fn}: ${err.message}`);
+      assert.equal(err.message, `${fn}() reached the sandbox memory limit of ${TEST_LIMITS.memoryLimitMb} MB`);
+      assert.equal((await replica.call('held', [], budget())).value, 0, `${fn}: a new isolate, the global's memory gone`);
+      assert.equal(replica.rebuilds, 1);
+      assert.equal((await replica.call(fn, [], budget())).value, 1, `${fn}: calls work again`);
+    }
+  });
+
+  it('answers SCRIPT_MEMORY_LIMIT when a call cannot allocate because a global holds the memory, though the filler caught its error (#14)', async () => {
+    const script = `
+      let keep = [];
+      function fill() { try { for (;;) keep.push(new Float32Array(1e5)) } catch (e) { return e.name + ': ' + e.message } }
+      function take(n) { return new Float32Array(n).length }
+      function held() { return keep.length }`;
+    const replica = await createTestReplica(script);
+    replicas.push(replica);
+    assert.equal((await replica.call('fill', [], budget())).value, 'RangeError: Array buffer allocation failed', 'the script may catch its own failure');
+    const err = await serveErrorOf(replica.call('take', [1e6], budget()));
+    assert.equal(err.code, 'SCRIPT_MEMORY_LIMIT');
+    assert.equal(err.message, `take() reached the sandbox memory limit of ${TEST_LIMITS.memoryLimitMb} MB`);
+    assert.equal((await replica.call('held', [], budget())).value, 0, 'the isolate was replaced');
+    assert.equal(replica.rebuilds, 1);
+    assert.equal((await replica.call('take', [1e6], budget())).value, 1e6);
+  });
+
   it('fails unbounded allocation after an await with SCRIPT_MEMORY_LIMIT', async () => {
     const script = 'async function grow() { await null; const hoard = []; for (;;) hoard.push("item " + hoard.length) }\nfunction ping() { return 1 }';
     const replica = await createTestReplica(script, { limits: { ...TEST_LIMITS, memoryLimitMb: 16, timeoutMs: 5000 } });

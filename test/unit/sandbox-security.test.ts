@@ -93,6 +93,37 @@ describe('Sandbox boundary', () => {
     assert.equal(err.message, 'still described');
   });
 
+  it('settles calls for real when the script sets Object.prototype.then; the host never sees forged text (#14)', async () => {
+    // Resolving a promise with an object reads its then: the prelude's envelopes once inherited this
+    // one, the script answered the host's promise with text that is not JSON, and the worker exited.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const sandbox = await make(`
+        function patch() {
+          Object.defineProperty(Object.prototype, 'then', { configurable: true, get() { return 'kind' in this ? (resolve) => resolve('not json{') : undefined } });
+          return 'patched';
+        }
+        async function loud() { console.log('printed'); return 1 }
+        async function quiet() { return 2 }
+        async function throws() { throw new Error('thrown after await') }
+        function plain() { return 3 }`);
+      assert.equal((await sandbox.call('patch', [], budget())).value, 'patched');
+      const loud = await sandbox.call('loud', [], budget());
+      assert.deepEqual([loud.value, loud.stdout], [1, ['printed']]);
+      assert.equal((await sandbox.call('quiet', [], budget())).value, 2);
+      const err = await serveErrorOf(sandbox.call('throws', [], budget()));
+      assert.equal(err.code, 'SCRIPT_FAILED');
+      assert.equal(err.message, 'thrown after await');
+      assert.equal((await sandbox.call('plain', [], budget())).value, 3);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, [], 'nothing the script did reached the host outside the call');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('cannot make the host run script code through setters planted on Array.prototype', async () => {
     const sandbox = await make(`function plant() {
       for (let i = 0; i < 8; i++) {

@@ -199,7 +199,13 @@ export class ScriptBridge {
 
 /** The flow's prepared args: JSON text when they were plain JSON (they are an object otherwise). */
 function fromPayload(prepared: unknown): unknown {
-  return typeof prepared === 'string' ? JSON.parse(prepared) : prepared;
+  if (typeof prepared !== 'string') return prepared;
+  try {
+    return JSON.parse(prepared) as unknown;
+  } catch {
+    // Text from the isolate is untrusted: it fails this call, it never throws outside it.
+    throw new ServeError('SCRIPT_FAILED', 'the args for the model step could not be read from the sandbox');
+  }
 }
 
 /** The answer as a one-use copy for the isolate, moving `transfer` in when it can be detached. */

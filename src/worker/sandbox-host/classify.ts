@@ -14,7 +14,7 @@ export type CallOutput = {
 };
 
 /** How the sandbox itself ended the isolate during a call, if it did. */
-export type Ending = 'none' | 'timeout' | 'disposed';
+export type Ending = 'none' | 'timeout' | 'disposed' | 'memory';
 
 export type EnvelopeFailure =
   | { kind: 'missing' }
@@ -44,7 +44,7 @@ export function classifyIsolateFailure(
   if (at.ending === 'timeout' || (at.ending === 'none' && TIMED_OUT.test(message))) {
     return new ServeError('SCRIPT_TIMEOUT', `${at.what} ran past its ${at.limits.timeoutMs} ms time limit`, details, options);
   }
-  if (MEMORY_LIMIT.test(message) || (at.ending === 'none' && at.isolateDisposed)) {
+  if (at.ending === 'memory' || MEMORY_LIMIT.test(message) || (at.ending === 'none' && at.isolateDisposed)) {
     const text = `${at.what} reached the sandbox memory limit of ${at.limits.memoryLimitMb} MB`;
     return new ServeError('SCRIPT_MEMORY_LIMIT', text, details, options);
   }
@@ -55,6 +55,19 @@ export function classifyIsolateFailure(
     return new ServeError('INTERNAL', `the arguments of ${at.what} cannot be copied into the sandbox: ${message}`, details, options);
   }
   return new ServeError('INTERNAL', `sandbox call ${at.what} failed: ${message}`, details, options);
+}
+
+/**
+ * V8's RangeErrors for an allocation the isolate's memory limit refused: isolated-vm's array
+ * buffer allocator refuses past the limit (typed arrays, ArrayBuffers; also inside the prelude's
+ * own copies), and V8 throws a catchable RangeError instead of disposing the isolate. A script
+ * that keeps such memory in a global would then fail every call for ever, so these count as the
+ * memory limit. A script that throws this RangeError itself only gets its own isolate replaced.
+ */
+const ALLOCATION_FAILED = /^Array buffer allocation failed/;
+
+export function isAllocationFailure(failure: { name: string; message: string }): boolean {
+  return failure.name === 'RangeError' && ALLOCATION_FAILED.test(failure.message);
 }
 
 /** A failed call of `what` as the prelude reported it. `output.stderr` already holds the script's stack. */

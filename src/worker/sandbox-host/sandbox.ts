@@ -3,7 +3,7 @@ import { ServeError, toServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { flowSteps } from '../../model/index.js';
 import { ScriptBridge } from './bridge.js';
-import { asInitFailure, classifyEnvelope, classifyIsolateFailure, messageOf, type CallOutput, type Ending } from './classify.js';
+import { asInitFailure, classifyEnvelope, classifyIsolateFailure, isAllocationFailure, messageOf, type CallOutput, type Ending } from './classify.js';
 import { Deadline } from './deadline.js';
 import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
@@ -26,7 +26,9 @@ type Envelope =
   | { kind: 'pending' }
   | { kind: 'missing'; logs: IsolateLogs }
   | { kind: 'rejected'; message: string; logs: IsolateLogs }
-  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: IsolateLogs };
+  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: IsolateLogs }
+  /** Not an envelope the prelude makes: the call's answer cannot be trusted (see readEnvelope). */
+  | { kind: 'unreadable'; logs: IsolateLogs };
 
 const MAX_REPORT_CHARS = 16_384;
 
@@ -44,11 +46,28 @@ function flowLabel(plan: FlowPlan): string {
   return steps.length === 0 ? 'the predict flow' : steps.map((f) => `${f}()`).join(' → ');
 }
 
-/** `keepText`: a JSON text answer is kept as it is, unparsed (a flow's result, passed on to the front). */
+/**
+ * What the isolate answered, read as untrusted data: never throws. `keepText`: a JSON text answer is
+ * kept as it is, unparsed (a flow's result, passed on to the front, which writes it into its answer
+ * raw). Only the synchronous entry passes `keepText`: there the text is the prelude's own
+ * JSON.stringify (captured before the script ran) of a copy it built from own data properties with
+ * null prototypes, so no script code runs while it is made and it is valid JSON. The asynchronous
+ * end (settle) resolves a promise inside the isolate, where a script can reach the value (it once
+ * could through Object.prototype.then), so its text is always parsed here, and a text that does not
+ * parse is 'unreadable', which fails that one call.
+ */
 function readEnvelope(raw: unknown, keepText = false): Envelope {
   // The prelude's common case: ok, nothing printed, the value as JSON text.
-  if (typeof raw === 'string') return keepText ? { kind: 'ok', value: undefined, text: raw, logs: NO_LOGS, json: true } : { kind: 'ok', value: JSON.parse(raw), logs: NO_LOGS, json: true };
-  const e = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (typeof raw === 'string') {
+    if (keepText) return { kind: 'ok', value: undefined, text: raw, logs: NO_LOGS, json: true };
+    try {
+      return { kind: 'ok', value: JSON.parse(raw) as unknown, logs: NO_LOGS, json: true };
+    } catch {
+      return { kind: 'unreadable', logs: NO_LOGS };
+    }
+  }
+  if (typeof raw !== 'object' || raw === null) return { kind: 'unreadable', logs: NO_LOGS };
+  const e = raw as Record<string, unknown>;
   const text = (v: unknown, fallback = '') => (typeof v === 'string' ? v : fallback);
   switch (e['kind']) {
     case 'ok':
@@ -59,6 +78,7 @@ function readEnvelope(raw: unknown, keepText = false): Envelope {
       return { kind: 'missing', logs: readLogs(e['logs']) };
     case 'rejected':
       return { kind: 'rejected', message: text(e['message']), logs: readLogs(e['logs']) };
+    case 'threw':
     default: {
       const code = typeof e['code'] === 'string' ? e['code'] : null;
       const message = text(e['message'], 'the script failed');
@@ -278,6 +298,7 @@ export class Sandbox {
           done = true;
           resolve(readEnvelope(raw));
         },
+        // (readEnvelope never throws: a throw here would be an unhandled rejection, which ends the worker)
         (err: unknown) => {
           if (done) return;
           done = true;
@@ -308,7 +329,18 @@ export class Sandbox {
       const { value, json, text } = envelope;
       return text === undefined ? { value, json, stdout: output.stdout, stderr: output.stderr } : { value, json, text, stdout: output.stdout, stderr: output.stderr };
     }
+    if (envelope.kind === 'unreadable') {
+      throw new ServeError('SCRIPT_FAILED', `${label()} answered a result the sandbox could not read (did the script patch built-ins such as Object.prototype.then?)`, output);
+    }
     if (envelope.kind === 'threw' && envelope.report !== '') output.stderr.push(envelope.report);
+    if (envelope.kind === 'threw' && envelope.code === null && isAllocationFailure(envelope)) {
+      // The isolate's memory is full (its array buffer allocator refused): every later call would
+      // fail the same way, so replace the isolate as after the hard limit.
+      this.end('memory');
+      const failure = classifyIsolateFailure(new Error(`${envelope.name}: ${envelope.message}`), this.failureContext(label(), output));
+      this.logFatal(label(), failure);
+      throw failure;
+    }
     throw classifyEnvelope(envelope, label(), output);
   }
 

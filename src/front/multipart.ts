@@ -45,8 +45,46 @@ function limitError(err: unknown, l: MultipartLimits, keys: { fileBytes: string;
     case 'LIMIT_UNEXPECTED_FILE':
       return new ServeError('REQUEST_INVALID', `unexpected file${field}`, details, { cause: err });
     default:
-      return err;
+      return malformedError(err);
   }
+}
+
+/**
+ * busboy's and multer's complaints about the body's shape (not its size), told as the client's error:
+ * what is wrong, in words a caller can act on. Anything else (a disk error while streaming) passes as is.
+ */
+function malformedError(err: unknown): unknown {
+  const e = err as { code?: string; field?: string; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  const invalid = (what: string, details?: Record<string, unknown>) => new ServeError('REQUEST_INVALID', what, details, { cause: err });
+  switch (e.code) {
+    case 'MISSING_FIELD_NAME':
+      return invalid('a multipart part has no name (its Content-Disposition needs name="...")');
+    case 'INVALID_FIELD_NAME':
+    case 'LIMIT_FIELD_NESTING':
+    case 'LIMIT_FIELD_ARRAY_INDEX':
+      return invalid(`the multipart field name '${e.field ?? ''}' cannot be read as a field`, e.field ? { field: e.field } : undefined);
+    case 'STREAM_DESTROYED':
+      return invalid('the request ended before its multipart body was complete');
+  }
+  switch (message) {
+    case 'Unexpected end of form':
+      return invalid('the multipart body ended before its closing boundary (truncated, or not a multipart/form-data body at all)');
+    case 'Unexpected end of file':
+      return invalid('the multipart body ended inside a file part, before its closing boundary');
+    case 'Malformed part header':
+      return invalid('a multipart part has a malformed header (each part needs "Content-Disposition: form-data; name=..." lines, then an empty line)');
+    case 'Multipart: Boundary not found':
+      return invalid('the Content-Type multipart/form-data has no boundary parameter (e.g. multipart/form-data; boundary=...)');
+    case 'Malformed content type':
+    case 'Missing Content-Type':
+      return invalid('the Content-Type header cannot be read as multipart/form-data; boundary=...');
+    case 'Request aborted':
+    case 'Request closed':
+      return invalid('the request ended before its multipart body was complete');
+  }
+  if (message.startsWith('Unsupported content type')) return invalid('the Content-Type header cannot be read as multipart/form-data; boundary=...');
+  return err;
 }
 
 /** Runs multer, mapping only its own errors; what the route throws afterwards passes untouched. */

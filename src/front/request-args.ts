@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { ArgsSchema, parseBody, PredictBodySchema } from '../api/schemas.js';
 import { ServeError } from '../errors.js';
 import type { InvokeArgs, UploadedFile } from '../protocol/messages.js';
+import { parseJsonText } from './body.js';
 import { bodyOf } from './context.js';
 import { fieldsOf, partsOf } from './multipart.js';
 
@@ -20,7 +21,7 @@ export function argsFromRequest(ctx: Context): InvokeArgs {
     if (CONTROL_FIELDS.has(key)) continue;
     if (key === 'X' || key === 'args') {
       try {
-        const parsed: unknown = JSON.parse(String(value));
+        const parsed = parseJsonText(String(value), `multipart field ${key}`, { field: key });
         if (key === 'X') args.X = parsed;
         else Object.assign(args, parseBody(ArgsSchema, parsed, 'args'));
       } catch (err) {

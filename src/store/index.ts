@@ -1,6 +1,7 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { writeFileAtomic } from './atomic.js';
+import { removeAtomicLeftovers, writeFileAtomic } from './atomic.js';
 import { FsDeploymentStore } from './deployments.js';
 import { StoreLayout } from './layout.js';
 import { FsModelStore, type Staging } from './models.js';
@@ -47,7 +48,18 @@ export interface Store {
   setAdminTokenHash(sha256: string): Promise<void>;
 }
 
-/** Opens (creating if needed) the data directory and clears what a crash left in tmp/. */
+/** Every folder writeFileAtomic writes into: deployments/, secrets/, models/<name>/, models/<name>/<version>/. */
+async function atomicWriteDirs(layout: StoreLayout): Promise<string[]> {
+  const dirs = [layout.deploymentsDir, layout.secretsDir];
+  const list = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  for (const modelDir of await list(layout.modelsDir)) dirs.push(modelDir, ...(await list(modelDir)));
+  return dirs;
+}
+
+/**
+ * Opens (creating if needed) the data directory and clears what a crash left behind: tmp/, and the
+ * temp files of atomic writes that never reached their rename (`deployments/.<name>.json.<hex>.tmp`).
+ */
 export async function openFsStore(dataDir: string, log: Logger): Promise<Store> {
   const layout = new StoreLayout(dataDir);
   await mkdir(layout.root, { recursive: true });
@@ -55,6 +67,11 @@ export async function openFsStore(dataDir: string, log: Logger): Promise<Store> 
   await rm(layout.tmpDir, { recursive: true, force: true });
   await mkdir(layout.uploadsDir, { recursive: true });
   await mkdir(layout.secretsDir, { recursive: true, mode: 0o700 });
+  // The old file (or none) is still in place beside each such temp file: the write never happened.
+  for (const dir of await atomicWriteDirs(layout)) {
+    const removed = await removeAtomicLeftovers(dir);
+    if (removed.length > 0) log.info({ dir, files: removed }, 'removed temp files of atomic writes a crash left behind');
+  }
   const models = new FsModelStore(layout, log);
   const deployments = new FsDeploymentStore(layout, log);
   await models.open();

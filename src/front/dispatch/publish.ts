@@ -6,6 +6,7 @@ import { normalizeX } from '../../api/records.js';
 import { ServeError } from '../../errors.js';
 import type { InspectResult } from '../../protocol/messages.js';
 import { checkName, type Store, type VersionManifest } from '../../store/index.js';
+import { parseJsonText } from '../body.js';
 import { evaluate } from './evaluate.js';
 import type { UploadedPart } from '../multipart.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -51,8 +52,9 @@ function parseJsonField(fields: Record<string, unknown>, field: string): unknown
   if (raw === undefined || raw === '') return undefined;
   if (typeof raw !== 'string') throw new ServeError('REQUEST_INVALID', `${field} must be JSON text`, { field });
   try {
-    return JSON.parse(raw);
+    return parseJsonText(raw, field, { field });
   } catch (err) {
+    if (err instanceof ServeError) throw err;
     throw new ServeError('REQUEST_INVALID', `${field} is not valid JSON: ${(err as Error).message}`, { field });
   }
 }

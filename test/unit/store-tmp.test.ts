@@ -5,22 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { isAtomicTempName } from '../../src/store/atomic.js';
-import { openFsStore, type DeploymentRecord, type ManifestDraft, type Store } from '../../src/store/index.js';
+import { openFsStore, type DeploymentRecord, type Store } from '../../src/store/index.js';
 import { memoryLog } from '../helpers/memory-log.js';
+import { ONNX_DRAFT } from '../helpers/store-fixtures.js';
 
-const draft: ManifestDraft = {
-  format: 'onnx',
-  mainFile: 'model.onnx',
-  files: [{ name: 'model.onnx', bytes: 3, sha256: 'abc' }],
-  bytes: 3,
-  sha256: 'abc',
-  description: '',
-  miningFunction: null,
-  backend: 'test',
-  inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
-  outputs: [],
-  sample: null,
-};
+const draft = ONNX_DRAFT;
 
 describe('store open removes the temp files of atomic writes a crash left behind (#14)', () => {
   let dir: string;

@@ -6,22 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { writeFileAtomic } from '../../src/store/atomic.js';
-import { checkName, openFsStore, type ManifestDraft, type Store } from '../../src/store/index.js';
+import { checkName, openFsStore, type Store } from '../../src/store/index.js';
 import { memoryLog } from '../helpers/memory-log.js';
+import { ONNX_DRAFT } from '../helpers/store-fixtures.js';
 
-const draft: ManifestDraft = {
-  format: 'onnx',
-  mainFile: 'model.onnx',
-  files: [{ name: 'model.onnx', bytes: 3, sha256: 'abc' }],
-  bytes: 3,
-  sha256: 'abc',
-  description: '',
-  miningFunction: null,
-  backend: 'test',
-  inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 4] }],
-  outputs: [],
-  sample: null,
-};
+const draft = ONNX_DRAFT;
 
 describe('filesystem store', () => {
   let dir: string;

@@ -59,6 +59,14 @@ export const CONFIG_KEYS = {
   'sandbox.maxLogLines': { env: 'INFERBOX_SANDBOX_MAX_LOG_LINES', schema: int(0, 1_000_000), default: 1000 },
   /** Bytes a script may print in one request before the rest is cut. @defaultValue 256 KiB */
   'sandbox.maxLogBytes': { env: 'INFERBOX_SANDBOX_MAX_LOG_BYTES', schema: int(0, 2 ** 30), default: 256 * 1024 },
+  /**
+   * How script calls enter their isolate: "async" runs every call on the isolate's own thread, so
+   * no script can hold a worker's other work (about 80 µs more per call at one request at a time);
+   * "adaptive" enters synchronously (3 µs) a sandbox whose recent calls were all quick, which is
+   * safe only for trusted scripts: a hostile one can hang its worker (see docs/scripts.md).
+   * @defaultValue "async"
+   */
+  'sandbox.entries': { env: 'INFERBOX_SANDBOX_ENTRIES', schema: z.enum(['async', 'adaptive']), default: 'async' },
   /** Most sandbox replicas one deployment may ask for. @defaultValue 16 */
   'sandbox.maxReplicas': { env: 'INFERBOX_SANDBOX_MAX_REPLICAS', schema: int(1, 1024), default: 16 },
   /** pino level: fatal, error, warn, info, debug, trace or silent. @defaultValue "info" */

@@ -33,6 +33,7 @@ function hostCall(kind: HostCallKind, start: (id: number) => void): Promise<unkn
     } catch (e) {
       MapDelete(hostCalls, id);
       if (kind === 'image') imagesInFlight--; // pumpImages, which started it, moves on to the next
+      if (kind === 'run') runsInFlight--;
       throw e;
     }
   });
@@ -67,8 +68,20 @@ export function queueImage(start: () => void): void {
 export function decodeOnHost(bytes: Uint8Array, options: unknown, field: string, name: string): Promise<InferboxImage> {
   return hostCall('image', (id) => startImage(id, bytes, options, field, name)) as Promise<InferboxImage>;
 }
+/**
+ * model.run calls started and not yet answered. Past this many, model.run rejects here, in the
+ * isolate: a script that fires thousands without awaiting (or a Promise.all over a huge batch)
+ * costs the host nothing. The host holds the same bound (MAX_HOST_CALLS_IN_FLIGHT in bridge.ts).
+ */
+const MAX_RUNS_IN_FLIGHT = 64;
+let runsInFlight = 0;
 /** model.run: `feeds` crosses as the script made it (the host reads it as plain data). */
 export function runOnHost(feeds: InferboxFeeds): Promise<Record<string, unknown>> {
+  if (runsInFlight >= MAX_RUNS_IN_FLIGHT) {
+    const message = `model.run(): ${MAX_RUNS_IN_FLIGHT} calls are already in flight in this sandbox; await them before starting more (or pass several records to one model.run)`;
+    return new PromiseCtor((_, reject) => reject(bridgeError('SCRIPT_FAILED', message)));
+  }
+  runsInFlight++;
   return hostCall('run', (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;
 }
 /** The flow's model step while the host is inside the flow call: its answer, or null to go asynchronous. */
@@ -87,6 +100,7 @@ export function resolveHost(id: number, ok: boolean, payload: unknown): void {
     const call = MapGet(hostCalls, id);
     if (call === undefined) return;
     MapDelete(hostCalls, id);
+    if (call.kind === 'run') runsInFlight--;
     if (ok) {
       call.resolve(payload);
     } else {

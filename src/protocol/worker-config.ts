@@ -24,6 +24,8 @@ const WorkerConfigSchema = z.object({
   intraOpThreads: z.number().int().min(1),
   pool: z.object({ maxModels: z.number().int().min(1), maxBytes: z.number().int().min(1) }),
   sandbox: ScriptLimitsSchema,
+  /** How script calls enter their isolates (config sandbox.entries; see src/worker/sandbox-host/pacer.ts). */
+  sandboxEntries: z.enum(['async', 'adaptive']),
   maxImagePixels: z.number().int().min(1),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
@@ -35,6 +37,7 @@ export function workerConfigFrom(config: Config): WorkerConfig {
     pool: { maxModels: config.pool.maxModels, maxBytes: config.pool.maxBytes },
     // zod drops the keys a sandbox does not take (the deployment maxima).
     sandbox: ScriptLimitsSchema.parse(config.sandbox),
+    sandboxEntries: config.sandbox.entries,
     maxImagePixels: config.limits.maxImagePixels,
   };
 }

@@ -25,7 +25,7 @@ const pool = new ModelPool({
   log,
   load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
 });
-const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log);
+const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log, config.sandboxEntries);
 
 async function serve(req: WorkerRequest): Promise<void> {
   let reply: WorkerReply;

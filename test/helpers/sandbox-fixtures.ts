@@ -5,8 +5,10 @@ import { ServeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 import { decodeToTensor } from '../../src/worker/images/index.js';
 import {
+  CallPacer,
   Sandbox,
   SandboxReplica,
+  type EntryMode,
   type HostBridge,
   type SandboxLimits,
   type SandboxOptions,
@@ -52,8 +54,16 @@ export const irisBridge: HostBridge = {
   decodeImage: (bytes, options, file) => decodeToTensor(bytes, options, file, { maxPixels: 40_000_000 }),
 };
 
+/** Both ways a call enters an isolate (see src/worker/sandbox-host/pacer.ts), for suites that run under each. */
+export const ENTRY_MODES: readonly EntryMode[] = ['sync', 'async'];
+
+/**
+ * Options of a test sandbox. Its calls enter synchronously unless `overrides.pacer` says otherwise:
+ * most tests are about what a call does, not how it enters; the suites about limits and the flow
+ * run under both modes (ENTRY_MODES), and sandbox-pacing.test.ts tests the adaptive pacer itself.
+ */
 export function sandboxOptions(script: string, overrides: Partial<SandboxOptions> = {}): SandboxOptions {
-  return { script, limits: TEST_LIMITS, model: IRIS_MODEL, bridge: irisBridge, log: memoryLogger().log, ...overrides };
+  return { script, limits: TEST_LIMITS, model: IRIS_MODEL, bridge: irisBridge, log: memoryLogger().log, pacer: new CallPacer({ mode: 'sync' }), ...overrides };
 }
 
 export function createTestSandbox(script: string, overrides: Partial<SandboxOptions> = {}): Promise<Sandbox> {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
-import { createLogBudget, type CallResult, type FlowModel, type FlowPlan, type FlowRows, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, disposedAfter, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { CallPacer, createLogBudget, type CallResult, type FlowModel, type FlowPlan, type FlowRows, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
+import { createTestSandbox, disposedAfter, ENTRY_MODES, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 const PLAN: FlowPlan = { files: false, prepare: 'prepare', postprocess: true };
@@ -46,196 +46,201 @@ function resultOf(out: CallResult): unknown {
   return out.text !== undefined ? JSON.parse(out.text) : out.value;
 }
 
-describe('Sandbox predict flow: prepare -> model -> postprocess in one call', () => {
-  const make = disposedAfter((script) => createTestSandbox(script));
-  const makeTight = disposedAfter((script) => createTestSandbox(script, { limits: TIGHT_LIMITS }));
-  // For the two tests that need a run to end between the limit and the flow's watchdog (1.5 limits):
-  // a window wide enough that a loaded machine's scheduling delays stay well inside it.
-  const WIDE: SandboxLimits = { ...TEST_LIMITS, timeoutMs: 500 };
-  const makeWide = disposedAfter((script) => createTestSandbox(script, { limits: WIDE }));
-  const SYNC_HOOKS = `
-    function prepare(args) { console.log('prepare', args.X.length); args.X = args.X.map((r) => ({ dense_1_input: r.dense_1_input.map((v) => v * 2) })); return args }
-    function postprocess(outputs) { console.log('post', argmax(outputs[0])); return [argmax(outputs[0])] }`;
+// Both ways into the isolate (see src/worker/sandbox-host/pacer.ts) must run the flow alike.
+for (const mode of ENTRY_MODES) {
+  describe(`Sandbox predict flow: prepare -> model -> postprocess in one call (${mode} entries)`, () => {
+    const make = disposedAfter((script) => createTestSandbox(script, { pacer: new CallPacer({ mode }) }));
+    const makeTight = disposedAfter((script) => createTestSandbox(script, { pacer: new CallPacer({ mode }), limits: TIGHT_LIMITS }));
+    // For the two tests that need a run to end between the limit and the flow's watchdog (1.5 limits):
+    // a window wide enough that a loaded machine's scheduling delays stay well inside it.
+    const WIDE: SandboxLimits = { ...TEST_LIMITS, timeoutMs: 500 };
+    const makeWide = disposedAfter((script) => createTestSandbox(script, { pacer: new CallPacer({ mode }), limits: WIDE }));
+    const SYNC_HOOKS = `
+      function prepare(args) { console.log('prepare', args.X.length); args.X = args.X.map((r) => ({ dense_1_input: r.dense_1_input.map((v) => v * 2) })); return args }
+      function postprocess(outputs) { console.log('post', argmax(outputs[0])); return [argmax(outputs[0])] }`;
 
-  it('runs synchronous hooks and the model in one entry, answering without a promise', async () => {
-    const sandbox = await make(SYNC_HOOKS);
-    const { model, seen } = recordingModel();
-    const out = sandbox.flow(ARGS, budget(), PLAN, model);
-    assert.equal(out instanceof Promise, false, 'a synchronous flow completes inside the call');
-    assert.deepEqual(resultOf(out as CallResult), [{ dense_4: 2 }, { dense_4: 2 }]);
-    assert.deepEqual((out as CallResult).stdout, ['prepare 2', 'post 2', 'post 2']);
-    assert.equal(seen.length, 1);
-    assert.equal(seen[0]!.how, 'sync');
-    assert.deepEqual(seen[0]!.prepared, { X: [{ dense_1_input: [10.2, 7, 2.8, 0.4] }, { dense_1_input: [13.4, 6, 10.4, 4.6] }] });
-  });
+    it('runs synchronous hooks and the model in one entry, answering without a promise', async () => {
+      const sandbox = await make(SYNC_HOOKS);
+      const { model, seen } = recordingModel();
+      const pending = sandbox.flow(ARGS, budget(), PLAN, model);
+      // Entered synchronously, a synchronous flow completes inside the call; asynchronously, in one entry all the same.
+      assert.equal(pending instanceof Promise, mode === 'async');
+      const out = await pending;
+      assert.deepEqual(resultOf(out), [{ dense_4: 2 }, { dense_4: 2 }]);
+      assert.deepEqual(out.stdout, ['prepare 2', 'post 2', 'post 2']);
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0]!.how, 'sync');
+      assert.deepEqual(seen[0]!.prepared, { X: [{ dense_1_input: [10.2, 7, 2.8, 0.4] }, { dense_1_input: [13.4, 6, 10.4, 4.6] }] });
+    });
 
-  it('takes the args as JSON text too, and without hooks answers the model records', async () => {
-    const sandbox = await make('function unrelated() {}');
-    const { model } = recordingModel({ postprocess: false });
-    const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: false }, JSON.stringify(ARGS));
-    assert.deepEqual(resultOf(out), [{ dense_4: [0.1, 0.2, 0.7] }, { dense_4: [0.1, 0.30000000000000004, 0.6] }]);
-    assert.equal(typeof out.text, 'string', 'plain JSON with nothing printed stays text, for the front to pass on');
-  });
+    it('takes the args as JSON text too, and without hooks answers the model records', async () => {
+      const sandbox = await make('function unrelated() {}');
+      const { model } = recordingModel({ postprocess: false });
+      const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: false }, JSON.stringify(ARGS));
+      assert.deepEqual(resultOf(out), [{ dense_4: [0.1, 0.2, 0.7] }, { dense_4: [0.1, 0.30000000000000004, 0.6] }]);
+      assert.equal(typeof out.text, 'string', 'plain JSON with nothing printed stays text, for the front to pass on');
+    });
 
-  it('answers a split table when the request came as one', async () => {
-    const sandbox = await make('function postprocess(outputs) { return { best: argmax(outputs[0]), top: outputs[0][2] } }');
-    const { model } = recordingModel({ split: true });
-    const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: true });
-    assert.deepEqual(resultOf(out), { columns: ['best', 'top'], data: [[2, 0.7], [2, 0.6]] });
-  });
+    it('answers a split table when the request came as one', async () => {
+      const sandbox = await make('function postprocess(outputs) { return { best: argmax(outputs[0]), top: outputs[0][2] } }');
+      const { model } = recordingModel({ split: true });
+      const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: true });
+      assert.deepEqual(resultOf(out), { columns: ['best', 'top'], data: [[2, 0.7], [2, 0.6]] });
+    });
 
-  it('zips an array from postprocess with the output names, and refuses one of the wrong length', async () => {
-    const sandbox = await make('function postprocess(outputs) { return [1, 2] }');
-    const err = await serveErrorOf(flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true }));
-    assert.equal(err.code, 'SCRIPT_FAILED');
-    assert.equal(err.message, 'postprocess returned an array of 2 items for 1 output(s) (dense_4); return one item per output, or an object');
-  });
+    it('zips an array from postprocess with the output names, and refuses one of the wrong length', async () => {
+      const sandbox = await make('function postprocess(outputs) { return [1, 2] }');
+      const err = await serveErrorOf(flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true }));
+      assert.equal(err.code, 'SCRIPT_FAILED');
+      assert.equal(err.message, 'postprocess returned an array of 2 items for 1 output(s) (dense_4); return one item per output, or an object');
+    });
 
-  it('passes on a result that is not plain JSON as a copied value', async () => {
-    const sandbox = await make('function postprocess(outputs) { return { probs: new Float32Array(outputs[0]) } }');
-    const out = await flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true });
-    assert.equal(out.text, undefined);
-    assert.ok((out.value as { probs: unknown }[])[0]!.probs instanceof Float32Array);
-  });
+    it('passes on a result that is not plain JSON as a copied value', async () => {
+      const sandbox = await make('function postprocess(outputs) { return { probs: new Float32Array(outputs[0]) } }');
+      const out = await flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true });
+      assert.equal(out.text, undefined);
+      assert.ok((out.value as { probs: unknown }[])[0]!.probs instanceof Float32Array);
+    });
 
-  it('runs the model asynchronously when the host defers it', async () => {
-    const sandbox = await make(SYNC_HOOKS);
-    const { model, seen } = recordingModel({ sync: false });
-    const out = await flow(sandbox, model);
-    assert.deepEqual(resultOf(out), [{ dense_4: 2 }, { dense_4: 2 }]);
-    assert.deepEqual(seen.map((s) => s.how), ['async']);
-  });
+    it('runs the model asynchronously when the host defers it', async () => {
+      const sandbox = await make(SYNC_HOOKS);
+      const { model, seen } = recordingModel({ sync: false });
+      const out = await flow(sandbox, model);
+      assert.deepEqual(resultOf(out), [{ dense_4: 2 }, { dense_4: 2 }]);
+      assert.deepEqual(seen.map((s) => s.how), ['async']);
+    });
 
-  it('keeps the model step synchronous when async hooks settle within the entry (microtasks)', async () => {
-    const sandbox = await make(`
-      async function prepare(args) { await null; console.log('prepared'); return args }
-      async function postprocess(outputs) { await null; return { best: argmax(outputs[0]) } }`);
-    const { model, seen } = recordingModel();
-    const out = await flow(sandbox, model);
-    assert.deepEqual(resultOf(out), [{ best: 2 }, { best: 2 }]);
-    assert.deepEqual(out.stdout, ['prepared']);
-    assert.deepEqual(seen.map((s) => s.how), ['sync']);
-  });
+    it('keeps the model step synchronous when async hooks settle within the entry (microtasks)', async () => {
+      const sandbox = await make(`
+        async function prepare(args) { await null; console.log('prepared'); return args }
+        async function postprocess(outputs) { await null; return { best: argmax(outputs[0]) } }`);
+      const { model, seen } = recordingModel();
+      const out = await flow(sandbox, model);
+      assert.deepEqual(resultOf(out), [{ best: 2 }, { best: 2 }]);
+      assert.deepEqual(out.stdout, ['prepared']);
+      assert.deepEqual(seen.map((s) => s.how), ['sync']);
+    });
 
-  it('runs the model step asynchronously once the flow waits on the host, never synchronously outside the entry', async () => {
-    const sandbox = await make(`
-      async function prepare(args) { const probe = await model.run({ dense_1_input: [[1, 2, 3, 4]] }); console.log('probe', argmax(probe.dense_4)); return args }`);
-    const { model, seen } = recordingModel();
-    const pending = sandbox.flow(ARGS, budget(), { files: false, prepare: 'prepare', postprocess: false }, model);
-    assert.ok(pending instanceof Promise);
-    const out = await pending;
-    assert.equal((resultOf(out) as unknown[]).length, 2);
-    assert.deepEqual(out.stdout, ['probe 1']);
-    assert.deepEqual(seen.map((s) => s.how), ['async']);
-  });
+    it('runs the model step asynchronously once the flow waits on the host, never synchronously outside the entry', async () => {
+      const sandbox = await make(`
+        async function prepare(args) { const probe = await model.run({ dense_1_input: [[1, 2, 3, 4]] }); console.log('probe', argmax(probe.dense_4)); return args }`);
+      const { model, seen } = recordingModel();
+      const pending = sandbox.flow(ARGS, budget(), { files: false, prepare: 'prepare', postprocess: false }, model);
+      assert.ok(pending instanceof Promise);
+      const out = await pending;
+      assert.equal((resultOf(out) as unknown[]).length, 2);
+      assert.deepEqual(out.stdout, ['probe 1']);
+      assert.deepEqual(seen.map((s) => s.how), ['async']);
+    });
 
-  it('keeps record order when some postprocess answers are promises', async () => {
-    const sandbox = await make(`
-      let n = 0;
-      function postprocess(outputs) { n++; return n % 2 ? Promise.resolve(n) : n }`);
-    const { model } = recordingModel();
-    const input = { X: [1, 2, 3, 4].map((v) => ({ dense_1_input: [v, v, v, v] })) };
-    const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: true }, input);
-    assert.deepEqual(resultOf(out), [1, 2, 3, 4].map((n) => ({ dense_4: n })));
-  });
+    it('keeps record order when some postprocess answers are promises', async () => {
+      const sandbox = await make(`
+        let n = 0;
+        function postprocess(outputs) { n++; return n % 2 ? Promise.resolve(n) : n }`);
+      const { model } = recordingModel();
+      const input = { X: [1, 2, 3, 4].map((v) => ({ dense_1_input: [v, v, v, v] })) };
+      const out = await flow(sandbox, model, { files: false, prepare: null, postprocess: true }, input);
+      assert.deepEqual(resultOf(out), [1, 2, 3, 4].map((n) => ({ dense_4: n })));
+    });
 
-  it('runs preprocess_files before prepare when the plan says files came', async () => {
-    const sandbox = await make(`
-      function preprocess_files(args) { console.log('files:', Object.keys(args.files).join()); return { X: [{ dense_1_input: [1, 2, 3, 4] }] } }
-      function prepare(args) { console.log('prepare sees', args.X.length); return args }`);
-    const { model, seen } = recordingModel();
-    const upload = { name: 'a.txt', type: 'text/plain', size: 2, bytes: new Uint8Array([104, 105]) };
-    const out = await flow(sandbox, model, { files: true, prepare: 'prepare', postprocess: false }, { files: { doc: upload } });
-    assert.deepEqual(out.stdout, ['files: doc', 'prepare sees 1']);
-    assert.deepEqual(seen[0]!.prepared, { X: [{ dense_1_input: [1, 2, 3, 4] }] });
-  });
+    it('runs preprocess_files before prepare when the plan says files came', async () => {
+      const sandbox = await make(`
+        function preprocess_files(args) { console.log('files:', Object.keys(args.files).join()); return { X: [{ dense_1_input: [1, 2, 3, 4] }] } }
+        function prepare(args) { console.log('prepare sees', args.X.length); return args }`);
+      const { model, seen } = recordingModel();
+      const upload = { name: 'a.txt', type: 'text/plain', size: 2, bytes: new Uint8Array([104, 105]) };
+      const out = await flow(sandbox, model, { files: true, prepare: 'prepare', postprocess: false }, { files: { doc: upload } });
+      assert.deepEqual(out.stdout, ['files: doc', 'prepare sees 1']);
+      assert.deepEqual(seen[0]!.prepared, { X: [{ dense_1_input: [1, 2, 3, 4] }] });
+    });
 
-  it('fails with SCRIPT_FAILED, naming the function, when prepare does not hand on an args object', async () => {
-    const sandbox = await make('function prepare(args) { console.log("oops"); return [args.X] }');
-    const { model, seen } = recordingModel();
-    const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: 'prepare', postprocess: false }));
-    assert.equal(err.code, 'SCRIPT_FAILED');
-    assert.equal(err.message, 'prepare(args) must return the args object (with X), got an array');
-    assert.deepEqual(outputOf(err), { stdout: ['oops'], stderr: [] }, 'no stack for a failure of the flow itself');
-    assert.equal(seen.length, 0);
-  });
+    it('fails with SCRIPT_FAILED, naming the function, when prepare does not hand on an args object', async () => {
+      const sandbox = await make('function prepare(args) { console.log("oops"); return [args.X] }');
+      const { model, seen } = recordingModel();
+      const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: 'prepare', postprocess: false }));
+      assert.equal(err.code, 'SCRIPT_FAILED');
+      assert.equal(err.message, 'prepare(args) must return the args object (with X), got an array');
+      assert.deepEqual(outputOf(err), { stdout: ['oops'], stderr: [] }, 'no stack for a failure of the flow itself');
+      assert.equal(seen.length, 0);
+    });
 
-  it('fails a cyclic postprocess result with SCRIPT_FAILED naming the path, synchronously or not (#14)', async () => {
-    const sandbox = await make(`
-      function postprocess(outputs) { const o = { label: argmax(outputs[0]) }; o.self = o; return o }
-      async function prepare(args) { return args }`);
-    const err = await serveErrorOf(flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true }));
-    assert.equal(err.code, 'SCRIPT_FAILED');
-    assert.match(err.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
-    const late = await serveErrorOf(flow(sandbox, recordingModel({ sync: false }).model, { files: false, prepare: 'prepare', postprocess: true }));
-    assert.equal(late.code, 'SCRIPT_FAILED');
-    assert.match(late.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
-  });
+    it('fails a cyclic postprocess result with SCRIPT_FAILED naming the path, synchronously or not (#14)', async () => {
+      const sandbox = await make(`
+        function postprocess(outputs) { const o = { label: argmax(outputs[0]) }; o.self = o; return o }
+        async function prepare(args) { return args }`);
+      const err = await serveErrorOf(flow(sandbox, recordingModel().model, { files: false, prepare: null, postprocess: true }));
+      assert.equal(err.code, 'SCRIPT_FAILED');
+      assert.match(err.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
+      const late = await serveErrorOf(flow(sandbox, recordingModel({ sync: false }).model, { files: false, prepare: 'prepare', postprocess: true }));
+      assert.equal(late.code, 'SCRIPT_FAILED');
+      assert.match(late.message, /^postprocess\(\) returned a cyclic value at result\[0\]\.self/);
+    });
 
-  it('answers real JSON text when the script sets Object.prototype.then before an asynchronous flow (#14)', async () => {
-    const sandbox = await make(`
-      Object.defineProperty(Object.prototype, 'then', { configurable: true, get() { return 'kind' in this ? (resolve) => resolve('not json{') : undefined } });
-      async function prepare(args) { console.log('async'); return args }
-      function postprocess(outputs) { return { label: argmax(outputs[0]) } }`);
-    const out = await flow(sandbox, recordingModel({ sync: false }).model);
-    if (out.text !== undefined) JSON.parse(out.text);
-    assert.deepEqual(resultOf(out), [{ label: 2 }, { label: 2 }]);
-    assert.deepEqual(out.stdout, ['async']);
-  });
+    it('answers real JSON text when the script sets Object.prototype.then before an asynchronous flow (#14)', async () => {
+      const sandbox = await make(`
+        Object.defineProperty(Object.prototype, 'then', { configurable: true, get() { return 'kind' in this ? (resolve) => resolve('not json{') : undefined } });
+        async function prepare(args) { console.log('async'); return args }
+        function postprocess(outputs) { return { label: argmax(outputs[0]) } }`);
+      const out = await flow(sandbox, recordingModel({ sync: false }).model);
+      if (out.text !== undefined) JSON.parse(out.text);
+      assert.deepEqual(resultOf(out), [{ label: 2 }, { label: 2 }]);
+      assert.deepEqual(out.stdout, ['async']);
+    });
 
-  it("fails with the model step's own code and message, synchronously or not", async () => {
-    const sandbox = await make(SYNC_HOOKS);
-    for (const sync of [true, false]) {
-      const { model } = recordingModel({ sync, fail: new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects 4 values, got 3") });
+    it("fails with the model step's own code and message, synchronously or not", async () => {
+      const sandbox = await make(SYNC_HOOKS);
+      for (const sync of [true, false]) {
+        const { model } = recordingModel({ sync, fail: new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects 4 values, got 3") });
+        const err = await serveErrorOf(flow(sandbox, model));
+        assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
+        assert.equal(err.message, "input 'dense_1_input' expects 4 values, got 3");
+        assert.deepEqual(outputOf(err), { stdout: ['prepare 2'], stderr: [] });
+      }
+    });
+
+    it('reports a script error with its stack, naming the function that threw', async () => {
+      const sandbox = await make('function postprocess(outputs) {\n  throw new RangeError("bad output")\n}');
+      const { model } = recordingModel();
+      const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: null, postprocess: true }));
+      assert.equal(err.code, 'SCRIPT_FAILED');
+      assert.equal(err.message, 'bad output');
+      assert.match(outputOf(err).stderr.join('\n'), /RangeError: bad output\n\s+at postprocess \(script\.js:2:9\)/);
+    });
+
+    it('holds a synchronous model run off the script clock', async () => {
+      const sandbox = await makeWide(SYNC_HOOKS);
+      // The model takes more than the limit; prepare and postprocess take almost nothing.
+      const { model } = recordingModel({ syncMs: WIDE.timeoutMs * 1.1 });
+      const out = await flow(sandbox, model);
+      assert.deepEqual(resultOf(out), [{ dense_4: 2 }, { dense_4: 2 }]);
+      assert.equal(sandbox.disposed, false);
+    });
+
+    it('answers SCRIPT_TIMEOUT when the script itself ran past the limit, though the watchdog allows more', async () => {
+      const sandbox = await makeWide(`function prepare(args) { const until = Date.now() + ${WIDE.timeoutMs * 1.1}; while (Date.now() < until) {} return args }`);
+      const { model } = recordingModel();
+      const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: 'prepare', postprocess: false }));
+      assert.equal(err.code, 'SCRIPT_TIMEOUT');
+      assert.equal(err.message, `prepare() ran past its ${WIDE.timeoutMs} ms time limit`);
+      assert.equal(sandbox.disposed, false, 'the script finished: its isolate is kept');
+    });
+
+    it('stops an endless loop in the flow with SCRIPT_TIMEOUT, after the model ran once', async () => {
+      const sandbox = await makeTight('function prepare(args) { return args }\nfunction postprocess(o) { for (;;) {} }');
+      const { model, seen } = recordingModel();
       const err = await serveErrorOf(flow(sandbox, model));
-      assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
-      assert.equal(err.message, "input 'dense_1_input' expects 4 values, got 3");
-      assert.deepEqual(outputOf(err), { stdout: ['prepare 2'], stderr: [] });
-    }
-  });
+      assert.equal(err.code, 'SCRIPT_TIMEOUT');
+      assert.equal(err.message, `prepare() → postprocess() ran past its ${TIGHT_LIMITS.timeoutMs} ms time limit`);
+      assert.deepEqual(seen.map((s) => s.how), ['sync']);
+      assert.equal(sandbox.disposed, true);
+    });
 
-  it('reports a script error with its stack, naming the function that threw', async () => {
-    const sandbox = await make('function postprocess(outputs) {\n  throw new RangeError("bad output")\n}');
-    const { model } = recordingModel();
-    const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: null, postprocess: true }));
-    assert.equal(err.code, 'SCRIPT_FAILED');
-    assert.equal(err.message, 'bad output');
-    assert.match(outputOf(err).stderr.join('\n'), /RangeError: bad output\n\s+at postprocess \(script\.js:2:9\)/);
+    it('leaves the sandbox ready for the next call after each kind of ending', async () => {
+      const sandbox = await make(SYNC_HOOKS + '\nfunction ping() { return "pong" }');
+      await serveErrorOf(flow(sandbox, recordingModel({ fail: new ServeError('REQUEST_INVALID', 'no') }).model));
+      await flow(sandbox, recordingModel({ sync: false }).model);
+      await flow(sandbox, recordingModel().model);
+      assert.equal((await sandbox.call('ping', [], budget())).value, 'pong');
+    });
   });
-
-  it('holds a synchronous model run off the script clock', async () => {
-    const sandbox = await makeWide(SYNC_HOOKS);
-    // The model takes more than the limit; prepare and postprocess take almost nothing.
-    const { model } = recordingModel({ syncMs: WIDE.timeoutMs * 1.1 });
-    const out = await flow(sandbox, model);
-    assert.deepEqual(resultOf(out), [{ dense_4: 2 }, { dense_4: 2 }]);
-    assert.equal(sandbox.disposed, false);
-  });
-
-  it('answers SCRIPT_TIMEOUT when the script itself ran past the limit, though the watchdog allows more', async () => {
-    const sandbox = await makeWide(`function prepare(args) { const until = Date.now() + ${WIDE.timeoutMs * 1.1}; while (Date.now() < until) {} return args }`);
-    const { model } = recordingModel();
-    const err = await serveErrorOf(flow(sandbox, model, { files: false, prepare: 'prepare', postprocess: false }));
-    assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.equal(err.message, `prepare() ran past its ${WIDE.timeoutMs} ms time limit`);
-    assert.equal(sandbox.disposed, false, 'the script finished: its isolate is kept');
-  });
-
-  it('stops an endless loop in the flow with SCRIPT_TIMEOUT, after the model ran once', async () => {
-    const sandbox = await makeTight('function prepare(args) { return args }\nfunction postprocess(o) { for (;;) {} }');
-    const { model, seen } = recordingModel();
-    const err = await serveErrorOf(flow(sandbox, model));
-    assert.equal(err.code, 'SCRIPT_TIMEOUT');
-    assert.equal(err.message, `prepare() → postprocess() ran past its ${TIGHT_LIMITS.timeoutMs} ms time limit`);
-    assert.deepEqual(seen.map((s) => s.how), ['sync']);
-    assert.equal(sandbox.disposed, true);
-  });
-
-  it('leaves the sandbox ready for the next call after each kind of ending', async () => {
-    const sandbox = await make(SYNC_HOOKS + '\nfunction ping() { return "pong" }');
-    await serveErrorOf(flow(sandbox, recordingModel({ fail: new ServeError('REQUEST_INVALID', 'no') }).model));
-    await flow(sandbox, recordingModel({ sync: false }).model);
-    await flow(sandbox, recordingModel().model);
-    assert.equal((await sandbox.call('ping', [], budget())).value, 'pong');
-  });
-});
+}

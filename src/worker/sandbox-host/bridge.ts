@@ -35,6 +35,15 @@ interface Payload {
   readonly copy: ivm.Copy<unknown>;
 }
 
+/**
+ * Host calls (model.run, image decodes, the flow's asynchronous model step) one sandbox may have
+ * started and not yet been answered. The prelude enforces the same number for model.run inside
+ * the isolate (MAX_RUNS_IN_FLIGHT in sandbox/prelude/host-calls.ts, plus 2 image decodes and 1
+ * flow step), so a script that fires thousands without awaiting is refused there and costs the
+ * host nothing.
+ */
+export const MAX_HOST_CALLS_IN_FLIGHT = 67;
+
 /** A decoded tensor may use at most this share of the sandbox memory limit (which V8 treats loosely). */
 const MAX_IMAGE_SHARE_OF_MEMORY = 0.5;
 
@@ -48,8 +57,10 @@ export class ScriptBridge {
   private current: Deadline | undefined;
   /** The model step of the flow call running now, if it is one. */
   private flow: FlowModel | undefined;
-  /** True only while the host is inside the call's synchronous isolate entry. */
-  private inSyncEntry = false;
+  /** True only while the call's isolate entry runs (synchronous or asynchronous, not its settle path). */
+  private inEntry = false;
+  /** Host calls started and not yet answered, across calls: bounded by MAX_HOST_CALLS_IN_FLIGHT. */
+  private inFlight = 0;
 
   constructor(
     private readonly host: HostBridge,
@@ -81,13 +92,16 @@ export class ScriptBridge {
     this.flow = undefined;
   }
 
-  /** Brackets the call's synchronous isolate entry: only inside it may the model step run synchronously. */
-  syncEntry(inside: boolean): void {
-    this.inSyncEntry = inside;
+  /**
+   * Brackets the call's isolate entry: only inside it may the model step run within the entry. In
+   * an asynchronous entry the isolate's thread waits while this thread runs the model.
+   */
+  entry(inside: boolean): void {
+    this.inEntry = inside;
   }
 
   /**
-   * The flow's model step inside the synchronous entry: its FlowRows as JSON text (as data when they
+   * The flow's model step inside the entry: its FlowRows as JSON text (as data when they
    * are not plain JSON, e.g. NaN), null to have the prelude run it asynchronously, or `{ code, message }`.
    * Text, because at low load the entry runs with cold caches, and JSON.parse/stringify (builtins the
    * host uses too) then cost less than isolated-vm's structured copy: 4 µs less per request, measured.
@@ -95,7 +109,7 @@ export class ScriptBridge {
   private inferSync(prepared: unknown): unknown {
     const flow = this.flow;
     const deadline = this.current;
-    if (flow === undefined || deadline === undefined || !this.inSyncEntry) return null;
+    if (flow === undefined || deadline === undefined || !this.inEntry) return null;
     deadline.hold();
     try {
       const rows = flow.runSync(fromPayload(prepared));
@@ -147,14 +161,19 @@ export class ScriptBridge {
   private start(id: unknown, what: string, work: () => Promise<Answer>): void {
     if (typeof id !== 'number') return;
     const deadline = this.current;
-    if (deadline === undefined) {
-      const message = `${what} can only be used while a script function is running`;
-      this.deliver(id, this.payloadOf(false, { value: { code: 'SCRIPT_FAILED', message } }, what), undefined);
-      return;
-    }
+    const refuse = (message: string) => this.deliver(id, this.payloadOf(false, { value: { code: 'SCRIPT_FAILED', message } }, what), undefined);
+    if (deadline === undefined) return refuse(`${what} can only be used while a script function is running`);
+    // The prelude refuses calls past its own cap before they leave the isolate (host-calls.ts);
+    // this is the host's own bound, should the prelude's be bypassed.
+    if (this.inFlight >= MAX_HOST_CALLS_IN_FLIGHT) return refuse(`${what}: ${MAX_HOST_CALLS_IN_FLIGHT} host calls are already in flight in this sandbox`);
+    this.inFlight++;
     deadline.hold();
     Promise.resolve()
-      .then(work)
+      .then(() => {
+        // A call that ended (the script returned without awaiting it) gets no host work done for it.
+        if (deadline !== this.current) throw new ServeError('SCRIPT_FAILED', `${what} was not run: the script function that started it had already returned`);
+        return work();
+      })
       .then(
         (answer) => this.settle(id, true, answer, deadline, what),
         (err: unknown) => this.settle(id, false, { value: this.toFailure(err, what) }, deadline, what),
@@ -162,6 +181,7 @@ export class ScriptBridge {
   }
 
   private settle(id: number, ok: boolean, answer: Answer, deadline: Deadline, what: string): void {
+    this.inFlight--;
     const payload = this.payloadOf(ok, answer, what); // copying is host work: still off the clock
     deadline.release();
     // A late answer for a call that already ended still settles its promise; nobody waits on it.

@@ -54,7 +54,10 @@ export function classifyIsolateFailure(
   if (NOT_CLONEABLE.test(message)) {
     return new ServeError('INTERNAL', `the arguments of ${at.what} cannot be copied into the sandbox: ${message}`, details, options);
   }
-  return new ServeError('INTERNAL', `sandbox call ${at.what} failed: ${message}`, details, options);
+  // The prelude answers every outcome of a call as an envelope and never throws: what isolated-vm
+  // throws besides the limits is a promise the script rejected and left unhandled, which it reports
+  // at the end of the entry in place of the call's answer (the message is the script's own).
+  return new ServeError('SCRIPT_FAILED', `${at.what} left a rejected promise unhandled: ${message}`, details, options);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ServeError } from '../../errors.js';
+import { CallPacer } from './pacer.js';
 import { Sandbox } from './sandbox.js';
 import type { CallResult, FlowModel, FlowPlan, LogBudget, SandboxOptions } from './types.js';
 
@@ -20,7 +21,8 @@ export class SandboxReplica {
   private rebuildCount = 0;
 
   private constructor(
-    private readonly options: SandboxOptions,
+    /** Holds the replica's one pacer: an isolate rebuilt after a limit keeps its predecessor's history. */
+    private readonly options: SandboxOptions & { readonly pacer: CallPacer },
     first: Sandbox,
   ) {
     this.latest = first;
@@ -29,7 +31,13 @@ export class SandboxReplica {
 
   /** Builds the first Sandbox; throws its SCRIPT_INVALID as Sandbox.create does. */
   static async create(options: SandboxOptions): Promise<SandboxReplica> {
-    return new SandboxReplica(options, await Sandbox.create(options));
+    const withPacer = { ...options, pacer: options.pacer ?? new CallPacer() };
+    return new SandboxReplica(withPacer, await Sandbox.create(withPacer));
+  }
+
+  /** How its calls enter the isolate now, and how often a slow call sent it back to asynchronous entries. */
+  get pacing(): { mode: 'sync' | 'async'; demotions: number } {
+    return { mode: this.options.pacer.mode, demotions: this.options.pacer.demotions };
   }
 
   /** Functions of the script, as the most recent Sandbox found them. */

@@ -8,6 +8,7 @@ import { Deadline } from './deadline.js';
 import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
 import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
+import { CallPacer, type EntryMode } from './pacer.js';
 import { isPlainJson } from './plain-json.js';
 import {
   createLogBudget,
@@ -39,6 +40,15 @@ const MAX_REPORT_CHARS = 16_384;
  */
 const FLOW_WATCHDOG_EXTRA_SHARE = 0.5;
 export const FLOW_SYNC_MODEL_SHARE = 0.05;
+
+/**
+ * How far past isolated-vm's own timeout the host waits for an asynchronous entry before it
+ * disposes the isolate: isolated-vm's timeout does not cover the end of an entry, where it reads
+ * the `message` and `stack` of a promise rejection nobody handled, and a getter there can loop for
+ * ever (found while building #14: on a synchronous entry it hangs the worker thread for good).
+ */
+const ENTRY_WATCHDOG_GRACE_SHARE = 0.25;
+const ENTRY_WATCHDOG_GRACE_MIN_MS = 50;
 
 /** What failures of a flow name: its functions in order, e.g. "prepare() → postprocess()". */
 function flowLabel(plan: FlowPlan): string {
@@ -89,10 +99,12 @@ function readEnvelope(raw: unknown, keepText = false): Envelope {
 }
 
 /**
- * One isolate with one context running one user script. Calls take the synchronous path
- * (applySync under isolated-vm's timeout) and switch to the asynchronous path only when the
- * function returns a thenable (a host-side Deadline then disposes the isolate if it never settles).
- * Not re-entrant: SandboxReplica queues calls.
+ * One isolate with one context running one user script. A call enters the isolate synchronously
+ * (applySync: the script runs on this thread) or asynchronously (apply: on the isolate's own
+ * thread, so a busy script does not hold the worker's other work), as its CallPacer decides from
+ * how long the script's calls run; both under isolated-vm's timeout. A function that returns a
+ * thenable then continues on the asynchronous settle path (a host-side Deadline disposes the
+ * isolate if it never settles). Not re-entrant: SandboxReplica queues calls.
  */
 export class Sandbox {
   private ending: Ending = 'none';
@@ -102,6 +114,7 @@ export class Sandbox {
   private readonly isolate: ivm.Isolate;
   private readonly refs: PreludeRefs;
   private readonly log: Logger;
+  private readonly pacer: CallPacer;
   /** The same for every call: made once, not per call on the hot path. */
   private readonly dispatchOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
   private readonly flowOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
@@ -116,6 +129,7 @@ export class Sandbox {
     this.refs = parts.refs;
     this.functions = parts.functions;
     this.log = options.log;
+    this.pacer = options.pacer ?? new CallPacer();
     this.marker = truncationMarker(options.limits);
     this.dispatchOptions = { arguments: { copy: true }, result: { copy: true }, timeout: options.limits.timeoutMs };
     const flowTimeout = Math.ceil(options.limits.timeoutMs * (1 + FLOW_WATCHDOG_EXTRA_SHARE));
@@ -167,9 +181,10 @@ export class Sandbox {
    * details always hold `{ stdout, stderr }` of this call so far.
    */
   async call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    return this.enter(() => `${fn}()`, budget, undefined, () => {
+    return this.enter(() => `${fn}()`, budget, undefined, (mode) => {
       const callArgs = isPlainJson(args) ? JSON.stringify(args) : args.length > 0 ? [withOwnFileBytes(args[0]), ...args.slice(1)] : [];
-      return this.refs.dispatch.applySync(undefined, [fn, callArgs, budget.lines, budget.bytes, budget.truncated], this.dispatchOptions);
+      const entry = [fn, callArgs, budget.lines, budget.bytes, budget.truncated] as const;
+      return mode === 'sync' ? this.refs.dispatch.applySync(undefined, [...entry], this.dispatchOptions) : this.refs.dispatch.apply(undefined, [...entry], this.dispatchOptions);
     });
   }
 
@@ -182,7 +197,7 @@ export class Sandbox {
    * not counted) passed the limit.
    */
   flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
-    return this.enter(() => flowLabel(plan), budget, model, () => {
+    return this.enter(() => flowLabel(plan), budget, model, (mode) => {
       const { files, prepare, postprocess } = plan;
       // One JSON text rather than seven copied arguments: at low load the entry runs with cold
       // caches, where isolated-vm's per-argument copies cost more than JSON.parse (see bridge.ts).
@@ -191,36 +206,56 @@ export class Sandbox {
         json === undefined
           ? [withOwnFileBytes(input), budget.lines, budget.bytes, budget.truncated, files, prepare, postprocess]
           : `[${json},${budget.lines},${budget.bytes},${budget.truncated},${files},${prepare === null ? 'null' : `"${prepare}"`},${postprocess}]`;
-      return this.refs.flow.applySync(undefined, [call], this.flowOptions);
+      return mode === 'sync' ? this.refs.flow.applySync(undefined, [call], this.flowOptions) : this.refs.flow.apply(undefined, [call], this.flowOptions);
     });
   }
 
   /**
-   * One call: the synchronous entry, then the asynchronous path if the script answered a promise.
-   * `label` names the call in errors ("spin()"); it is only built for one.
+   * One call: the entry (synchronous or asynchronous, as the pacer says), then the asynchronous
+   * settle path if the script answered a promise. `label` names the call in errors ("spin()"); it
+   * is only built for one. `apply` enters the isolate: its raw answer, or a promise of it for 'async'.
    */
-  private enter(label: () => string, budget: LogBudget, model: FlowModel | undefined, apply: () => unknown): CallResult | Promise<CallResult> {
+  private enter(label: () => string, budget: LogBudget, model: FlowModel | undefined, apply: (mode: EntryMode) => unknown): CallResult | Promise<CallResult> {
     const output: CallOutput = { stdout: [], stderr: [] };
     if (this.disposed) throw new ServeError('INTERNAL', `the sandbox is disposed; ${label()} was not called`, output);
     if (this.busy) throw new ServeError('INTERNAL', 'Sandbox.call() while another call runs; queue calls with SandboxReplica', output);
     this.busy = true;
+    const mode = this.pacer.mode;
     const deadline = new Deadline(this.limits.timeoutMs);
     this.bridge.begin(deadline, model);
-    const done = () => {
+    const cpuBefore = this.pacer.adaptive && mode === 'async' ? this.isolate.cpuTime : 0n;
+    const done = (err?: unknown) => {
       deadline.stop();
       this.bridge.end();
       this.busy = false;
+      if (!this.pacer.adaptive) return;
+      const limitHit = err instanceof ServeError && err.code === 'SCRIPT_TIMEOUT';
+      // The clock is held while the host works for the script (model runs); see CallPacer.record.
+      const scriptMs = mode === 'sync' || this.isolate.isDisposed ? deadline.limitMs - deadline.remainingMs() : Number(this.isolate.cpuTime - cpuBefore) / 1e6;
+      this.pacer.record(mode, scriptMs, limitHit);
     };
+    if (mode === 'async') {
+      return this.enterAsync(label, budget, model, apply, deadline, output).then(
+        (result) => {
+          done();
+          return result;
+        },
+        (err: unknown) => {
+          done(err);
+          throw err;
+        },
+      );
+    }
     let pending = false;
     try {
       let raw: unknown;
-      this.bridge.syncEntry(true);
+      this.bridge.entry(true);
       try {
-        raw = apply();
+        raw = apply('sync');
       } catch (err) {
         throw this.syncFailure(err, label(), budget, output);
       } finally {
-        this.bridge.syncEntry(false);
+        this.bridge.entry(false);
       }
       const envelope = readEnvelope(raw, model !== undefined);
       if (envelope.kind !== 'pending') {
@@ -229,8 +264,11 @@ export class Sandbox {
         return this.finish(label, envelope, budget, output);
       }
       pending = true;
+    } catch (err) {
+      done(err);
+      throw err;
     } finally {
-      if (!pending) done();
+      if (!pending && this.busy) done();
     }
     return this.settle(label(), deadline, budget, output).then(
       (settled) => {
@@ -238,10 +276,42 @@ export class Sandbox {
         return this.finish(label, settled, budget, output);
       },
       (err: unknown) => {
-        done();
+        done(err);
         throw err;
       },
     );
+  }
+
+  /** The asynchronous entry: the script runs on the isolate's thread while this one serves other work. */
+  private async enterAsync(
+    label: () => string,
+    budget: LogBudget,
+    model: FlowModel | undefined,
+    apply: (mode: EntryMode) => unknown,
+    deadline: Deadline,
+    output: CallOutput,
+  ): Promise<CallResult> {
+    let raw: unknown;
+    this.bridge.entry(true);
+    const entryTimeoutMs = (model === undefined ? this.dispatchOptions : this.flowOptions).timeout;
+    const watchdog = setTimeout(() => {
+      this.ending = 'timeout';
+      this.end('timeout'); // the entry's promise rejects: the isolate is gone
+    }, entryTimeoutMs + Math.max(ENTRY_WATCHDOG_GRACE_MIN_MS, this.limits.timeoutMs * ENTRY_WATCHDOG_GRACE_SHARE));
+    try {
+      raw = await (apply('async') as Promise<unknown>);
+    } catch (err) {
+      throw await this.asyncFailure(err, label(), budget, output);
+    } finally {
+      clearTimeout(watchdog);
+      this.bridge.entry(false);
+    }
+    const envelope = readEnvelope(raw, model !== undefined);
+    if (envelope.kind !== 'pending') {
+      if (model !== undefined && deadline.remainingMs() === 0) throw this.overrun(label(), envelope, budget, output);
+      return this.finish(label, envelope, budget, output);
+    }
+    return this.finish(label, await this.settle(label(), deadline, budget, output), budget, output);
   }
 
   /** A flow that finished past its limit: SCRIPT_TIMEOUT, keeping what it printed (the isolate is fine). */
@@ -269,6 +339,18 @@ export class Sandbox {
     if (this.isolate.isDisposed) return;
     this.ending = ending;
     this.isolate.dispose();
+  }
+
+  /** As syncFailure, for the asynchronous entry: the isolate answers the drain asynchronously too. */
+  private async asyncFailure(err: unknown, what: string, budget: LogBudget, output: CallOutput): Promise<ServeError> {
+    if (/timed out/i.test(messageOf(err)) && !this.isolate.isDisposed) {
+      this.ending = 'timeout';
+      admitLogs(await drainLogs(this.isolate, this.refs.drain), budget, output, this.marker);
+      this.end('timeout');
+    }
+    const failure = classifyIsolateFailure(err, this.failureContext(what, output));
+    this.logFatal(what, failure);
+    return failure;
   }
 
   private syncFailure(err: unknown, what: string, budget: LogBudget, output: CallOutput): ServeError {

@@ -5,6 +5,7 @@
 import type { Logger } from '../../log.js';
 import type { ScriptLimits } from '../../protocol/index.js';
 import type { TensorSpec } from '../runtimes/types.js';
+import type { CallPacer } from './pacer.js';
 
 /** Limits of one sandbox: the front's ScriptLimits (src/protocol/worker-config.ts), as the host calls them. */
 export type SandboxLimits = ScriptLimits;
@@ -87,6 +88,11 @@ export interface SandboxOptions {
   readonly model: ScriptModelInfo;
   readonly bridge: HostBridge;
   readonly log: Logger;
+  /**
+   * Chooses synchronous or asynchronous isolate entries per call (see pacer.ts). A replica passes
+   * its one pacer to every isolate it builds; by default each Sandbox gets its own, adaptive.
+   */
+  readonly pacer?: CallPacer;
 }
 
 /** Heap figures of one isolate, bytes. */

@@ -2,7 +2,7 @@ import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ModelRef, ScriptHandle, ScriptRef } from '../../protocol/messages.js';
 import type { ModelPool } from '../models/model-pool.js';
-import { SandboxReplica, type HostBridge } from '../sandbox-host/index.js';
+import { CallPacer, SandboxReplica, type HostBridge } from '../sandbox-host/index.js';
 
 /** The sandboxes of one script revision in this worker. */
 export class ScriptSet {
@@ -72,6 +72,8 @@ export class ScriptHost {
     private readonly pool: ModelPool,
     private readonly bridgeFor: (model: ModelRef) => HostBridge,
     private readonly log: Logger,
+    /** config sandbox.entries: every call asynchronous, or the pacer's adaptive choice (trusted scripts only). */
+    private readonly entries: 'async' | 'adaptive' = 'async',
   ) {}
 
   /** The revision's sandboxes when they are built, without waiting a promise turn; else undefined. */
@@ -141,7 +143,8 @@ export class ScriptHost {
     const replicas: SandboxReplica[] = [];
     try {
       for (let i = 0; i < Math.max(1, ref.replicas); i++) {
-        replicas.push(await SandboxReplica.create({ script: ref.text, limits: ref.limits, model: info, bridge, log: this.log.child({ owner: ref.owner, replica: i }) }));
+        const pacer = new CallPacer({ mode: this.entries });
+        replicas.push(await SandboxReplica.create({ script: ref.text, limits: ref.limits, model: info, bridge, pacer, log: this.log.child({ owner: ref.owner, replica: i }) }));
       }
     } catch (err) {
       for (const r of replicas) r.dispose();

@@ -119,6 +119,7 @@ const TABLE: readonly Row[] = [
     message: /^the JSON body holds a number beyond the range of a double at args\.X\[0\]\.float_input\[1\] \(it reads as Infinity\): JSON numbers must be finite/,
     check: (a) => assert.deepEqual(a.json?.error.details, { path: 'args.X[0].float_input[1]' }),
   },
+  { input: '1e308 for a float32 input (finite, but Infinity as a float32)', send: predictX([{ float_input: [1e308, 1, 2, 3] }]), status: 422, code: 'INPUT_DTYPE_MISMATCH', message: /^input 'float_input' expects float32 values, got 1e\+308 at flat index 0 \(beyond its range: it would become Infinity\)$/ },
   {
     input: '-1e999 in a multipart X field',
     send: predictForm({ X: '[{"float_input":[5.1,3.5,-1e999,0.2]}]' }),
@@ -190,6 +191,7 @@ const TABLE: readonly Row[] = [
   // Unknown deployments: with a deployment's token, 401 before 404, so names cannot be probed.
   { input: 'an unknown deployment (admin token)', send: svcCall('nope', () => ADMIN_TOKEN), status: 404, code: 'DEPLOYMENT_NOT_FOUND', message: /^deployment "nope" does not exist$/ },
   { input: 'an unknown deployment (a deployment token)', send: svcCall('nope', (c) => c.svcToken), status: 401, code: 'AUTH_INVALID_TOKEN', message: /^the bearer token is not valid for deployment "nope"$/, check: invalidToken },
+  { input: 'PATCH an unknown deployment', send: (c) => rawRequest(c.server.url, 'PATCH', '/api/v1/deployments/nope', { body: { replicas: 2 } }), status: 404, code: 'DEPLOYMENT_NOT_FOUND', message: /^deployment "nope" does not exist$/ },
   { input: 'an unknown deployment in unicode (admin token)', send: svcCall(encodeURIComponent('日本'), () => ADMIN_TOKEN), status: 404, code: 'DEPLOYMENT_NOT_FOUND', message: /^deployment "日本" does not exist$/ },
   // Tokens
   {

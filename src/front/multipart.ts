@@ -163,7 +163,7 @@ function multipartParser(limits: MultipartLimits, dir?: string): MultipartParse 
     try {
       await Promise.race([parsing, overLimit]);
     } catch (err) {
-      // Once a limit was answered, multer's own report of it (after the drain) has no one to tell.
+      // When a limit was answered first, multer's own report of it (after the drain) has no one to tell.
       void parsing.catch(() => undefined);
       // Node detaches a request from its socket once it is answered: when the client then hangs up,
       // the request would never end nor close, and multer would wait for it (holding its files) for ever.

@@ -26,7 +26,7 @@ const INPUTS: Record<string, unknown[]> = {
 export const scriptText = (tag: string) => `function postprocess([label]) { return { script: '${tag}', label: label[0] }; }`;
 
 /** The state the store shows through the API, in a stable order. */
-export async function snapshot(server: ServerProcess): Promise<StoreSnapshot> {
+async function snapshot(server: ServerProcess): Promise<StoreSnapshot> {
   const admin = server.client;
   const models: Record<string, number[]> = {};
   for (const m of await admin.listModels()) models[m.model_name] = m.versions.map(Number);
@@ -38,7 +38,7 @@ export async function snapshot(server: ServerProcess): Promise<StoreSnapshot> {
   return { models, deployments };
 }
 
-/** Every file or folder under `dir` a crash may have left: atomic-write temp files, and anything in tmp/. */
+/** Every file or folder of the data directory a crash may have left: atomic-write temp files, and anything in tmp/ but an empty uploads/. */
 async function leftovers(dataDir: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -58,7 +58,7 @@ async function leftovers(dataDir: string): Promise<string[]> {
  * answers (with the admin token), a script deployment with the script the store lists; once the
  * killed front's workers are gone, no temp file is left anywhere in the data directory.
  */
-export async function assertServesEverything(server: ServerProcess, dataDir: string, state: StoreSnapshot, oldWorkerPids: readonly number[]): Promise<void> {
+async function assertServesEverything(server: ServerProcess, dataDir: string, state: StoreSnapshot, oldWorkerPids: readonly number[]): Promise<void> {
   const admin = server.client;
   for (const [name, versions] of Object.entries(state.models)) {
     for (const version of versions) {
@@ -147,7 +147,7 @@ export function oneMoreVersion(name: string): Outcome {
     const was = before.models[name] ?? [];
     const now = after.models[name] ?? [];
     const added = now.slice(was.length);
-    const rest = (s: StoreSnapshot) => JSON.stringify({ ...s, models: { ...s.models, [name]: was } });
+    const rest = (s: StoreSnapshot) => JSON.stringify(sorted({ ...s, models: { ...s.models, [name]: was } }));
     return added.length === 1 && added[0]! > Math.max(0, ...was) && rest(before) === rest(after);
   };
 }

@@ -9,13 +9,37 @@ import { ServeError } from '../errors.js';
  */
 export const MAX_JSON_DEPTH = 128;
 
+/** `.key`, `["odd key"]` or `[3]`: one step of a path into a JSON value, as a caller would write it. */
+function pathStep(key: string | number): string {
+  if (typeof key === 'number') return `[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** The path of the first number in `value` that is not finite (recursive: only called once the depth is known to be bounded). */
+function nonFinitePath(value: unknown, path: string): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : path;
+  if (value === null || typeof value !== 'object') return null;
+  const entries: [string | number, unknown][] = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  for (const [key, child] of entries) {
+    const found = nonFinitePath(child, path + pathStep(key));
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 /**
- * Throws 400 REQUEST_INVALID when `value` nests objects/arrays deeper than MAX_JSON_DEPTH.
- * Iterative, so a body nested 100,000 levels deep is measured without recursion.
+ * Throws 400 REQUEST_INVALID for what JSON.parse accepts but the server cannot take: a value nested
+ * deeper than MAX_JSON_DEPTH, or a number beyond the range of a double (`1e999` parses as
+ * Infinity, which JSON cannot carry on to the worker: it arrived there as null). The message's path
+ * starts at `details.field` when the value is a form field. Iterative, so a body nested 100,000
+ * levels deep is measured without recursion.
  */
-export function assertJsonDepth(value: unknown, what = 'the JSON body', details?: Record<string, unknown>): void {
+export function assertUsableJson(value: unknown, what = 'the JSON body', details?: Record<string, unknown>): void {
+  const root = typeof details?.field === 'string' ? details.field : '';
+  if (typeof value === 'number' && !Number.isFinite(value)) throw outOfRange(what, root || 'its top level', details);
   if (value === null || typeof value !== 'object') return;
   const stack: [object, number][] = [[value, 1]];
+  let nonFinite = false;
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (depth > MAX_JSON_DEPTH) {
@@ -24,34 +48,44 @@ export function assertJsonDepth(value: unknown, what = 'the JSON body', details?
     const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      else if (typeof child === 'number' && !Number.isFinite(child)) nonFinite = true;
     }
   }
+  if (nonFinite) throw outOfRange(what, (nonFinitePath(value, root) ?? root).replace(/^\./, ''), details);
 }
 
-/** JSON.parse of a text field, refusing a nesting deeper than MAX_JSON_DEPTH like a JSON body. */
+function outOfRange(what: string, path: string, details?: Record<string, unknown>): ServeError {
+  return new ServeError(
+    'REQUEST_INVALID',
+    `${what} holds a number beyond the range of a double at ${path} (it reads as Infinity): JSON numbers must be finite, and NaN and Infinity cannot be sent`,
+    { ...details, path },
+  );
+}
+
+/** JSON.parse of a text field, refusing what a JSON body is refused for (see assertUsableJson); `what` names the field. */
 export function parseJsonText(text: string, what: string, details?: Record<string, unknown>): unknown {
   const parsed: unknown = JSON.parse(text);
-  assertJsonDepth(parsed, what, details);
+  assertUsableJson(parsed, what, details);
   return parsed;
 }
 
-/** Runs a body parser, then checks the nesting of what it parsed before the route sees it. */
-function withDepthCheck(parser: Middleware): Middleware {
+/** Runs a body parser, then checks what it parsed (assertUsableJson) before the route sees it. */
+function withJsonCheck(parser: Middleware): Middleware {
   return (ctx: Context, next) =>
     parser(ctx, async () => {
-      assertJsonDepth((ctx.request as unknown as { body?: unknown }).body);
+      assertUsableJson((ctx.request as unknown as { body?: unknown }).body);
       await next();
     });
 }
 
 /** JSON bodies up to `maxJsonBytes`; applied per route, after auth, so strangers' bodies are never parsed. */
 export function jsonBody(maxJsonBytes: number): Middleware {
-  return withDepthCheck(bodyParser({ enableTypes: ['json'], jsonLimit: maxJsonBytes, encoding: 'utf-8' }) as Middleware);
+  return withJsonCheck(bodyParser({ enableTypes: ['json'], jsonLimit: maxJsonBytes, encoding: 'utf-8' }) as Middleware);
 }
 
 /** Plain-text bodies (scripts), up to `maxBytes`. JSON is accepted too: `{ "script": "..." }`. */
 export function textBody(maxBytes: number): Middleware {
-  return withDepthCheck(
+  return withJsonCheck(
     bodyParser({
       enableTypes: ['text', 'json'],
       extendTypes: { text: ['text/*', 'application/javascript', 'application/ecmascript'] },

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
 import { ServeError } from '../errors.js';
@@ -87,39 +90,114 @@ function malformedError(err: unknown): unknown {
   return err;
 }
 
-/** Runs multer, mapping only its own errors; what the route throws afterwards passes untouched. */
-async function parseThen(upload: Middleware, ctx: Context, next: () => Promise<unknown>, mapError: (err: unknown) => unknown): Promise<void> {
-  let parsed = false;
-  try {
-    await upload(ctx as never, async () => {
-      parsed = true;
+/** Part headers take a few hundred bytes: a part outside a file with this much more than a field may hold is over. */
+const PART_HEADER_ROOM = 2 ** 20;
+
+/** A limit error, as multer would report it: `code` and, when known, `field`. */
+type LimitReport = (error: { code: string; field?: string }) => void;
+type IncomingRequest = Context['req'];
+type Busboy = NodeJS.EventEmitter & NodeJS.WritableStream;
+
+/** Feeds the body to busboy (multer's `streamHandler`) and tells `report` of each limit as busboy crosses it. */
+function watchLimits(req: IncomingRequest, busboy: Busboy, report: LimitReport): void {
+  req.pipe(busboy);
+  // busboy tells a text field's size only once the field has ended, so the bytes of the current
+  // part are counted instead.
+  let partBytes = 0;
+  let inFile = false;
+  req.on('data', (chunk: Buffer) => {
+    partBytes += chunk.length;
+    if (!inFile && partBytes > FIELD_BYTES + PART_HEADER_ROOM) report({ code: 'LIMIT_FIELD_VALUE' });
+  });
+  busboy.on('field', () => (partBytes = 0));
+  busboy.on('file', (field: string, stream: NodeJS.EventEmitter, info: { filename?: string }) => {
+    inFile = true;
+    stream.once('end', () => {
+      inFile = false;
+      partBytes = 0;
     });
-  } catch (err) {
-    throw mapError(err);
-  }
-  if (parsed) await next();
+    // multer ignores a file part without a file name (and its size).
+    if (info.filename) stream.once('limit', () => report({ code: 'LIMIT_FILE_SIZE', field }));
+  });
+  busboy.on('filesLimit', () => report({ code: 'LIMIT_FILE_COUNT' }));
+  busboy.on('fieldsLimit', () => report({ code: 'LIMIT_FIELD_COUNT' }));
+  busboy.on('partsLimit', () => report({ code: 'LIMIT_PART_COUNT' }));
+}
+
+type MultipartParse = (ctx: Context, next: () => Promise<unknown>, mapError: (err: unknown) => unknown) => Promise<void>;
+
+/**
+ * multer (files in memory, or streamed to `dir`) with two changes:
+ * - a limit is answered as soon as busboy crosses it. multer reports it only once it has read the
+ *   body to its end (so that a client still sending sees no EPIPE): a 1 GB upload over a 20 MiB
+ *   limit was read whole before its 413. multer still reads and discards the rest, until the client
+ *   stops sending;
+ * - a failed request's files on disk are removed once multer is done with it: after a limit, a
+ *   client that hung up left its partial file in `dir` (multer loses track of a file whose stream is
+ *   destroyed after its limit).
+ * Only multer's errors go through `mapError`; what the route throws afterwards passes untouched.
+ */
+function multipartParser(limits: MultipartLimits, dir?: string): MultipartParse {
+  const reports = new WeakMap<IncomingRequest, LimitReport>();
+  const written = new WeakMap<IncomingRequest, string[]>();
+  const filename = (req: IncomingRequest, _file: unknown, cb: (err: Error | null, name: string) => void) => {
+    const name = randomBytes(16).toString('hex');
+    written.get(req)?.push(join(dir!, name));
+    cb(null, name);
+  };
+  const storage = dir === undefined ? multer.memoryStorage() : multer.diskStorage({ destination: dir, filename });
+  const streamHandler = (req: IncomingRequest, busboy: Busboy) => watchLimits(req, busboy, (error) => reports.get(req)?.(error));
+  const upload = multer({ storage, limits: limitsOf(limits), streamHandler } as multer.Options).any();
+  return async (ctx, next, mapError) => {
+    const req = ctx.req;
+    written.set(req, []);
+    let parsed = false;
+    const overLimit = new Promise<never>((_resolve, reject) => reports.set(req, reject));
+    void overLimit.catch(() => undefined);
+    const parsing = upload(ctx as never, async () => {
+      parsed = true;
+    }).catch(async (err: unknown) => {
+      await Promise.all(written.get(req)!.map((path) => rm(path, { force: true })));
+      throw err;
+    });
+    try {
+      await Promise.race([parsing, overLimit]);
+    } catch (err) {
+      // When a limit was answered first, multer's own report of it (after the drain) has no one to tell.
+      void parsing.catch(() => undefined);
+      // Node detaches a request from its socket once it is answered: when the client then hangs up,
+      // the request would never end nor close, and multer would wait for it (holding its files) for ever.
+      const hungUp = () => req.destroy();
+      req.socket.once('close', hungUp);
+      void parsing.catch(() => undefined).finally(() => req.socket.off('close', hungUp));
+      throw mapError(err);
+    } finally {
+      reports.delete(req);
+    }
+    if (parsed) await next();
+  };
 }
 
 const PREDICT_KEYS = { fileBytes: 'limits.maxFileBytes', files: 'limits.maxFiles', fields: 'limits.maxFields' };
 
 /** Parses multipart/form-data into memory (prediction uploads); other content types pass through. */
 export function multipartInMemory(limits: MultipartLimits): Middleware {
-  const upload = multer({ storage: multer.memoryStorage(), limits: limitsOf(limits) }).any();
+  const parse = multipartParser(limits);
   return async (ctx, next) => {
     if (!ctx.is('multipart')) return next();
-    await parseThen(upload, ctx, next, (err) => limitError(err, limits, PREDICT_KEYS));
+    await parse(ctx, next, (err) => limitError(err, limits, PREDICT_KEYS));
   };
 }
 
 /** Parses multipart/form-data streaming files to `dir` (model publishes, which may be large). */
 export function multipartToDisk(dir: string, limits: MultipartLimits): Middleware {
-  const upload = multer({ dest: dir, limits: limitsOf(limits) }).any();
+  const parse = multipartParser(limits, dir);
   const keys = { fileBytes: 'limits.maxModelBytes', files: `${limits.files} files`, fields: `${limits.fields} fields` };
   return async (ctx, next) => {
     if (!ctx.is('multipart')) {
       throw new ServeError('REQUEST_INVALID', 'this endpoint takes multipart/form-data (a "file" part and a "name" field)');
     }
-    await parseThen(upload, ctx, next, (err) => limitError(err, limits, keys));
+    await parse(ctx, next, (err) => limitError(err, limits, keys));
   };
 }
 

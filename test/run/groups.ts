@@ -20,7 +20,7 @@ const GROUPS = {
   ],
   // Two groups of about the same length, so that two processes run them side by side.
   integration: [
-    ['a', /^(hostile-scripts|worker-crash|restart|shutdown|uploads|errors|console-api)\./],
+    ['a', /^(hostile-scripts|worker-crash|restart|kill-restart|shutdown|uploads|errors|bad-input-table|console-api)\./],
     ['b', null],
   ],
 } as const satisfies Record<string, readonly (readonly [string, RegExp | null])[]>;

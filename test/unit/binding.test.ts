@@ -64,6 +64,15 @@ describe('bindRecords', () => {
     assert.throws(() => bindRecords([{ i: [1, 2], b: [2, 0], h: [1], u: [1] }], specs, []), code('INPUT_DTYPE_MISMATCH'));
   });
 
+  it('refuses a finite number a float32 or float16 input cannot hold, and passes NaN and Infinity (#14)', () => {
+    assert.throws(() => bindRecords([{ x: [1, 1e308, 3, 4] }], iris, probs), /: input 'x' expects float32 values, got 1e\+308 at flat index 1 \(beyond its range: it would become Infinity\)$/);
+    assert.throws(() => bindRecords([{ x: [1, 2, 3, -3.5e38] }], iris, probs), code('INPUT_DTYPE_MISMATCH'));
+    const half: TensorSpec[] = [{ name: 'h', dtype: 'float16', shape: [2] }];
+    assert.throws(() => bindRecords([{ h: [1, 70000] }], half, []), /expects float16 values, got 70000 at flat index 1 \(beyond its range/);
+    const [batch] = bindRecords([{ x: [Number.NaN, Infinity, -Infinity, 3.4e38] }], iris, probs);
+    assert.deepEqual([...(batch!.feeds.x!.data as Float32Array)].slice(0, 3), [Number.NaN, Infinity, -Infinity]);
+  });
+
   it('accepts typed arrays and { data, shape } values', () => {
     const img: TensorSpec[] = [{ name: 'img', dtype: 'float32', shape: [1, 1, 2, 2] }];
     assert.deepEqual(bindRecords([{ img: new Float32Array(4) }], img, [])[0]!.feeds.img!.shape, [1, 1, 2, 2]);

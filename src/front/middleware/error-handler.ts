@@ -12,6 +12,11 @@ function fromForeign(err: unknown): ServeError {
     const over = typeof limit === 'number' ? ` of ${limit} bytes (limits.maxJsonBytes)` : '';
     return new ServeError('REQUEST_TOO_LARGE', `the request body is over the limit${over}`, undefined, { cause: err });
   }
+  if (err instanceof SyntaxError && e.status === 400) {
+    // co-body's JSON.parse failure; `NaN` and `Infinity` land here too: JSON has no such tokens.
+    const strict = e.message === 'invalid JSON, only supports object and array';
+    return new ServeError('REQUEST_INVALID', strict ? 'the JSON body must be an object or an array' : `the body is not valid JSON: ${e.message}`, undefined, { cause: err });
+  }
   if (e.status === 405) return new ServeError('METHOD_NOT_ALLOWED', e.message ?? 'method not allowed', undefined, { cause: err });
   if (e.status === 400 || e.status === 415) {
     return new ServeError('REQUEST_INVALID', e.message ?? 'malformed request body', undefined, { cause: err });

@@ -99,13 +99,20 @@ function conformShape(spec: TensorSpec, shape: readonly number[]): number[] {
   });
 }
 
-function dtypeError(spec: TensorSpec, index: number, value: unknown): ServeError {
+function dtypeError(spec: TensorSpec, index: number, value: unknown, why = ''): ServeError {
   const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return new ServeError('INPUT_DTYPE_MISMATCH', `input '${spec.name}' expects ${spec.dtype} values, got ${shown} at flat index ${index}`, {
+  return new ServeError('INPUT_DTYPE_MISMATCH', `input '${spec.name}' expects ${spec.dtype} values, got ${shown} at flat index ${index}${why}`, {
     input: spec.name,
     expected: spec.dtype,
   });
 }
+
+/**
+ * A finite number too large for a float32 or float16 input would become Infinity in the tensor
+ * (1e308 made iris answer null probabilities). NaN and Infinity themselves pass: JSON cannot send
+ * them, and a script may mean them (some models read NaN as a missing value).
+ */
+const OVERFLOWS = ' (beyond its range: it would become Infinity)';
 
 /** Writes flat values into `out` from `offset`, coercing to the spec's dtype. */
 function writeValues(spec: TensorSpec, values: ArrayLike<unknown>, out: DTypeMap[DType], offset: number): void {
@@ -124,11 +131,13 @@ function writeValues(spec: TensorSpec, values: ArrayLike<unknown>, out: DTypeMap
       (out as Float32Array).set(values as Float32Array, offset);
       return;
     }
+    const narrow = dtype === 'float32';
     for (let i = 0; i < n; i++) {
       const v = values[i];
-      if (typeof v === 'number') (out as Float32Array)[offset + i] = v;
-      else if (typeof v === 'bigint') (out as Float32Array)[offset + i] = Number(v);
-      else throw dtypeError(spec, i, v);
+      const num = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null;
+      if (num === null) throw dtypeError(spec, i, v);
+      if (narrow && !Number.isFinite(Math.fround(num)) && Number.isFinite(num)) throw dtypeError(spec, i, v, OVERFLOWS);
+      (out as Float32Array)[offset + i] = num;
     }
     return;
   }
@@ -136,7 +145,9 @@ function writeValues(spec: TensorSpec, values: ArrayLike<unknown>, out: DTypeMap
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (typeof v !== 'number') throw dtypeError(spec, i, v);
-      (out as Uint16Array)[offset + i] = toHalf(v);
+      const half = toHalf(v);
+      if ((half & 0x7fff) === 0x7c00 && Number.isFinite(v)) throw dtypeError(spec, i, v, OVERFLOWS);
+      (out as Uint16Array)[offset + i] = half;
     }
     return;
   }

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { ServeError } from '../../errors.js';
 import type { PreparedUpload, SourceFormat, StagedUpload } from '../../protocol/messages.js';
@@ -55,6 +55,10 @@ async function prepareTfjs(dir: string, upload: Extract<ModelUpload, { kind: 'tf
  */
 export async function prepareUpload(dir: string, uploads: readonly StagedUpload[], maxUnzippedBytes: number): Promise<PreparedUpload> {
   const only = uploads.length === 1 ? uploads[0]! : undefined;
+  // Told as what it is, not as a runtime's complaint ("ModelProto does not have a graph") or an unknown format.
+  if (only !== undefined && (await stat(join(dir, only.stored))).size === 0) {
+    throw new ServeError('MODEL_INVALID', `the uploaded file "${only.filename}" is empty (0 bytes)`, { field: 'file' });
+  }
   // A lone .onnx file is served in place; reading a large one into memory to sniff it would be waste.
   if (only !== undefined && extname(only.filename).toLowerCase() === '.onnx') return prepareOnnx(dir, only.stored, null, only.stored);
 

@@ -84,8 +84,8 @@ interface InferboxImageOptions {
   /** Keep the alpha channel: RGBA, 4 channels (opaque images get 255). @defaultValue false (alpha dropped) */
   readonly alpha?: boolean;
   /**
-   * Target width in pixels, 1..16384. With only one of width/height the other follows the aspect
-   * ratio. @defaultValue the image's own width
+   * Target width in pixels, 1..16384. With only one of width/height, fit "fill" keeps the other side
+   * as it is and any other fit scales it to keep the aspect ratio. @defaultValue the image's own width
    */
   readonly width?: number;
   /** Target height in pixels, 1..16384. @defaultValue the image's own height */

@@ -55,6 +55,13 @@ export const CONFIG_KEYS = {
   'sandbox.maxTimeoutMs': { env: 'INFERBOX_SANDBOX_MAX_TIMEOUT_MS', schema: int(1, 3_600_000), default: 30_000 },
   /** Cap on a deployment's own memory limit, in MB. @defaultValue 1024 */
   'sandbox.maxMemoryLimitMb': { env: 'INFERBOX_SANDBOX_MAX_MEMORY_LIMIT_MB', schema: int(8, 65_536), default: 1024 },
+  /**
+   * Default cap on a script's result, in bytes of its JSON answer; larger results get 413
+   * SCRIPT_RESULT_TOO_LARGE from the worker. @defaultValue 8 MiB
+   */
+  'sandbox.maxResultBytes': { env: 'INFERBOX_SANDBOX_MAX_RESULT_BYTES', schema: int(1024, 2 ** 30), default: 8 * 2 ** 20 },
+  /** Cap on a deployment's own result limit (`max_result_bytes`), in bytes. @defaultValue 256 MiB */
+  'sandbox.maxResultBytesCap': { env: 'INFERBOX_SANDBOX_MAX_RESULT_BYTES_CAP', schema: int(1024, 2 ** 30), default: 256 * 2 ** 20 },
   /** Lines a script may print in one request before the rest is cut. @defaultValue 1000 */
   'sandbox.maxLogLines': { env: 'INFERBOX_SANDBOX_MAX_LOG_LINES', schema: int(0, 1_000_000), default: 1000 },
   /** Bytes a script may print in one request before the rest is cut. @defaultValue 256 KiB */

@@ -39,6 +39,7 @@ export const ERRORS = {
   SCRIPT_FAILED: { status: 500, expose: true }, // the script threw; its own stack lines go to stderr
   SCRIPT_TIMEOUT: { status: 504, expose: true }, // a script call ran past its time limit; sandbox replaced
   SCRIPT_MEMORY_LIMIT: { status: 503, expose: true }, // the sandbox hit its memory limit; sandbox replaced
+  SCRIPT_RESULT_TOO_LARGE: { status: 413, expose: true }, // a script's result as JSON is over sandbox.maxResultBytes (or the deployment's max_result_bytes)
   SCRIPT_CRASHED: { status: 503, expose: true, retryAfterS: 1 }, // the script took its runtime worker down with it
   SCRIPT_QUARANTINED: { status: 503, expose: true }, // the script crashed workers twice; refused until it changes
   WORKER_CRASHED: { status: 503, expose: true, retryAfterS: 1 }, // the runtime worker died with this request in flight

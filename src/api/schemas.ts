@@ -28,6 +28,7 @@ export const ScriptTestSchema = z.object({
 const limits = {
   timeout_ms: z.number().int().min(1).optional(),
   memory_limit_mb: z.number().int().min(8).optional(),
+  max_result_bytes: z.number().int().min(1024).optional(),
 };
 
 export const CreateDeploymentSchema = z.object({

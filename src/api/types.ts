@@ -80,6 +80,8 @@ export interface DeploymentView {
   endpoint_url: string;
   timeout_ms: number;
   memory_limit_mb: number;
+  /** Bytes a script's result may take as JSON (the deployment's own, or sandbox.maxResultBytes). */
+  max_result_bytes: number;
   created: string;
   updated: string;
 }

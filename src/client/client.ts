@@ -230,7 +230,7 @@ export class Client {
    * The seed's `client.deploy(model_name=..., deployment_name=..., model_version=..., replicas=1)`.
    * Answers the deployment with `access_token`, `endpoint_url` and a `payload` ready to send.
    */
-  deploy(options: { modelName: string; deploymentName: string; modelVersion?: string | number; replicas?: number; script?: boolean | string; timeoutMs?: number; memoryLimitMb?: number }): Promise<CreateDeploymentResponse> {
+  deploy(options: { modelName: string; deploymentName: string; modelVersion?: string | number; replicas?: number; script?: boolean | string; timeoutMs?: number; memoryLimitMb?: number; maxResultBytes?: number }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
       model_name: options.modelName,
@@ -239,6 +239,7 @@ export class Client {
       ...(options.script !== undefined ? { script: options.script } : {}),
       ...(options.timeoutMs !== undefined ? { timeout_ms: options.timeoutMs } : {}),
       ...(options.memoryLimitMb !== undefined ? { memory_limit_mb: options.memoryLimitMb } : {}),
+      ...(options.maxResultBytes !== undefined ? { max_result_bytes: options.maxResultBytes } : {}),
     });
   }
 

@@ -60,6 +60,7 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     endpoint_url: endpointUrl(baseUrl, d.name),
     timeout_ms: d.limits.timeoutMs ?? config.sandbox.timeoutMs,
     memory_limit_mb: d.limits.memoryLimitMb ?? config.sandbox.memoryLimitMb,
+    max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
     created: d.createdAt,
     updated: d.updatedAt,
   };

@@ -144,10 +144,12 @@ export interface InspectResult extends ModelSignature, PreparedUpload {}
 export interface InvokeResult {
   readonly result: unknown;
   /**
-   * The result as JSON text instead of `result` (which is then undefined): a script's predict flow
-   * answers what the sandbox wrote, and the front puts it in the response body as it is.
+   * The result as JSON instead of `result` (which is then undefined): a script's answer, serialized
+   * once (in the sandbox, or in the worker for typed arrays, Map, BigInt...), which the front puts in
+   * the response body as it is. Large texts come as UTF-8 bytes: they then travel as a raw blob of
+   * the frame, which the front never turns into a string (see frame.ts).
    */
-  readonly resultJson?: string;
+  readonly resultJson?: string | Uint8Array;
   readonly stdout: readonly string[];
   readonly stderr: readonly string[];
   /** Stage timings in milliseconds, for the access log. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 
 /**
- * Limits of one sandbox (config `sandbox.*`; a deployment may override time and memory). The one
+ * Limits of one sandbox (config `sandbox.*`; a deployment may override time, memory and result size). The one
  * definition: the worker config, the front's script refs and the sandbox host all use this type.
  * isolated-vm mixes units, so every name carries its unit.
  */
@@ -15,6 +15,8 @@ export const ScriptLimitsSchema = z.object({
   maxLogLines: z.number().int().min(0),
   /** console bytes (UTF-8) one request may keep, across all its calls. */
   maxLogBytes: z.number().int().min(0),
+  /** Bytes a call's result may take as JSON (UTF-8); a larger one is SCRIPT_RESULT_TOO_LARGE. */
+  maxResultBytes: z.number().int().min(1),
 });
 export type ScriptLimits = Readonly<z.infer<typeof ScriptLimitsSchema>>;
 

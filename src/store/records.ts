@@ -51,6 +51,6 @@ export const DeploymentRecordSchema = z.object({
   tokenHash: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  limits: z.object({ timeoutMs: z.number().int().optional(), memoryLimitMb: z.number().int().optional() }),
+  limits: z.object({ timeoutMs: z.number().int().optional(), memoryLimitMb: z.number().int().optional(), maxResultBytes: z.number().int().optional() }),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

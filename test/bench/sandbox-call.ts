@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogBudget, Sandbox, type FlowModel, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
 import { IRIS_MODEL, irisBridge, memoryLogger } from '../helpers/sandbox-fixtures.js';
 
-const LIMITS: SandboxLimits = { timeoutMs: 1000, memoryLimitMb: 64, maxLogLines: 1000, maxLogBytes: 262_144 };
+const LIMITS: SandboxLimits = { timeoutMs: 1000, memoryLimitMb: 64, maxLogLines: 1000, maxLogBytes: 262_144, maxResultBytes: 8 * 2 ** 20 };
 const SCRIPT = `
 function syncAdd(a, b) { return a + b }
 async function asyncAdd(a, b) { return a + b }

@@ -13,7 +13,7 @@ import { IRIS_MODEL, irisBridge, memoryLogger } from '../helpers/sandbox-fixture
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
 const RUNS = Number(values.runs);
-const LIMITS: SandboxLimits = { timeoutMs: 150, memoryLimitMb: 32, maxLogLines: 50, maxLogBytes: 4096 };
+const LIMITS: SandboxLimits = { timeoutMs: 150, memoryLimitMb: 32, maxLogLines: 50, maxLogBytes: 4096, maxResultBytes: 8 * 2 ** 20 };
 const IRIS_ARGS = { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] };
 
 const instantModel: FlowModel = {

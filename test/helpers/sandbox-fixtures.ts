@@ -20,7 +20,7 @@ import {
  * is not about it never meets it, even on a machine so loaded that a few milliseconds of script
  * take hundreds. Tests of the time limit run into it on purpose, with TIGHT_LIMITS.
  */
-export const TEST_LIMITS: SandboxLimits = { timeoutMs: 2000, memoryLimitMb: 32, maxLogLines: 50, maxLogBytes: 4096 };
+export const TEST_LIMITS: SandboxLimits = { timeoutMs: 2000, memoryLimitMb: 32, maxLogLines: 50, maxLogBytes: 4096, maxResultBytes: 8 * 2 ** 20 };
 
 /** For tests whose script runs into the time limit: each stop costs one limit, so it is short. */
 export const TIGHT_LIMITS: SandboxLimits = { ...TEST_LIMITS, timeoutMs: 150 };
@@ -51,7 +51,7 @@ export const irisBridge: HostBridge = {
     if (!Array.isArray(rows)) throw new ServeError('INPUT_MISSING', "input 'dense_1_input' has no value");
     return { dense_4: rows.map(() => [0.1, 0.7, 0.2]) };
   },
-  decodeImage: (bytes, options, file) => decodeToTensor(bytes, options, file, { maxPixels: 40_000_000 }),
+  decodeImage: (bytes, options, file, sandbox) => decodeToTensor(bytes, options, file, { maxPixels: 40_000_000, sandbox }),
 };
 
 /** Both ways a call enters an isolate (see src/worker/sandbox-host/pacer.ts), for suites that run under each. */

@@ -23,6 +23,39 @@ describe('worker protocol frames', () => {
     assert.equal(out.id, 7);
   });
 
+  it('never calls a Buffer’s toJSON, which lists every byte as a number (#14)', () => {
+    const proto = Buffer.prototype as { toJSON: () => unknown };
+    const toJSON = proto.toJSON;
+    let calls = 0;
+    proto.toJSON = function counted(this: Buffer) {
+      calls++;
+      return toJSON.call(this);
+    };
+    try {
+      const [out] = new FrameDecoder().push(encodeFrame({ file: Buffer.from('bytes'), when: new Date(0) })) as [{ file: Uint8Array; when: string }];
+      assert.equal(Buffer.from(out.file).toString(), 'bytes');
+      assert.equal(out.when, '1970-01-01T00:00:00.000Z', 'other toJSON methods still apply');
+    } finally {
+      proto.toJSON = toJSON;
+    }
+    assert.equal(calls, 0);
+    assert.equal(typeof Buffer.from('x').toJSON, 'function', 'restored');
+  });
+
+  it('decodes a frame split over thousands of chunks, typed arrays aligned, with the next frame in its last chunk', () => {
+    const big = new Float64Array(100_000).map((_, i) => i / 3);
+    const all = Buffer.concat([encodeFrame({ n: 1, big, bytes: new Uint8Array(5).fill(7) }), encodeFrame({ n: 2 })]);
+    const decoder = new FrameDecoder();
+    const got: unknown[] = [];
+    for (let i = 0; i < all.length; i += 333) got.push(...decoder.push(all.subarray(i, i + 333)));
+    const [first, second] = got as [{ big: Float64Array; bytes: Uint8Array }, { n: number }];
+    assert.equal(got.length, 2);
+    assert.ok(first.big instanceof Float64Array);
+    assert.deepEqual(first.big, big);
+    assert.deepEqual([...first.bytes], [7, 7, 7, 7, 7]);
+    assert.equal(second.n, 2);
+  });
+
   it('drops a forged typed-array marker from a caller’s JSON', () => {
     const [out] = new FrameDecoder().push(encodeFrame({ args: { x: { '\u0000ta': 0 }, real: new Uint8Array([1]) } })) as [{ args: { x: Record<string, unknown> } }];
     assert.deepEqual(out.args.x, {});

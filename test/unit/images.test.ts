@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { imageLayoutOf } from '../../src/model/index.js';
+import { resizedSize } from '../../src/worker/images/decode.js';
 import { decodeImage, decodeToTensor, parseImageOptions } from '../../src/worker/images/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { pngClaiming } from '../helpers/png.js';
@@ -52,6 +53,44 @@ describe('image decoding on the host (sharp, jimp fallback)', () => {
     await assert.rejects(decodeImage(pngClaiming(20_000, 20_000), parseImageOptions({}), file('bomb.png'), LIMITS), (e: unknown) => {
       return e instanceof ServeError && e.code === 'INPUT_IMAGE_TOO_LARGE' && /file 'img' \(bomb\.png\) is 20000x20000/.test(e.message) && e.status === 422;
     });
+  });
+
+  it('refuses, from the header, a resize over the pixel limit or a tensor over the sandbox share (#14)', async () => {
+    const png = tiny('image_png_test.png');
+    await assert.rejects(decodeToTensor(png, { width: 16384, height: 16384 }, file('tiny.png'), LIMITS), (e: unknown) => {
+      assert.ok(e instanceof ServeError);
+      assert.equal(e.code, 'INPUT_IMAGE_TOO_LARGE');
+      assert.equal(e.message, "file 'img' (tiny.png) is 2x2; resized to 16384x16384 it would be 268435456 pixels; the limit is 40000000 (limits.maxImagePixels)");
+      return true;
+    });
+    const sandbox = { maxTensorBytes: 2 ** 20, memoryLimitMb: 2 };
+    await assert.rejects(decodeToTensor(png, { width: 512, height: 512 }, file('tiny.png'), { ...LIMITS, sandbox }), (e: unknown) => {
+      assert.ok(e instanceof ServeError);
+      assert.equal(e.code, 'INPUT_IMAGE_TOO_LARGE');
+      assert.match(e.message, /^file 'img' \(tiny\.png\) is 2x2; resized to 512x512 it would be a float32 tensor of 3\.0 MB \(512x512x3\); a sandbox with a 2 MB memory limit takes images of up to 1\.0 MB/);
+      return true;
+    });
+    const fits = await decodeToTensor(png, { width: 512, height: 512, dtype: 'uint8', grayscale: true }, file('tiny.png'), { ...LIMITS, sandbox });
+    assert.equal(fits.data.byteLength, 512 * 512, 'uint8 grayscale: 256 KB');
+    // A BMP is sized from its header too (jimp would decode it whole)
+    await assert.rejects(decodeToTensor(tiny('image_bmp_test.bmp'), { width: 16384, fit: 'inside' }, file('x.bmp'), LIMITS), /is 2x2; resized to 16384x16384 it would be 268435456 pixels/);
+  });
+
+  it('computes the size a resize gives, as sharp does', async () => {
+    assert.deepEqual(resizedSize({ fit: 'fill' }, 300, 200), { width: 300, height: 200 });
+    assert.deepEqual(resizedSize({ width: 150, fit: 'fill' }, 300, 200), { width: 150, height: 200 });
+    assert.deepEqual(resizedSize({ width: 150, fit: 'contain' }, 300, 200), { width: 150, height: 100 });
+    assert.deepEqual(resizedSize({ height: 50, fit: 'cover' }, 300, 200), { width: 75, height: 50 });
+    assert.deepEqual(resizedSize({ width: 100, height: 100, fit: 'cover' }, 300, 200), { width: 100, height: 100 });
+    assert.deepEqual(resizedSize({ width: 100, height: 100, fit: 'inside' }, 300, 200), { width: 100, height: 67 });
+    assert.deepEqual(resizedSize({ width: 100, height: 100, fit: 'outside' }, 300, 200), { width: 150, height: 100 });
+    const png = tiny('image_png_4_channel_test.png');
+    const fits = [{ width: 3 }, { height: 5 }, { width: 5, fit: 'inside' as const }, { height: 3, fit: 'contain' as const }, { width: 4, height: 7, fit: 'inside' as const }, { width: 4, height: 7, fit: 'outside' as const }];
+    for (const options of fits) {
+      const resolved = parseImageOptions(options);
+      const img = await decodeImage(png, resolved, file('png'), LIMITS);
+      assert.deepEqual([img.width, img.height], Object.values(resizedSize(resolved, 2, 2)), JSON.stringify(options));
+    }
   });
 
   it('refuses a corrupt PNG and a text file with 422 INPUT_IMAGE_INVALID', async () => {

@@ -8,12 +8,13 @@ const budget = () => createLogBudget(TEST_LIMITS);
 
 describe('Sandbox calls', () => {
   const make = disposedAfter((script) => createTestSandbox(script));
+  const makeSmallResults = disposedAfter((script) => createTestSandbox(script, { limits: { ...TEST_LIMITS, maxResultBytes: 1000 } }));
 
   it('returns the value of a sync function with copied arguments', async () => {
     const sandbox = await make('function add(a, b) { return { sum: a.n + b, list: [a.n, b] } }');
     const result = await sandbox.call('add', [{ n: 2 }, 3], budget());
-    // Plain JSON with nothing printed leaves as JSON text: the flag lets callers skip converting it.
-    assert.deepEqual(result, { value: { sum: 5, list: [2, 3] }, json: true, stdout: [], stderr: [] });
+    // Plain JSON with nothing printed leaves as JSON text: kept, so callers pass it on without serializing it again.
+    assert.deepEqual(result, { value: { sum: 5, list: [2, 3] }, json: true, text: '{"sum":5,"list":[2,3]}', stdout: [], stderr: [] });
   });
 
   it('marks a value that left as structured data (a typed array, or with output) as not JSON', async () => {
@@ -39,6 +40,20 @@ describe('Sandbox calls', () => {
     assert.deepEqual([...out.doubled], [3, 5]);
     assert.ok(out.ints instanceof Int32Array);
     assert.deepEqual([...input], [1.5, 2.5], 'the caller keeps its buffer');
+  });
+
+  it('refuses a JSON text result over maxResultBytes with SCRIPT_RESULT_TOO_LARGE, parsing nothing, and keeps the sandbox (#14)', async () => {
+    const sandbox = await makeSmallResults(`function text(n) { return 'x'.repeat(n) }
+      async function later(n) { await null; return 'x'.repeat(n) }`);
+    for (const fn of ['text', 'later']) {
+      const err = await serveErrorOf(sandbox.call(fn, [999], budget()));
+      assert.equal(err.code, 'SCRIPT_RESULT_TOO_LARGE');
+      assert.equal(err.status, 413);
+      assert.ok(err.message.startsWith(`${fn}() returned a result of 1001 bytes as JSON, over the limit of 1000 bytes (max_result_bytes`), err.message);
+      assert.deepEqual(err.details, { stdout: [], stderr: [], limit: 'max_result_bytes', maxResultBytes: 1000, resultBytes: 1001 });
+      assert.deepEqual(await sandbox.call(fn, [998], budget()), { value: 'x'.repeat(998), json: true, text: `"${'x'.repeat(998)}"`, stdout: [], stderr: [] });
+    }
+    assert.equal(sandbox.disposed, false);
   });
 
   it('copies Date, Map, Set, bigint and shared objects out as data', async () => {

@@ -231,14 +231,14 @@ describe('Sandbox files: args.files[field] as file objects', () => {
     assert.equal((await sandbox.call('probe', [], budget())).value, 'SCRIPT_FAILED: image() can only be used while a script function is running');
   });
 
-  it('refuses, catchably, a decoded tensor over half the sandbox memory limit without replacing the sandbox', async () => {
+  it('refuses, catchably and before decoding, a tensor over half the sandbox memory limit without replacing the sandbox', async () => {
     const sandbox = await make(`async function f(args) {
       try { await args.files.digit.image({ grayscale: true, width: 4096, height: 4096 }) } catch (e) { return [e.code, e.message] }
     }`);
     const { value } = await sandbox.call('f', [{ files: { digit: upload('ps_7.png', DIGIT_7) } }], budget());
     const [code, message] = value as [string, string];
     assert.equal(code, 'INPUT_IMAGE_TOO_LARGE');
-    assert.match(message, /decodes to 64\.0 MB .*32 MB memory limit/);
+    assert.equal(message, `file 'digit' (ps_7.png) is 28x28; resized to 4096x4096 it would be a float32 tensor of 64.0 MB (4096x4096x1); a sandbox with a 32 MB memory limit takes images of up to 16.0 MB: ask image() for a smaller width/height or dtype "uint8"`);
     assert.equal(sandbox.disposed, false);
   });
 
@@ -247,10 +247,10 @@ describe('Sandbox files: args.files[field] as file objects', () => {
     let peak = 0;
     const counting: HostBridge = {
       ...irisBridge,
-      async decodeImage(bytes, options, file) {
+      async decodeImage(bytes, options, file, sandbox) {
         peak = Math.max(peak, ++inFlight);
         try {
-          return await irisBridge.decodeImage(bytes, options, file);
+          return await irisBridge.decodeImage(bytes, options, file, sandbox);
         } finally {
           inFlight--;
         }
@@ -277,8 +277,8 @@ describe('Sandbox files: args.files[field] as file objects', () => {
     // counted against the script's clock, the call's deadline would expire before the second answer.
     const slow: HostBridge = {
       ...irisBridge,
-      async decodeImage(bytes, options, file) {
-        const [tensor] = await Promise.all([irisBridge.decodeImage(bytes, options, file), new Promise((resolve) => setTimeout(resolve, 0.8 * limits.timeoutMs))]);
+      async decodeImage(bytes, options, file, sandbox) {
+        const [tensor] = await Promise.all([irisBridge.decodeImage(bytes, options, file, sandbox), new Promise((resolve) => setTimeout(resolve, 0.8 * limits.timeoutMs))]);
         return tensor;
       },
     };

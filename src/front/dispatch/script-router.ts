@@ -60,6 +60,7 @@ export class ScriptRouter {
       memoryLimitMb: record.limits.memoryLimitMb ?? sandbox.memoryLimitMb,
       maxLogLines: sandbox.maxLogLines,
       maxLogBytes: sandbox.maxLogBytes,
+      maxResultBytes: record.limits.maxResultBytes ?? sandbox.maxResultBytes,
     };
   }
 

@@ -13,18 +13,22 @@ import { deploymentView, modelRef, samplePayload } from '../views.js';
 type Limits = DeploymentRecord['limits'];
 
 /** Per-deployment limits, refused when over the server-wide caps. */
-function limitsFrom(deps: AppDeps, body: { timeout_ms?: number; memory_limit_mb?: number }, current: Limits = {}): Limits {
-  const { maxTimeoutMs, maxMemoryLimitMb } = deps.config.sandbox;
+function limitsFrom(deps: AppDeps, body: { timeout_ms?: number; memory_limit_mb?: number; max_result_bytes?: number }, current: Limits = {}): Limits {
+  const { maxTimeoutMs, maxMemoryLimitMb, maxResultBytesCap } = deps.config.sandbox;
   if (body.timeout_ms !== undefined && body.timeout_ms > maxTimeoutMs) {
     throw new ServeError('REQUEST_INVALID', `timeout_ms must be at most ${maxTimeoutMs} (sandbox.maxTimeoutMs), got ${body.timeout_ms}`, { field: 'timeout_ms' });
   }
   if (body.memory_limit_mb !== undefined && body.memory_limit_mb > maxMemoryLimitMb) {
     throw new ServeError('REQUEST_INVALID', `memory_limit_mb must be at most ${maxMemoryLimitMb} (sandbox.maxMemoryLimitMb), got ${body.memory_limit_mb}`, { field: 'memory_limit_mb' });
   }
+  if (body.max_result_bytes !== undefined && body.max_result_bytes > maxResultBytesCap) {
+    throw new ServeError('REQUEST_INVALID', `max_result_bytes must be at most ${maxResultBytesCap} (sandbox.maxResultBytesCap), got ${body.max_result_bytes}`, { field: 'max_result_bytes' });
+  }
   return {
     ...current,
     ...(body.timeout_ms !== undefined ? { timeoutMs: body.timeout_ms } : {}),
     ...(body.memory_limit_mb !== undefined ? { memoryLimitMb: body.memory_limit_mb } : {}),
+    ...(body.max_result_bytes !== undefined ? { maxResultBytes: body.max_result_bytes } : {}),
   };
 }
 

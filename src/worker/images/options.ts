@@ -14,7 +14,7 @@ export const ImageOptionsSchema = z
     grayscale: z.boolean().default(false),
     /** Keep the alpha channel (RGBA, 4 channels). @defaultValue false (alpha dropped) */
     alpha: z.boolean().default(false),
-    /** Target size in pixels; one of them alone keeps the aspect ratio. Default: the image's own size. */
+    /** Target size in pixels; one alone keeps the other side with "fill", the aspect ratio with other fits. Default: the image's own size. */
     width: z.number().int().min(1).max(16384).optional(),
     height: z.number().int().min(1).max(16384).optional(),
     /** How the image fits width x height (sharp's fit). @defaultValue "fill" (stretch) */

@@ -139,15 +139,21 @@ export class ScriptBridge {
       if (!(bytes instanceof Uint8Array) || typeof field !== 'string' || typeof name !== 'string') {
         throw new Error('image(): the prelude sent a malformed request');
       }
-      const tensor = await this.host.decodeImage(bytes, options, { field, name });
+      // The host sizes the tensor from the image header and the options before it decodes a pixel.
+      const sandbox = { maxTensorBytes: this.maxImageBytes(), memoryLimitMb: this.limits.memoryLimitMb };
+      const tensor = await this.host.decodeImage(bytes, options, { field, name }, sandbox);
       return this.imageAnswer(tensor, { field, name });
     });
   }
 
-  /** The decoded tensor, checked against the sandbox it is about to enter. */
+  private maxImageBytes(): number {
+    return this.limits.memoryLimitMb * 2 ** 20 * MAX_IMAGE_SHARE_OF_MEMORY;
+  }
+
+  /** The decoded tensor, checked again against the sandbox it is about to enter (a header may lack its size). */
   private imageAnswer(tensor: { data: Float32Array | Uint8Array; shape: number[] }, file: { field: string; name: string }): Answer {
     const { data, shape } = tensor;
-    const maxBytes = this.limits.memoryLimitMb * 2 ** 20 * MAX_IMAGE_SHARE_OF_MEMORY;
+    const maxBytes = this.maxImageBytes();
     if (data.byteLength > maxBytes) {
       const mb = (data.byteLength / 2 ** 20).toFixed(1);
       const text = `file '${file.field}'${file.name ? ` (${file.name})` : ''} decodes to ${mb} MB (shape [${shape.join(',')}], ${data instanceof Uint8Array ? 'uint8' : 'float32'}); a sandbox with a ${this.limits.memoryLimitMb} MB memory limit takes images of up to ${maxBytes / 2 ** 20} MB: ask image() for a smaller width/height or dtype "uint8"`;

@@ -1,4 +1,5 @@
-export { FLOW_SYNC_MODEL_SHARE, Sandbox } from './sandbox.js';
+export { FLOW_SYNC_MODEL_SHARE, flowLabel, Sandbox } from './sandbox.js';
+export { jsonBytesOver, resultTooLarge } from './result-size.js';
 export { CallPacer, PROBATION_CALLS, SLICE_MS, type EntryMode, type PacerOptions } from './pacer.js';
 export { SandboxReplica } from './replica.js';
 export { createLogBudget } from './types.js';

@@ -10,6 +10,7 @@ import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from
 import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
 import { CallPacer, type EntryMode } from './pacer.js';
 import { isPlainJson } from './plain-json.js';
+import { jsonBytesOver, resultTooLarge } from './result-size.js';
 import {
   createLogBudget,
   type CallResult,
@@ -23,7 +24,8 @@ import {
 
 /** One prelude envelope, read defensively (see PreludeEnvelope in sandbox/prelude/api.ts). */
 type Envelope =
-  | { kind: 'ok'; value: unknown; logs: IsolateLogs; json: boolean; text?: string }
+  /** `text`: the value as JSON text, to parse in finish() when `parse` (after its size is checked). */
+  | { kind: 'ok'; value: unknown; logs: IsolateLogs; json: boolean; text?: string; parse?: boolean }
   | { kind: 'pending' }
   | { kind: 'missing'; logs: IsolateLogs }
   | { kind: 'rejected'; message: string; logs: IsolateLogs }
@@ -32,6 +34,9 @@ type Envelope =
   | { kind: 'unreadable'; logs: IsolateLogs };
 
 const MAX_REPORT_CHARS = 16_384;
+
+const unreadable = (what: string, output: CallOutput) =>
+  new ServeError('SCRIPT_FAILED', `${what} answered a result the sandbox could not read (did the script patch built-ins such as Object.prototype.then?)`, output);
 
 /**
  * A flow call's watchdog runs this much past the time limit: a model run inside the call is held off
@@ -51,7 +56,7 @@ const ENTRY_WATCHDOG_GRACE_SHARE = 0.25;
 const ENTRY_WATCHDOG_GRACE_MIN_MS = 50;
 
 /** What failures of a flow name: its functions in order, e.g. "prepare() → postprocess()". */
-function flowLabel(plan: FlowPlan): string {
+export function flowLabel(plan: FlowPlan): string {
   const steps = flowSteps(plan);
   return steps.length === 0 ? 'the predict flow' : steps.map((f) => `${f}()`).join(' → ');
 }
@@ -63,19 +68,12 @@ function flowLabel(plan: FlowPlan): string {
  * JSON.stringify (captured before the script ran) of a copy it built from own data properties with
  * null prototypes, so no script code runs while it is made and it is valid JSON. The asynchronous
  * end (settle) resolves a promise inside the isolate, where a script can reach the value (it once
- * could through Object.prototype.then), so its text is always parsed here, and a text that does not
- * parse is 'unreadable', which fails that one call.
+ * could through Object.prototype.then), so its text is always parsed (in finish(), once its size
+ * passed the result limit), and a text that does not parse fails that one call.
  */
 function readEnvelope(raw: unknown, keepText = false): Envelope {
   // The prelude's common case: ok, nothing printed, the value as JSON text.
-  if (typeof raw === 'string') {
-    if (keepText) return { kind: 'ok', value: undefined, text: raw, logs: NO_LOGS, json: true };
-    try {
-      return { kind: 'ok', value: JSON.parse(raw) as unknown, logs: NO_LOGS, json: true };
-    } catch {
-      return { kind: 'unreadable', logs: NO_LOGS };
-    }
-  }
+  if (typeof raw === 'string') return { kind: 'ok', value: undefined, text: raw, parse: !keepText, logs: NO_LOGS, json: true };
   if (typeof raw !== 'object' || raw === null) return { kind: 'unreadable', logs: NO_LOGS };
   const e = raw as Record<string, unknown>;
   const text = (v: unknown, fallback = '') => (typeof v === 'string' ? v : fallback);
@@ -407,13 +405,8 @@ export class Sandbox {
   private finish(label: () => string, envelope: Envelope, budget: LogBudget, output: CallOutput): CallResult {
     if (envelope.kind === 'pending') throw new ServeError('INTERNAL', `${label()} settled with another promise`, output);
     admitLogs(envelope.logs, budget, output, this.marker);
-    if (envelope.kind === 'ok') {
-      const { value, json, text } = envelope;
-      return text === undefined ? { value, json, stdout: output.stdout, stderr: output.stderr } : { value, json, text, stdout: output.stdout, stderr: output.stderr };
-    }
-    if (envelope.kind === 'unreadable') {
-      throw new ServeError('SCRIPT_FAILED', `${label()} answered a result the sandbox could not read (did the script patch built-ins such as Object.prototype.then?)`, output);
-    }
+    if (envelope.kind === 'ok') return this.answered(label, envelope, output);
+    if (envelope.kind === 'unreadable') throw unreadable(label(), output);
     if (envelope.kind === 'threw' && envelope.report !== '') output.stderr.push(envelope.report);
     if (envelope.kind === 'threw' && envelope.code === null && isAllocationFailure(envelope)) {
       // The isolate's memory is full (its array buffer allocator refused): every later call would
@@ -424,6 +417,26 @@ export class Sandbox {
       throw failure;
     }
     throw classifyEnvelope(envelope, label(), output);
+  }
+
+  /**
+   * An answer given as JSON text is sized before anything reads it (a value given as data is sized
+   * where it is serialized, src/worker/scripts/result-json.ts); the text is then parsed when asked.
+   * Parsed text is valid JSON, so it is kept too, for the caller to pass on without serializing again.
+   */
+  private answered(label: () => string, envelope: Extract<Envelope, { kind: 'ok' }>, output: CallOutput): CallResult {
+    const { value, json, text } = envelope;
+    if (text === undefined) return { value, json, stdout: output.stdout, stderr: output.stderr };
+    const bytes = jsonBytesOver(text, this.limits.maxResultBytes);
+    if (bytes !== null) throw resultTooLarge(label(), bytes, this.limits.maxResultBytes, false, output);
+    if (envelope.parse !== true) return { value: undefined, json, text, stdout: output.stdout, stderr: output.stderr };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw unreadable(label(), output);
+    }
+    return { value: parsed, json, text, stdout: output.stdout, stderr: output.stderr };
   }
 
   private failureContext(what: string, output: CallOutput) {

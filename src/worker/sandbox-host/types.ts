@@ -30,9 +30,15 @@ export interface HostBridge {
    * Backs `await file.image(options)` in scripts: decodes an upload's bytes (a copy the bridge may
    * keep) as `options` ask (unchecked: the script's own value). Resolves to a typed array and its
    * shape; the sandbox may take over (detach) `data.buffer` when `data` covers it whole. Rejects like
-   * runModel: e.g. INPUT_IMAGE_INVALID for an unreadable upload, SCRIPT_FAILED for a bad option.
+   * runModel: e.g. INPUT_IMAGE_INVALID for an unreadable upload, SCRIPT_FAILED for a bad option,
+   * INPUT_IMAGE_TOO_LARGE, before decoding, for a tensor over `sandbox.maxTensorBytes`.
    */
-  decodeImage(bytes: Uint8Array, options: unknown, file: { field: string; name: string }): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
+  decodeImage(
+    bytes: Uint8Array,
+    options: unknown,
+    file: { field: string; name: string },
+    sandbox: { maxTensorBytes: number; memoryLimitMb: number },
+  ): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
 }
 
 export type { FlowPlan } from '../../model/index.js';
@@ -73,7 +79,10 @@ export interface CallResult {
   readonly value: unknown;
   /** The value left the isolate as JSON text: it holds only JSON values. */
   readonly json: boolean;
-  /** A predict flow's value as that JSON text, for the caller to pass on unparsed; `value` is then undefined. */
+  /**
+   * That JSON text (checked against limits.maxResultBytes), for the caller to pass on unparsed.
+   * A predict flow's synchronous answer is not parsed at all: `value` is then undefined.
+   */
   readonly text?: string;
   /** What this call printed with console.log/info/debug/dir. */
   readonly stdout: string[];

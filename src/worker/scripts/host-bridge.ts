@@ -19,8 +19,8 @@ export function createHostBridge(pool: ModelPool, model: ModelRef, limits: { max
         lease.release();
       }
     },
-    decodeImage(bytes, options, file) {
-      return decodeToTensor(bytes, options, file, limits);
+    decodeImage(bytes, options, file, sandbox) {
+      return decodeToTensor(bytes, options, file, { maxPixels: limits.maxPixels, sandbox });
     },
   };
 }

@@ -4,7 +4,8 @@ import { HOOK_FUNCTIONS, planFlow, PREDICT_FUNCTION } from '../../model/index.js
 import type { InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { ModelPool } from '../models/model-pool.js';
 import { PredictFlow } from './predict-flow.js';
-import { createLogBudget, type CallResult, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
+import { createLogBudget, flowLabel, type CallResult, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
+import { resultJson, resultOnWire } from './result-json.js';
 import type { ScriptSet } from './script-host.js';
 
 /** What a script printed across the calls of one request, and its log budget. */
@@ -50,22 +51,34 @@ function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): Invok
     log.add(out);
     const flowMs = performance.now() - started;
     const timings = { scriptMs: flowMs - model.inferMs, inferMs: model.inferMs };
-    // The sandbox shaped the result; as JSON text it goes on to the front unparsed.
-    if (out.text !== undefined) return { result: undefined, resultJson: out.text, stdout: log.stdout, stderr: log.stderr, timings };
-    return { result: out.json ? out.value : toWire(out.value), stdout: log.stdout, stderr: log.stderr, timings };
+    const json = wireResult(out, set.ref.limits.maxResultBytes, () => flowLabel(plan));
+    return { result: undefined, resultJson: json, stdout: log.stdout, stderr: log.stderr, timings };
   };
   const { replica, release } = set.acquire();
+  let out: CallResult | Promise<CallResult>;
   try {
-    const out = replica.flow(req.args, log.budget, plan, model);
-    if (out instanceof Promise) {
-      return out.then(answer).catch((err: unknown) => Promise.reject(log.failed(err))).finally(release);
-    }
-    release();
-    return answer(out);
+    out = replica.flow(req.args, log.budget, plan, model);
   } catch (err) {
     release();
     throw log.failed(err);
   }
+  if (out instanceof Promise) {
+    return out.then(answer).catch((err: unknown) => Promise.reject(log.failed(err))).finally(release);
+  }
+  release();
+  try {
+    return answer(out);
+  } catch (err) {
+    throw log.failed(err);
+  }
+}
+
+/**
+ * The result as the JSON the front writes as it is: the sandbox's own text (its size checked by the
+ * sandbox), or the value serialized here, once, within `maxResultBytes`.
+ */
+function wireResult(out: CallResult, maxResultBytes: number, what: () => string): string | Uint8Array {
+  return out.text !== undefined ? resultOnWire(out.text) : resultJson(out.value, maxResultBytes, what());
 }
 
 async function callFunction(req: InvokeRequest, set: ScriptSet): Promise<InvokeResult> {
@@ -77,11 +90,17 @@ async function callFunction(req: InvokeRequest, set: ScriptSet): Promise<InvokeR
   const { replica, release } = set.acquire();
   const log = new RequestLog(set.ref.limits);
   const started = performance.now();
+  let out: CallResult;
   try {
-    const out = await call(replica, req, log);
-    return { result: toWire(out.value), stdout: log.stdout, stderr: log.stderr, timings: { [`${req.fn}Ms`]: performance.now() - started } };
+    out = await call(replica, req, log);
   } finally {
     release();
+  }
+  const timings = { [`${req.fn}Ms`]: performance.now() - started };
+  try {
+    return { result: undefined, resultJson: wireResult(out, set.ref.limits.maxResultBytes, () => `${req.fn}()`), stdout: log.stdout, stderr: log.stderr, timings };
+  } catch (err) {
+    throw log.failed(err);
   }
 }
 
@@ -94,21 +113,4 @@ async function call(replica: SandboxReplica, req: InvokeRequest, log: RequestLog
   } catch (err) {
     throw log.failed(err);
   }
-}
-
-/**
- * A script's value as JSON can carry it: typed arrays as arrays, BigInt as a number (or a decimal
- * string beyond 2^53), Map as an object, Set as an array, undefined as null.
- */
-export function toWire(value: unknown): unknown {
-  if (value === undefined) return null;
-  if (typeof value === 'bigint') return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
-  if (value === null || typeof value !== 'object') return value;
-  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<unknown>, toWire);
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), toWire(v)]));
-  if (value instanceof Set) return [...value].map(toWire);
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = toWire(v);
-  return out;
 }

@@ -80,6 +80,10 @@ export interface DeploymentView {
   endpoint_url: string;
   timeout_ms: number;
   memory_limit_mb: number;
+  /** Most records (rows of `args.X`) one call may carry: the deployment's own, else `limits.maxRecords`. */
+  max_records: number;
+  /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
+  max_elements: number;
   created: string;
   updated: string;
 }

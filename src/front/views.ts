@@ -60,6 +60,8 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     endpoint_url: endpointUrl(baseUrl, d.name),
     timeout_ms: d.limits.timeoutMs ?? config.sandbox.timeoutMs,
     memory_limit_mb: d.limits.memoryLimitMb ?? config.sandbox.memoryLimitMb,
+    max_records: d.limits.maxRecords ?? config.limits.maxRecords,
+    max_elements: d.limits.maxElements ?? config.limits.maxElements,
     created: d.createdAt,
     updated: d.updatedAt,
   };

@@ -8,6 +8,7 @@ import type { AppDeps } from '../deps.js';
 import { invokeVersion } from '../dispatch/invoke.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
 import { argsFromRequest } from '../request-args.js';
+import { checkRequestSize, serverSizeLimits } from '../request-size.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
 
 /** `POST /api/v1/test`: the DaaS test call on a model version, always with stdout/stderr. */
@@ -20,8 +21,10 @@ export function testRoutes(deps: AppDeps): Router {
     const form = ctx.is('multipart') !== false;
     const { args } = parseBody(TestBodySchema, form ? { args: fieldsOf(ctx) } : bodyOf(ctx), 'body');
     const { model_name: name, model_version: version, ...jsonArgs } = args;
+    const callArgs = form ? argsFromRequest(ctx) : jsonArgs;
+    checkRequestSize(callArgs, serverSizeLimits(deps.config));
     const manifest = deps.store.models.get(name, version ?? 'latest');
-    const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, form ? argsFromRequest(ctx) : jsonArgs);
+    const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, callArgs);
     stateOf(ctx).timings = out.timings;
     ctx.body = { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } satisfies PredictResponse;
   });

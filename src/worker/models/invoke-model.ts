@@ -36,9 +36,9 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   try {
     const { records, orientation } = normalizeX(await withImageFiles(req.args, lease.model, deps.config.maxImagePixels));
     const t2 = performance.now();
-    const outputs = await runRecords(lease.model, records);
+    const outputs = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
     const t3 = performance.now();
-    const result = orient(outputs.map((o) => outputsToJson(lease.model, o)), orientation);
+    const result = orient(outputs, orientation);
     return { result, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: t3 - t2 } };
   } finally {
     lease.release();

@@ -79,7 +79,9 @@ export interface InvokeRequest {
   readonly fn: string;
   /**
    * A string is the args as JSON text: script predict invokes without files send that, and the
-   * worker hands it to the sandbox without parsing it and encoding it again.
+   * worker hands it to the sandbox without parsing it and encoding it again; calls without a
+   * script and without files send it too, parsed once in the worker (cheaper than the frame
+   * codec's walk of every value).
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;
@@ -145,7 +147,8 @@ export interface InvokeResult {
   readonly result: unknown;
   /**
    * The result as JSON text instead of `result` (which is then undefined): a script's predict flow
-   * answers what the sandbox wrote, and the front puts it in the response body as it is.
+   * answers what the sandbox wrote, a call without a script what it computed, and the front puts it
+   * in the response body as it is.
    */
   readonly resultJson?: string;
   readonly stdout: readonly string[];

@@ -52,5 +52,6 @@ export async function evaluate(workers: WorkerPool, model: ModelRef, xTest: unkn
   } finally {
     await workers.request({ t: 'evict', name: model.name }, { worker: workers.scratchIndex }).catch(() => undefined);
   }
-  return score(out.result as Record<string, unknown>[], yTest, outputs, miningFunction);
+  const results = (out.resultJson === undefined ? out.result : JSON.parse(out.resultJson)) as Record<string, unknown>[];
+  return score(results, yTest, outputs, miningFunction);
 }

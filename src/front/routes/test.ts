@@ -1,12 +1,12 @@
 import { Router } from '@koa/router';
 import { parseBody, TestBodySchema } from '../../api/schemas.js';
-import type { PredictResponse } from '../../api/types.js';
 import { requireAdmin } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { bodyOf, stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { invokeVersion } from '../dispatch/invoke.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
+import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
 import { checkRequestSize, serverSizeLimits } from '../request-size.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
@@ -26,7 +26,7 @@ export function testRoutes(deps: AppDeps): Router {
     const manifest = deps.store.models.get(name, version ?? 'latest');
     const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, callArgs);
     stateOf(ctx).timings = out.timings;
-    ctx.body = { result: out.result, stdout: [...out.stdout], stderr: [...out.stderr] } satisfies PredictResponse;
+    sendPredictResponse(ctx, out, true);
   });
   return router;
 }

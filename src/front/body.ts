@@ -11,19 +11,38 @@ export const MAX_JSON_DEPTH = 128;
 
 /**
  * Throws 400 REQUEST_INVALID when `value` nests objects/arrays deeper than MAX_JSON_DEPTH.
- * Iterative, so a body nested 100,000 levels deep is measured without recursion.
+ * Iterative, so a body nested 100,000 levels deep is measured without recursion. Two flat stacks
+ * and no per-node allocation: this walks every body before its route runs, and on a 16 MB body of
+ * 400,000 records it took 100 ms of the front's event loop with a [node, depth] pair and an
+ * Object.values array per node, 31 ms this way (#14).
  */
 export function assertJsonDepth(value: unknown, what = 'the JSON body', details?: Record<string, unknown>): void {
   if (value === null || typeof value !== 'object') return;
-  const stack: [object, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > MAX_JSON_DEPTH) {
       throw new ServeError('REQUEST_INVALID', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`, details);
     }
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      // Parsed JSON: plain objects whose keys are all their own.
+      for (const key in node) {
+        const child: unknown = (node as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth + 1);
+        }
+      }
     }
   }
 }

@@ -63,7 +63,7 @@ export function countElements(value: unknown): number {
     } else if (ArrayBuffer.isView(v)) {
       n += v instanceof DataView ? v.byteLength : (v as unknown as ArrayLike<unknown>).length;
     } else {
-      for (const key of Object.keys(v)) stack.push((v as Record<string, unknown>)[key]);
+      for (const key in v) stack.push((v as Record<string, unknown>)[key]); // parsed JSON: own keys only
     }
   }
   return n;

@@ -96,6 +96,16 @@ export async function bigRequestScenario(options: BigRequestOptions): Promise<Bi
   }
 }
 
+/** One line for docs/benchmarks.md, e.g. from run.ts's notes. */
+export function describeBigRequest(r: BigRequestResult): string {
+  const ms = (v: number) => (v < 10 ? v.toFixed(1) : v.toFixed(0));
+  const one = (s: LatencySummary) => `p50 ${ms(s.p50Ms)} ms, p99 ${ms(s.p99Ms)} ms, max ${ms(s.maxMs)} ms (${s.requests} requests, ${s.errors} errors)`;
+  return (
+    `big request: ${r.concurrent} x ${r.records} iris records (${(r.bodyBytes / 2 ** 20).toFixed(1)} MiB JSON) answered ${r.bigStatuses.join(', ')} in ${ms(r.bigMs)} ms; ` +
+    `another deployment meanwhile: ${one(r.during)}; alone: ${one(r.alone)}`
+  );
+}
+
 /** `records` iris records, values varied so the answer is not one repeated row. */
 function irisX(records: number, orientation: 'records' | 'split'): unknown {
   const rows = Array.from({ length: records }, (_, i) => [4.3 + (i % 37) / 10, 2 + (i % 23) / 10, 1 + (i % 59) / 10, 0.1 + (i % 25) / 10]);

@@ -42,6 +42,8 @@ export interface BigRequestOptions {
   readonly connections?: number;
   /** Seconds the healthy deployment is measured alone first. @defaultValue 2 */
   readonly aloneSeconds?: number;
+  /** A script for the big request's deployment (e.g. prepare + postprocess); none by default. */
+  readonly script?: string;
 }
 
 const MODEL = 'iris-big-request';
@@ -69,8 +71,8 @@ export async function bigRequestScenario(options: BigRequestOptions): Promise<Bi
   const records = options.records ?? 10_000;
   const concurrent = options.concurrent ?? 1;
   const connections = options.connections ?? 4;
-  const bigToken = await ensureDeployment(client, BIG);
-  const healthyToken = await ensureDeployment(client, HEALTHY);
+  const bigToken = await ensureDeployment(client, BIG, options.script ?? false);
+  const healthyToken = await ensureDeployment(client, HEALTHY, false);
   const bigBody = Buffer.from(JSON.stringify({ args: { X: irisX(records, options.orientation ?? 'records') } }));
   const agent = new Agent({ keepAlive: true, maxSockets: connections + concurrent });
   try {
@@ -112,15 +114,16 @@ function irisX(records: number, orientation: 'records' | 'split'): unknown {
   return orientation === 'split' ? { columns: ['float_input'], data: rows.map((r) => [r]) } : rows.map((r) => ({ float_input: r }));
 }
 
-async function ensureDeployment(client: InferboxClient, name: string): Promise<string> {
+async function ensureDeployment(client: InferboxClient, name: string, script: string | false): Promise<string> {
   const models = await client.listModels();
   if (!models.some((m) => m.model_name === MODEL)) {
     const file = 'onnx-skl-logreg-iris-zipmap/logreg_iris.onnx';
     await client.publishModel({ name: MODEL, files: [{ name: 'logreg_iris.onnx', data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', file)) }] });
   }
   const existing = (await client.listDeployments()).some((d) => d.deployment_name === name);
-  if (existing) return (await client.rotateToken(name)).access_token;
-  return (await client.createDeployment({ deployment_name: name, model_name: MODEL })).access_token;
+  if (!existing) return (await client.createDeployment({ deployment_name: name, model_name: MODEL, script })).access_token;
+  await client.patchDeployment(name, { script });
+  return (await client.rotateToken(name)).access_token;
 }
 
 /** One POST; resolves with the status once the whole answer is read (0 on a connection error). */

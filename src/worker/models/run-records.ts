@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ServeError } from '../../errors.js';
 import type { Record_ } from '../../api/records.js';
 import { bindRecords, splitOutputs, type Batch } from './binding.js';
-import { recordRun } from './inference-cost.js';
+import { estimateRunMs, recordRun } from './inference-cost.js';
 import { nest, toJsonValues } from '../../model/tensor.js';
 import type { LoadedModel, Tensor } from '../runtimes/types.js';
 
@@ -13,8 +13,10 @@ import type { LoadedModel, Tensor } from '../runtimes/types.js';
  * once held a worker, and the calls queued behind it, for seconds).
  */
 export const SLICE_MS = 10;
-/** Records in a request's first slice; the next ones are sized from what the last one took. */
+/** Most records in a request's first slice; the next ones are sized from what the last one took. */
 const FIRST_SLICE_RECORDS = 64;
+/** The first slice of a model never run yet: small, since a record may cost anything. */
+const UNKNOWN_MODEL_FIRST_SLICE = 8;
 /** Bounds the records bound at once, so a slice's tensors stay small whatever the timing says. */
 const MAX_SLICE_RECORDS = 4096;
 
@@ -26,6 +28,13 @@ const MAX_SLICE_RECORDS = 4096;
 function nextSliceRecords(records: number, ms: number): number {
   const fit = Math.floor((records * SLICE_MS) / Math.max(ms, 0.01));
   return Math.max(1, Math.min(MAX_SLICE_RECORDS, records * 4, fit));
+}
+
+/** The first slice from the model's estimate, which errs on the slow side: fine for a start. */
+function firstSliceRecords(model: LoadedModel): number {
+  const perRecordMs = estimateRunMs(model, 1);
+  if (perRecordMs === undefined) return UNKNOWN_MODEL_FIRST_SLICE;
+  return Math.max(1, Math.min(FIRST_SLICE_RECORDS, Math.floor(SLICE_MS / Math.max(perRecordMs, 0.001))));
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -42,7 +51,7 @@ export async function runRecords<T>(model: LoadedModel, records: readonly Record
   if (records.length === 0) bindRecords(records, model.inputs, model.outputs); // throws: no records
   const out = new Array<T>(records.length);
   const convert = each ?? ((outputs: Record<string, Tensor>) => outputs as T);
-  let size = FIRST_SLICE_RECORDS;
+  let size = firstSliceRecords(model);
   for (let from = 0; from < records.length; ) {
     if (from > 0) await yieldToEventLoop();
     const started = performance.now();

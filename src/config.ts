@@ -33,6 +33,21 @@ export const CONFIG_KEYS = {
   'limits.maxFields': { env: 'INFERBOX_LIMITS_MAX_FIELDS', schema: int(1, 10_000), default: 64 },
   /** Largest image a script or the default pipeline may decode, in pixels. @defaultValue 40,000,000 */
   'limits.maxImagePixels': { env: 'INFERBOX_LIMITS_MAX_IMAGE_PIXELS', schema: int(1, 2 ** 31), default: 40_000_000 },
+  /**
+   * Most records (rows of `args.X`) one call may carry, for deployments that set no `max_records`,
+   * and for `POST /api/v1/test` and a publish's `x_test`. Over it: 413, before any worker work.
+   * @defaultValue 10000
+   */
+  'limits.maxRecords': { env: 'INFERBOX_LIMITS_MAX_RECORDS', schema: int(1, 100_000_000), default: 10_000 },
+  /** Highest `max_records` a deployment may ask for. @defaultValue 100000 */
+  'limits.maxRecordsCap': { env: 'INFERBOX_LIMITS_MAX_RECORDS_CAP', schema: int(1, 100_000_000), default: 100_000 },
+  /**
+   * Most values (numbers, strings, booleans, nulls) one call's arguments may hold, uploaded files
+   * aside, for deployments that set no `max_elements`, and for tests and `x_test`. @defaultValue 4000000
+   */
+  'limits.maxElements': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS', schema: int(1, 2 ** 31), default: 4_000_000 },
+  /** Highest `max_elements` a deployment may ask for. @defaultValue 16000000 */
+  'limits.maxElementsCap': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS_CAP', schema: int(1, 2 ** 31), default: 16_000_000 },
   /** Runtime worker processes; 0 means one per core. @defaultValue 0 */
   'workers.count': { env: 'INFERBOX_WORKERS_COUNT', schema: int(0, 256), default: 0 },
   /** onnxruntime intra-op threads per worker (more hurt p99 on small machines). @defaultValue 1 */

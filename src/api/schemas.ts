@@ -29,6 +29,10 @@ const limits = {
   timeout_ms: z.number().int().min(1).optional(),
   memory_limit_mb: z.number().int().min(8).optional(),
   max_result_bytes: z.number().int().min(1024).optional(),
+  /** Most records one call may carry; at most limits.maxRecordsCap. */
+  max_records: z.number().int().min(1).optional(),
+  /** Most values one call's arguments may hold; at most limits.maxElementsCap. */
+  max_elements: z.number().int().min(1).optional(),
 };
 
 export const CreateDeploymentSchema = z.object({

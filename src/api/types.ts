@@ -82,6 +82,10 @@ export interface DeploymentView {
   memory_limit_mb: number;
   /** Bytes a script's result may take as JSON (the deployment's own, or sandbox.maxResultBytes). */
   max_result_bytes: number;
+  /** Most records (rows of `args.X`) one call may carry: the deployment's own, else `limits.maxRecords`. */
+  max_records: number;
+  /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
+  max_elements: number;
   created: string;
   updated: string;
 }

@@ -230,7 +230,21 @@ export class Client {
    * The seed's `client.deploy(model_name=..., deployment_name=..., model_version=..., replicas=1)`.
    * Answers the deployment with `access_token`, `endpoint_url` and a `payload` ready to send.
    */
-  deploy(options: { modelName: string; deploymentName: string; modelVersion?: string | number; replicas?: number; script?: boolean | string; timeoutMs?: number; memoryLimitMb?: number; maxResultBytes?: number }): Promise<CreateDeploymentResponse> {
+  deploy(options: {
+    modelName: string;
+    deploymentName: string;
+    modelVersion?: string | number;
+    replicas?: number;
+    script?: boolean | string;
+    timeoutMs?: number;
+    memoryLimitMb?: number;
+    /** Bytes a script's result may take as JSON (`max_result_bytes`); default the server's `sandbox.maxResultBytes`. */
+    maxResultBytes?: number;
+    /** Most records one call may carry (`max_records`); default the server's `limits.maxRecords`. */
+    maxRecords?: number;
+    /** Most values one call's arguments may hold (`max_elements`); default the server's `limits.maxElements`. */
+    maxElements?: number;
+  }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
       model_name: options.modelName,
@@ -240,6 +254,8 @@ export class Client {
       ...(options.timeoutMs !== undefined ? { timeout_ms: options.timeoutMs } : {}),
       ...(options.memoryLimitMb !== undefined ? { memory_limit_mb: options.memoryLimitMb } : {}),
       ...(options.maxResultBytes !== undefined ? { max_result_bytes: options.maxResultBytes } : {}),
+      ...(options.maxRecords !== undefined ? { max_records: options.maxRecords } : {}),
+      ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
     });
   }
 

@@ -32,23 +32,45 @@ function nonFinitePath(value: unknown, path: string): string | null {
  * deeper than MAX_JSON_DEPTH, or a number beyond the range of a double (`1e999` parses as
  * Infinity, which JSON cannot carry on to the worker: it arrived there as null). The message's path
  * starts at `details.field` when the value is a form field. Iterative, so a body nested 100,000
- * levels deep is measured without recursion.
+ * levels deep is measured without recursion. Two flat stacks and no per-node allocation: this
+ * walks every body before its route runs, and on a 16 MB body of 400,000 records it took 100 ms
+ * of the front's event loop with a [node, depth] pair and an Object.values array per node, 31 ms
+ * this way (#14).
  */
 export function assertUsableJson(value: unknown, what = 'the JSON body', details?: Record<string, unknown>): void {
   const root = typeof details?.field === 'string' ? details.field : '';
   if (typeof value === 'number' && !Number.isFinite(value)) throw outOfRange(what, root || 'its top level', details);
   if (value === null || typeof value !== 'object') return;
-  const stack: [object, number][] = [[value, 1]];
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
   let nonFinite = false;
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > MAX_JSON_DEPTH) {
       throw new ServeError('REQUEST_INVALID', `${what} is nested deeper than ${MAX_JSON_DEPTH} levels`, details);
     }
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-      else if (typeof child === 'number' && !Number.isFinite(child)) nonFinite = true;
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth + 1);
+        } else if (typeof child === 'number' && !Number.isFinite(child)) {
+          nonFinite = true;
+        }
+      }
+    } else {
+      // Parsed JSON: plain objects whose keys are all their own.
+      for (const key in node) {
+        const child: unknown = (node as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          nodes.push(child);
+          depths.push(depth + 1);
+        } else if (typeof child === 'number' && !Number.isFinite(child)) {
+          nonFinite = true;
+        }
+      }
     }
   }
   if (nonFinite) throw outOfRange(what, (nonFinitePath(value, root) ?? root).replace(/^\./, ''), details);

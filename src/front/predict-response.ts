@@ -28,3 +28,10 @@ export function sendPredictResponse(ctx: Context, out: InvokeResult, withOutput:
   ctx.body = Readable.from(parts);
   ctx.length = parts.reduce((n, part) => n + part.length, 0);
 }
+
+/** The result as a value, for the few front paths that read it (evaluation of a publish's sample). */
+export function resultValueOf(out: InvokeResult): unknown {
+  const json = out.resultJson;
+  if (json === undefined) return out.result;
+  return JSON.parse(typeof json === 'string' ? json : Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')) as unknown;
+}

@@ -61,6 +61,8 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     timeout_ms: d.limits.timeoutMs ?? config.sandbox.timeoutMs,
     memory_limit_mb: d.limits.memoryLimitMb ?? config.sandbox.memoryLimitMb,
     max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
+    max_records: d.limits.maxRecords ?? config.limits.maxRecords,
+    max_elements: d.limits.maxElements ?? config.limits.maxElements,
     created: d.createdAt,
     updated: d.updatedAt,
   };

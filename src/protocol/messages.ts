@@ -79,7 +79,9 @@ export interface InvokeRequest {
   readonly fn: string;
   /**
    * A string is the args as JSON text: script predict invokes without files send that, and the
-   * worker hands it to the sandbox without parsing it and encoding it again.
+   * worker hands it to the sandbox without parsing it and encoding it again; calls without a
+   * script and without files send it too, parsed once in the worker (cheaper than the frame
+   * codec's walk of every value).
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;
@@ -145,9 +147,10 @@ export interface InvokeResult {
   readonly result: unknown;
   /**
    * The result as JSON instead of `result` (which is then undefined): a script's answer, serialized
-   * once (in the sandbox, or in the worker for typed arrays, Map, BigInt...), which the front puts in
-   * the response body as it is. Large texts come as UTF-8 bytes: they then travel as a raw blob of
-   * the frame, which the front never turns into a string (see frame.ts).
+   * once (in the sandbox, or in the worker for typed arrays, Map, BigInt...), or what a call without
+   * a script computed, which the front puts in the response body as it is. Large texts come as
+   * UTF-8 bytes: they then travel as a raw blob of the frame, which the front never turns into a
+   * string (see frame.ts).
    */
   readonly resultJson?: string | Uint8Array;
   readonly stdout: readonly string[];

@@ -51,6 +51,13 @@ export const DeploymentRecordSchema = z.object({
   tokenHash: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  limits: z.object({ timeoutMs: z.number().int().optional(), memoryLimitMb: z.number().int().optional(), maxResultBytes: z.number().int().optional() }),
+  /** Only what the deployment set; the rest is the server's default at each use. */
+  limits: z.object({
+    timeoutMs: z.number().int().optional(),
+    memoryLimitMb: z.number().int().optional(),
+    maxRecords: z.number().int().optional(),
+    maxElements: z.number().int().optional(),
+    maxResultBytes: z.number().int().optional(),
+  }),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

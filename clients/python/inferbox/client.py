@@ -356,6 +356,8 @@ class Client:
         timeout_ms: Optional[int] = None,
         memory_limit_mb: Optional[int] = None,
         max_result_bytes: Optional[int] = None,
+        max_records: Optional[int] = None,
+        max_elements: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
@@ -371,6 +373,10 @@ class Client:
             body["memory_limit_mb"] = memory_limit_mb
         if max_result_bytes is not None:
             body["max_result_bytes"] = max_result_bytes
+        if max_records is not None:
+            body["max_records"] = max_records
+        if max_elements is not None:
+            body["max_elements"] = max_elements
         answer = self.request("POST", "/api/v1/deployments", json=body)
         if isinstance(answer, dict) and answer.get("access_token"):
             self.deployment_tokens[deployment_name] = answer["access_token"]
@@ -393,6 +399,8 @@ class Client:
         timeout_ms: Optional[int] = None,
         memory_limit_mb: Optional[int] = None,
         max_result_bytes: Optional[int] = None,
+        max_records: Optional[int] = None,
+        max_elements: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
         removes the script. Answers the deployment. The token does not change."""
@@ -409,6 +417,10 @@ class Client:
             body["memory_limit_mb"] = memory_limit_mb
         if max_result_bytes is not None:
             body["max_result_bytes"] = max_result_bytes
+        if max_records is not None:
+            body["max_records"] = max_records
+        if max_elements is not None:
+            body["max_elements"] = max_elements
         return self.request("PATCH", "/api/v1/deployments/" + _q(name), json=body)
 
     def deployment_script(self, name: str) -> str:

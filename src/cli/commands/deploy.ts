@@ -18,6 +18,8 @@ interface DeployFlags {
   scriptFile?: string;
   timeoutMs?: number;
   memoryLimitMb?: number;
+  maxRecords?: number;
+  maxElements?: number;
 }
 
 export function registerDeploy(program: Command, io: Streams): void {
@@ -33,6 +35,8 @@ export function registerDeploy(program: Command, io: Streams): void {
     .addOption(new Option('--script-file <file>', 'run this script (JavaScript or TypeScript)').conflicts('script'))
     .option('--timeout-ms <ms>', 'time limit of one script call', positiveInt)
     .option('--memory-limit-mb <mb>', 'memory limit of the script\'s sandbox', positiveInt)
+    .option('--max-records <n>', 'most records one call may carry', positiveInt)
+    .option('--max-elements <n>', 'most values one call\'s arguments may hold', positiveInt)
     .action(async (model: string, flags: DeployFlags, command: Command) => {
       const ctx = contextOf(command, io);
       const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
@@ -44,6 +48,8 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(script !== undefined ? { script } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
         ...(flags.memoryLimitMb !== undefined ? { memoryLimitMb: flags.memoryLimitMb } : {}),
+        ...(flags.maxRecords !== undefined ? { maxRecords: flags.maxRecords } : {}),
+        ...(flags.maxElements !== undefined ? { maxElements: flags.maxElements } : {}),
       });
       ctx.show(answer, () =>
         keyValues([

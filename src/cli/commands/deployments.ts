@@ -35,6 +35,7 @@ export function registerDeployments(program: Command, io: Streams): void {
           ['script', scriptCell(d)],
           ['timeout', `${d.timeout_ms} ms`],
           ['memory limit', `${d.memory_limit_mb} MB`],
+          ['per call', `at most ${d.max_records} records, ${d.max_elements} values`],
           ['endpoint', d.endpoint_url],
           ['created', when(d.created)],
           ['updated', when(d.updated)],

@@ -1,3 +1,4 @@
+import { resultValueOf } from '../predict-response.js';
 import { normalizeX } from '../../api/records.js';
 import { ServeError } from '../../errors.js';
 import type { InvokeResult, ModelRef } from '../../protocol/messages.js';
@@ -52,5 +53,6 @@ export async function evaluate(workers: WorkerPool, model: ModelRef, xTest: unkn
   } finally {
     await workers.request({ t: 'evict', name: model.name }, { worker: workers.scratchIndex }).catch(() => undefined);
   }
-  return score(out.result as Record<string, unknown>[], yTest, outputs, miningFunction);
+  const results = resultValueOf(out) as Record<string, unknown>[];
+  return score(results, yTest, outputs, miningFunction);
 }

@@ -7,6 +7,7 @@ import { ServeError } from '../../errors.js';
 import type { InspectResult } from '../../protocol/messages.js';
 import { checkName, type Store, type VersionManifest } from '../../store/index.js';
 import { parseJsonText } from '../body.js';
+import { checkRequestSize, type RequestSizeLimits } from '../request-size.js';
 import { evaluate } from './evaluate.js';
 import type { UploadedPart } from '../multipart.js';
 import type { WorkerPool } from './worker-pool.js';
@@ -16,6 +17,8 @@ export interface PublishDeps {
   readonly workers: WorkerPool;
   /** limits.maxModelBytes: also what an uploaded zip may inflate to. */
   readonly maxModelBytes: number;
+  /** The server's records and values limits, applied to x_test before the model is staged. */
+  readonly sizeLimits: RequestSizeLimits;
 }
 
 const MODEL_FIELDS = new Set(['file', 'files', 'model']);
@@ -89,6 +92,9 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
   const staging = await deps.store.models.stage();
   try {
     const name = checkName('name', fields.name);
+    // x_test runs through the model at the end: refuse one over the limits before any work starts.
+    const xTest = parseJsonField(fields, 'x_test');
+    if (xTest !== undefined) checkRequestSize({ X: xTest }, deps.sizeLimits, 'x_test');
     const layout = layoutOf(parts);
     const files = [];
     if (layout.some((l) => l.storedAs.startsWith(`${UPLOAD_DIR}/`))) await mkdir(join(staging.dir, UPLOAD_DIR));
@@ -109,7 +115,6 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       const path = join(staging.dir, added);
       files.push({ name: added, bytes: (await stat(path)).size, sha256: await sha256File(path) });
     }
-    const xTest = parseJsonField(fields, 'x_test');
     const yTest = parseJsonField(fields, 'y_test');
     const miningFunction = optionalText(fields, 'mining_function');
     const stagedRef = { key: `staging:${staging.dir}`, name: `staging:${staging.dir}`, version: 0, format: signature.format, dir: staging.dir, mainFile: signature.mainFile, bytes: 1 };

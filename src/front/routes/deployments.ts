@@ -1,5 +1,5 @@
 import { Router } from '@koa/router';
-import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema } from '../../api/schemas.js';
+import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema, type CreateDeploymentBody } from '../../api/schemas.js';
 import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
@@ -12,24 +12,24 @@ import { deploymentView, modelRef, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
 
+type LimitFields = Pick<CreateDeploymentBody, 'timeout_ms' | 'memory_limit_mb' | 'max_result_bytes' | 'max_records' | 'max_elements'>;
+
 /** Per-deployment limits, refused when over the server-wide caps. */
-function limitsFrom(deps: AppDeps, body: { timeout_ms?: number; memory_limit_mb?: number; max_result_bytes?: number }, current: Limits = {}): Limits {
-  const { maxTimeoutMs, maxMemoryLimitMb, maxResultBytesCap } = deps.config.sandbox;
-  if (body.timeout_ms !== undefined && body.timeout_ms > maxTimeoutMs) {
-    throw new ServeError('REQUEST_INVALID', `timeout_ms must be at most ${maxTimeoutMs} (sandbox.maxTimeoutMs), got ${body.timeout_ms}`, { field: 'timeout_ms' });
-  }
-  if (body.memory_limit_mb !== undefined && body.memory_limit_mb > maxMemoryLimitMb) {
-    throw new ServeError('REQUEST_INVALID', `memory_limit_mb must be at most ${maxMemoryLimitMb} (sandbox.maxMemoryLimitMb), got ${body.memory_limit_mb}`, { field: 'memory_limit_mb' });
-  }
-  if (body.max_result_bytes !== undefined && body.max_result_bytes > maxResultBytesCap) {
-    throw new ServeError('REQUEST_INVALID', `max_result_bytes must be at most ${maxResultBytesCap} (sandbox.maxResultBytesCap), got ${body.max_result_bytes}`, { field: 'max_result_bytes' });
-  }
-  return {
-    ...current,
-    ...(body.timeout_ms !== undefined ? { timeoutMs: body.timeout_ms } : {}),
-    ...(body.memory_limit_mb !== undefined ? { memoryLimitMb: body.memory_limit_mb } : {}),
-    ...(body.max_result_bytes !== undefined ? { maxResultBytes: body.max_result_bytes } : {}),
+function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Limits {
+  const { sandbox, limits } = deps.config;
+  const capped = (field: keyof LimitFields, cap: number, capKey: string): number | undefined => {
+    const value = body[field];
+    if (value !== undefined && value > cap) throw new ServeError('REQUEST_INVALID', `${field} must be at most ${cap} (${capKey}), got ${value}`, { field });
+    return value;
   };
+  const set = {
+    timeoutMs: capped('timeout_ms', sandbox.maxTimeoutMs, 'sandbox.maxTimeoutMs'),
+    memoryLimitMb: capped('memory_limit_mb', sandbox.maxMemoryLimitMb, 'sandbox.maxMemoryLimitMb'),
+    maxRecords: capped('max_records', limits.maxRecordsCap, 'limits.maxRecordsCap'),
+    maxElements: capped('max_elements', limits.maxElementsCap, 'limits.maxElementsCap'),
+    maxResultBytes: capped('max_result_bytes', sandbox.maxResultBytesCap, 'sandbox.maxResultBytesCap'),
+  };
+  return { ...current, ...Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined)) };
 }
 
 function checkReplicas(deps: AppDeps, replicas: number): number {

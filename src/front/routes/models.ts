@@ -5,6 +5,7 @@ import { requireAdmin } from '../auth/index.js';
 import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartToDisk, partsOf } from '../multipart.js';
 import { publishModel } from '../dispatch/publish.js';
+import { serverSizeLimits } from '../request-size.js';
 import { versionView } from '../views.js';
 
 function assertNotDeployed(deps: AppDeps, name: string, version?: number): void {
@@ -23,7 +24,7 @@ export function modelRoutes(deps: AppDeps): Router {
 
   const upload = multipartToDisk(store.layout.uploadsDir, { fileBytes: config.limits.maxModelBytes, files: 64, fields: 16 });
   router.post('/', upload, async (ctx) => {
-    const manifest = await publishModel({ store, workers, maxModelBytes: config.limits.maxModelBytes }, fieldsOf(ctx), partsOf(ctx));
+    const manifest = await publishModel({ store, workers, maxModelBytes: config.limits.maxModelBytes, sizeLimits: serverSizeLimits(config) }, fieldsOf(ctx), partsOf(ctx));
     ctx.status = 201;
     ctx.body = { model_name: manifest.name, model_version: String(manifest.version) } satisfies PublishResponse;
   });

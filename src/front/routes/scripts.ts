@@ -8,6 +8,7 @@ import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
 import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
+import { checkRequestSize, serverSizeLimits } from '../request-size.js';
 import { generateScriptTemplate } from '../script-template.js';
 import { modelRef } from '../views.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
@@ -59,6 +60,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     const text = parsed.script ?? (await store.models.getScript(m.name, m.version));
     if (text === null) throw new ServeError('SCRIPT_NOT_FOUND', `model "${m.name}" version ${m.version} has no saved script; send one in "script"`);
     const args = form ? argsFromRequest(ctx) : parsed.args;
+    checkRequestSize(args, serverSizeLimits(config));
     const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? PREDICT_FUNCTION, args });
     stateOf(ctx).timings = out.timings;
     sendPredictResponse(ctx, out, true);

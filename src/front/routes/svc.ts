@@ -9,6 +9,7 @@ import { invokeDeployment } from '../dispatch/invoke.js';
 import { multipartInMemory } from '../multipart.js';
 import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
+import { checkRequestSize, deploymentSizeLimits } from '../request-size.js';
 
 const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 
@@ -36,9 +37,11 @@ export function svcRoutes(deps: AppDeps): Router {
     if (!FUNCTION_NAME.test(fn)) throw new ServeError('FUNCTION_NOT_FOUND', `'${fn}' is not a function name`);
     const deployment = store.deployments.get(ctx.params.deployment!);
     const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
+    const args = argsFromRequest(ctx);
+    checkRequestSize(args, deploymentSizeLimits(deployment, config));
     const started = performance.now();
     try {
-      const out = await invokeDeployment(deps, deployment, fn, argsFromRequest(ctx)).catch((err: unknown) => {
+      const out = await invokeDeployment(deps, deployment, fn, args).catch((err: unknown) => {
         throw debug ? err : withoutScriptOutput(err);
       });
       stateOf(ctx).timings = out.timings;

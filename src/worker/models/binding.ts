@@ -24,6 +24,7 @@ function inferShape(value: unknown): number[] {
   return shape;
 }
 
+/** `path` is the index stack down to `value`, pushed and popped in place: copied only for an error. */
 function flattenInto(value: unknown, shape: readonly number[], dim: number, out: unknown[], name: string, path: number[]): void {
   if (dim === shape.length) {
     if (Array.isArray(value)) throw raggedError(name, path, 'a number', `an array of ${value.length}`);
@@ -34,7 +35,20 @@ function flattenInto(value: unknown, shape: readonly number[], dim: number, out:
     const got = Array.isArray(value) ? `${value.length} items` : JSON.stringify(value) ?? String(value);
     throw raggedError(name, path, `${shape[dim]} items`, got);
   }
-  for (let i = 0; i < value.length; i++) flattenInto(value[i], shape, dim + 1, out, name, [...path, i]);
+  if (dim === shape.length - 1) {
+    // The innermost rows hold the scalars: no call per value.
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (Array.isArray(v)) throw raggedError(name, [...path, i], 'a number', `an array of ${v.length}`);
+      out.push(v);
+    }
+    return;
+  }
+  for (let i = 0; i < value.length; i++) {
+    path.push(i);
+    flattenInto(value[i], shape, dim + 1, out, name, path);
+    path.pop();
+  }
 }
 
 function raggedError(name: string, path: readonly number[], expected: string, got: string): ServeError {
@@ -196,9 +210,10 @@ export interface Batch {
   readonly rows: readonly number[];
 }
 
-function checkNames(records: readonly Record_[], inputs: readonly TensorSpec[]): void {
+function checkNames(records: readonly Record_[], inputs: readonly TensorSpec[], firstIndex: number): void {
   const names = new Set(inputs.map((i) => i.name));
-  records.forEach((record, r) => {
+  records.forEach((record, i) => {
+    const r = firstIndex + i;
     for (const key of Object.keys(record)) {
       if (!names.has(key)) {
         throw new ServeError('INPUT_UNKNOWN', `record ${r} names input '${key}', but the model's inputs are ${[...names].map((n) => `'${n}'`).join(', ')}`, { input: key });
@@ -218,12 +233,15 @@ export function canBatch(inputs: readonly TensorSpec[], outputs: readonly Tensor
   return inputs.every(leadingFree) && outputs.filter((o) => o.dtype !== null).every(leadingFree);
 }
 
-/** Validates every record against the inputs and groups them into runs. */
-export function bindRecords(records: readonly Record_[], inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): Batch[] {
+/**
+ * Validates every record against the inputs and groups them into runs. `firstIndex` is the first
+ * record's index in the request, for messages, when `records` is a slice of it.
+ */
+export function bindRecords(records: readonly Record_[], inputs: readonly TensorSpec[], outputs: readonly TensorSpec[], firstIndex = 0): Batch[] {
   const unsupported = inputs.find((i) => i.dtype === null);
   if (unsupported) throw new ServeError('MODEL_UNSUPPORTED', `input '${unsupported.name}' is not a tensor (${unsupported.kind ?? 'unknown type'})`);
   if (records.length === 0) throw new ServeError('REQUEST_INVALID', 'args.X holds no records');
-  checkNames(records, inputs);
+  checkNames(records, inputs, firstIndex);
   const flats = records.map((record) =>
     inputs.map((spec) => {
       const flat = flatten(spec, record[spec.name]);

@@ -2,7 +2,7 @@ import { normalizeX } from '../../api/records.js';
 import type { InvokeArgs, ModelRef } from '../../protocol/messages.js';
 import { estimateRunMs } from '../models/inference-cost.js';
 import type { ModelPool } from '../models/model-pool.js';
-import { outputsToJson, requireRecords, runRecords, runRecordsSync } from '../models/run-records.js';
+import { outputsToJson, requireRecords, runRecords, runRecordsSync, SLICE_MS } from '../models/run-records.js';
 import type { LoadedModel, Tensor } from '../runtimes/types.js';
 import { FLOW_SYNC_MODEL_SHARE, type FlowModel, type FlowRows } from '../sandbox-host/index.js';
 
@@ -30,12 +30,13 @@ export class PredictFlow implements FlowModel {
       const { records, split } = recordsOf(prepared);
       // Held off the script's clock, but not off isolated-vm's watchdog: only models known to be quick.
       const expected = estimateRunMs(lease.model, records.length);
-      if (expected === undefined || expected > this.timeoutMs * FLOW_SYNC_MODEL_SHARE) return null;
+      // And only runs short enough not to need slicing: a longer one takes run(), which yields (#14).
+      if (expected === undefined || expected > Math.min(this.timeoutMs * FLOW_SYNC_MODEL_SHARE, SLICE_MS)) return null;
       const started = performance.now();
       const outputs = runRecordsSync(lease.model, records);
       this.inferMs = performance.now() - started;
       if (outputs === null) return null;
-      const rows = this.rows(lease.model, outputs, split);
+      const rows = this.rows(lease.model, outputs.map((o) => outputsToJson(lease.model, o)), split);
       // Known to be plain JSON without walking the rows: send the text the sandbox takes best.
       return outputs.every(allFinite) ? JSON.stringify(rows) : rows;
     } finally {
@@ -48,16 +49,15 @@ export class PredictFlow implements FlowModel {
     const lease = await this.pool.acquire(this.model);
     try {
       const started = performance.now();
-      const outputs = await runRecords(lease.model, records);
+      const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
       this.inferMs = performance.now() - started;
-      return this.rows(lease.model, outputs, split);
+      return this.rows(lease.model, results, split);
     } finally {
       lease.release();
     }
   }
 
-  private rows(model: LoadedModel, outputs: Record<string, Tensor>[], split: boolean): FlowRows {
-    const results = outputs.map((o) => outputsToJson(model, o));
+  private rows(model: LoadedModel, results: Record<string, unknown>[], split: boolean): FlowRows {
     if (!this.postprocess) return { rows: results, names: [], split };
     const names = model.outputs.filter((o) => o.dtype !== null).map((o) => o.name);
     return { rows: results.map((r) => names.map((n) => r[n])), names, split };

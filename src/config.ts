@@ -41,6 +41,10 @@ export const CONFIG_KEYS = {
   'workers.requestTimeoutMs': { env: 'INFERBOX_WORKERS_REQUEST_TIMEOUT_MS', schema: int(10, 3_600_000), default: 60_000 },
   /** Requests in flight or waiting, across all workers, beyond which new ones get 503 OVERLOADED. @defaultValue 1024 */
   'workers.maxQueue': { env: 'INFERBOX_WORKERS_MAX_QUEUE', schema: int(1, 1_000_000), default: 1024 },
+  /** Requests of one deployment in flight on one runtime worker; more wait in the front, in the deployment's own queue. @defaultValue 16 */
+  'workers.maxInflightPerDeployment': { env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT', schema: int(1, 100_000), default: 16 },
+  /** Deployments' requests in flight on one runtime worker, all together; more wait, admitted round robin between deployments. @defaultValue 64 */
+  'workers.maxInflightPerWorker': { env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_WORKER', schema: int(1, 100_000), default: 64 },
   /** Milliseconds a request waits for a worker to come up (after a crash) before 503. @defaultValue 15000 */
   'workers.startTimeoutMs': { env: 'INFERBOX_WORKERS_START_TIMEOUT_MS', schema: int(100, 600_000), default: 15_000 },
   /** Loaded models each worker keeps. @defaultValue 32 */

@@ -1,4 +1,4 @@
-import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.js';
+import type { DeploymentView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
@@ -50,7 +50,7 @@ export function endpointUrl(baseUrl: string, deployment: string, fn = PREDICT_FU
   return `${baseUrl}/api/v1/svc/${encodeURIComponent(deployment)}/${fn}`;
 }
 
-export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Config): DeploymentView {
+export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Config, placement: PlacementView): DeploymentView {
   return {
     deployment_name: d.name,
     model_name: d.modelName,
@@ -60,6 +60,7 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     endpoint_url: endpointUrl(baseUrl, d.name),
     timeout_ms: d.limits.timeoutMs ?? config.sandbox.timeoutMs,
     memory_limit_mb: d.limits.memoryLimitMb ?? config.sandbox.memoryLimitMb,
+    placement,
     created: d.createdAt,
     updated: d.updatedAt,
   };

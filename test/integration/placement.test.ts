@@ -163,15 +163,26 @@ describe("a deployment's replicas are the runtime workers that serve it (2 worke
   });
 });
 
-describe('fair sharing: a flood on one deployment does not queue another behind it', () => {
-  /** Requests of one deployment in flight on one worker. */
+/**
+ * Both caps keep B's calls from queueing behind A's flood on a worker: A's own cap per worker, or
+ * the worker's cap for all deployments, beyond which the deployments' queues take turns.
+ */
+const FAIRNESS_CASES = [
+  { cap: 'workers.maxInflightPerDeployment', env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT' },
+  { cap: 'workers.maxInflightPerWorker', env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_WORKER' },
+] as const;
+
+for (const { cap, env } of FAIRNESS_CASES) describe(`fair sharing (${cap} = 2): a flood on one deployment does not queue another behind it`, () => {
+  /** Requests in flight on one worker: of one deployment, or of all. */
   const CAP = 2;
-  const FLOOD = 120;
+  const FLOOD = 100;
   const B_CALLS = 5;
+  /** A's requests waiting in the front before B starts. */
+  const QUEUED = 10;
   let server: TestServer;
 
   before(async () => {
-    server = await startTestServer({ env: { INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT: String(CAP) } });
+    server = await startTestServer({ env: { [env]: String(CAP) } });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
     // Each of A's calls holds its worker's event loop for 50 ms of busy work.
     const busy = 'function prepare(args) { const t = Date.now(); while (Date.now() - t < 50) {} return args; }';
@@ -183,15 +194,16 @@ describe('fair sharing: a flood on one deployment does not queue another behind 
   it(`B's calls wait behind at most about ${CAP} of A's on their worker, and all succeed`, async () => {
     /** Completions in the order the client saw them. */
     const events: ({ kind: 'a'; worker: number; status: number } | { kind: 'b-start' } | { kind: 'b-end'; worker: number; status: number })[] = [];
-    let started!: () => void;
-    const floodUnderWay = new Promise<void>((r) => (started = r));
     const flood = Array.from({ length: FLOOD }, async () => {
       const out = await call(server, 'flood-a');
       events.push({ kind: 'a', worker: out.worker, status: out.status });
-      if (events.filter((e) => e.kind === 'a').length === 2) started();
     });
-    await floodUnderWay;
-    const queued = (await server.client.stats('flood-a')).dispatch.queued;
+    // B starts once A's requests wait in the front: the flood is under way.
+    await until(
+      'A queued in the front',
+      () => server.client.stats('flood-a'),
+      (s) => s.dispatch.queued >= QUEUED,
+    );
     for (let i = 0; i < B_CALLS; i++) {
       events.push({ kind: 'b-start' });
       const out = await call(server, 'quiet-b');
@@ -199,7 +211,6 @@ describe('fair sharing: a flood on one deployment does not queue another behind 
     }
     await Promise.all(flood);
 
-    assert.ok(queued > 0, 'A had requests waiting in the front while B was called');
     const aStatuses = events.flatMap((e) => (e.kind === 'a' ? [e.status] : []));
     assert.equal(aStatuses.length, FLOOD);
     assert.deepEqual(

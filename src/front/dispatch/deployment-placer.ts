@@ -50,7 +50,10 @@ export interface DeploymentPlacerDeps {
 export class DeploymentPlacer {
   private readonly current = new Map<string, Served>();
   private readonly marks = new Map<string, Mark>();
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Changes run one at a time, before any pending warm-up (which only saves a first request some work). */
+  private readonly changes: (() => Promise<void>)[] = [];
+  private readonly warmups: (() => Promise<void>)[] = [];
+  private running = false;
   private closed = false;
 
   constructor(private readonly deps: DeploymentPlacerDeps) {}
@@ -63,9 +66,7 @@ export class DeploymentPlacer {
     const records = this.deps.store.deployments.list();
     const targets = this.targets(records);
     for (const record of records) this.current.set(record.name, this.servedOf(record, targets.get(record.name)!));
-    void this.serialize(async () => {
-      for (const worker of Array.from({ length: this.deps.workers.size }, (_, i) => i)) await this.warmWorker(worker);
-    });
+    for (let worker = 0; worker < this.deps.workers.size; worker++) this.warmWorker(worker);
   }
 
   /** Stops the timers of misbehaviour marks; later changes are not applied. */
@@ -153,7 +154,7 @@ export class DeploymentPlacer {
 
   /** A worker came back after it exited: build what is placed on it before requests need it. */
   workerRestarted(worker: number): void {
-    void this.serialize(() => this.warmWorker(worker));
+    this.warmWorker(worker);
   }
 
   private unmark(name: string): void {
@@ -161,11 +162,22 @@ export class DeploymentPlacer {
     this.marks.delete(name);
   }
 
-  /** Runs changes one after the other; a failed one does not stop the next. */
+  /** Runs changes one after the other, each after the one before (a failed one does not stop the next). */
   private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(task);
-    this.chain = run.catch(() => undefined);
-    return run;
+    return new Promise<T>((resolve, reject) => {
+      this.changes.push(() => task().then(resolve, reject));
+      void this.runQueued();
+    });
+  }
+
+  private async runQueued(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let task = this.changes.shift() ?? this.warmups.shift(); task; task = this.changes.shift() ?? this.warmups.shift()) await task().catch(() => undefined);
+    } finally {
+      this.running = false;
+    }
   }
 
   private targets(records: readonly DeploymentRecord[]): Map<string, Placement> {
@@ -192,7 +204,7 @@ export class DeploymentPlacer {
       workers.map((worker) =>
         this.deps.workers.request({ t: 'warm', model }, { worker }).catch((err: unknown) => {
           // Its first request loads it, and answers the error if it is real.
-          this.deps.log.warn({ err, deployment: record.name, worker }, 'could not load the model ahead of traffic');
+          if (!this.closed) this.deps.log.warn({ err, deployment: record.name, worker }, 'could not load the model ahead of traffic');
         }),
       ),
     );
@@ -221,14 +233,22 @@ export class DeploymentPlacer {
     }
   }
 
-  /** Builds the sandboxes and loads the models of the deployments placed on a worker. */
-  private async warmWorker(worker: number): Promise<void> {
-    for (const served of this.current.values()) {
-      if (this.closed) return;
-      const { record } = served;
-      if (!served.placement.workers.includes(worker)) continue;
-      if (record.script !== null && this.deps.scripts.isQuarantined(record.script)) continue;
-      await this.build(served, worker).catch((err: unknown) => this.deps.log.warn({ err, deployment: record.name, worker }, 'could not prepare the deployment on the worker'));
+  /**
+   * Builds the sandboxes and loads the models of the deployments placed on a worker, one
+   * deployment per task, each checked again when its turn comes (a change may have moved it).
+   */
+  private warmWorker(worker: number): void {
+    for (const name of this.current.keys()) {
+      this.warmups.push(async () => {
+        const served = this.current.get(name);
+        if (this.closed || !served?.placement.workers.includes(worker)) return;
+        const { record } = served;
+        if (record.script !== null && this.deps.scripts.isQuarantined(record.script)) return;
+        await this.build(served, worker).catch((err: unknown) => {
+          if (!this.closed) this.deps.log.warn({ err, deployment: name, worker }, 'could not prepare the deployment on the worker');
+        });
+      });
     }
+    void this.runQueued();
   }
 }

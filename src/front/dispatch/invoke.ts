@@ -5,9 +5,13 @@ import type { AppDeps } from '../deps.js';
 import { modelRef } from '../views.js';
 import type { CrashVerdict, MessageFor, Outgoing } from './worker-pool.js';
 
-/** Runs one call of a model version (no script) on any serving runtime worker. */
+/**
+ * Runs one call of a model version (no script) on any serving runtime worker. Its tenant for fair
+ * sharing is "test:<model>" (no deployment name holds a colon), so admin tests take turns with
+ * deployments instead of jumping their queues.
+ */
 export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
-  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args });
+  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}` });
 }
 
 /**

@@ -254,7 +254,7 @@ export class WorkerPool {
       w.reject(
         new ServeError(
           'OVERLOADED',
-          `waited ${elapsed} ms for a free slot on a runtime worker (deployment "${tenant}": ${this.queued.lengthOf(tenant ?? '')} more queued; workers.maxInflightPerDeployment = ${this.options.maxInflightPerDeployment}, workers.maxInflightPerWorker = ${this.options.maxInflightPerWorker})`,
+          `waited ${elapsed} ms for a free slot on a runtime worker ("${tenant}" has ${this.queued.lengthOf(tenant ?? '')} more requests queued; workers.maxInflightPerDeployment = ${this.options.maxInflightPerDeployment}, workers.maxInflightPerWorker = ${this.options.maxInflightPerWorker})`,
           { retryAfterSeconds: 1 },
         ),
       );

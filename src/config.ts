@@ -63,7 +63,7 @@ export const CONFIG_KEYS = {
   'sandbox.maxLogLines': { env: 'INFERBOX_SANDBOX_MAX_LOG_LINES', schema: int(0, 1_000_000), default: 1000 },
   /** Bytes a script may print in one request before the rest is cut. @defaultValue 256 KiB */
   'sandbox.maxLogBytes': { env: 'INFERBOX_SANDBOX_MAX_LOG_BYTES', schema: int(0, 2 ** 30), default: 256 * 1024 },
-  /** Most sandbox replicas one deployment may ask for. @defaultValue 16 */
+  /** Most replicas one deployment may ask for (workers that serve it; with a script, its sandboxes). @defaultValue 16 */
   'sandbox.maxReplicas': { env: 'INFERBOX_SANDBOX_MAX_REPLICAS', schema: int(1, 1024), default: 16 },
   /** pino level: fatal, error, warn, info, debug, trace or silent. @defaultValue "info" */
   'log.level': { env: 'INFERBOX_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },

@@ -56,6 +56,10 @@ export const CONFIG_KEYS = {
   'workers.requestTimeoutMs': { env: 'INFERBOX_WORKERS_REQUEST_TIMEOUT_MS', schema: int(10, 3_600_000), default: 60_000 },
   /** Requests in flight or waiting, across all workers, beyond which new ones get 503 OVERLOADED. @defaultValue 1024 */
   'workers.maxQueue': { env: 'INFERBOX_WORKERS_MAX_QUEUE', schema: int(1, 1_000_000), default: 1024 },
+  /** Requests of one deployment in flight on one runtime worker; more wait in the front, in the deployment's own queue. @defaultValue 16 */
+  'workers.maxInflightPerDeployment': { env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT', schema: int(1, 100_000), default: 16 },
+  /** Deployments' requests in flight on one runtime worker, all together; more wait, admitted round robin between deployments. @defaultValue 64 */
+  'workers.maxInflightPerWorker': { env: 'INFERBOX_WORKERS_MAX_INFLIGHT_PER_WORKER', schema: int(1, 100_000), default: 64 },
   /** Milliseconds a request waits for a worker to come up (after a crash) before 503. @defaultValue 15000 */
   'workers.startTimeoutMs': { env: 'INFERBOX_WORKERS_START_TIMEOUT_MS', schema: int(100, 600_000), default: 15_000 },
   /** Loaded models each worker keeps. @defaultValue 32 */
@@ -89,7 +93,7 @@ export const CONFIG_KEYS = {
    * @defaultValue "async"
    */
   'sandbox.entries': { env: 'INFERBOX_SANDBOX_ENTRIES', schema: z.enum(['async', 'adaptive']), default: 'async' },
-  /** Most sandbox replicas one deployment may ask for. @defaultValue 16 */
+  /** Most replicas one deployment may ask for (workers that serve it; with a script, its sandboxes). @defaultValue 16 */
   'sandbox.maxReplicas': { env: 'INFERBOX_SANDBOX_MAX_REPLICAS', schema: int(1, 1024), default: 16 },
   /** pino level: fatal, error, warn, info, debug, trace or silent. @defaultValue "info" */
   'log.level': { env: 'INFERBOX_LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info' },

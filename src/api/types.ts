@@ -71,10 +71,34 @@ export interface PredictResponse {
   stderr?: string[];
 }
 
+/** Why a deployment is kept apart from the others, and until when (it answered such an error meanwhile). */
+export interface MisbehaviourView {
+  /** The last of its answers that marked it: a script call over its time or memory limit, or one that took its worker down. */
+  reason: 'SCRIPT_TIMEOUT' | 'SCRIPT_MEMORY_LIMIT' | 'SCRIPT_CRASHED';
+  /** When the first of them came (ISO 8601). */
+  since: string;
+  /** When it is placed like the others again unless another such answer comes first (ISO 8601). */
+  until: string;
+}
+
+/**
+ * The runtime workers that serve a deployment: `replicas` of them, at most `workers.count`
+ * (fewer while it misbehaves and others need a worker free of it).
+ */
+export interface PlacementView {
+  /** Serving runtime workers (0-based, as in /healthz) that take the deployment's requests. */
+  workers: number[];
+  /** With a script: its sandboxes on each of those workers, by worker index; `{}` without a script. */
+  sandboxes: Record<string, number>;
+  /** Set while the deployment misbehaves and is kept on workers the others avoid; null otherwise. */
+  misbehaving: MisbehaviourView | null;
+}
+
 export interface DeploymentView {
   deployment_name: string;
   model_name: string;
   model_version: string;
+  /** Runtime workers that serve it (and, with a script, its sandboxes): see `placement`. */
   replicas: number;
   has_script: boolean;
   endpoint_url: string;
@@ -86,6 +110,7 @@ export interface DeploymentView {
   max_records: number;
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
+  placement: PlacementView;
   created: string;
   updated: string;
 }
@@ -119,6 +144,12 @@ export interface DeploymentStatsView {
   since: string;
   /** The script's sandboxes: none (no script), running, or quarantined (it crashed its worker twice). */
   sandboxes: { state: 'none' | 'running' | 'quarantined'; replicas: number; crashes: number };
+  /**
+   * Where its requests went: per worker, the calls sent there since the server started and those in
+   * flight there now (one entry per worker it is placed on or was sent calls), and how many wait in
+   * the front for a slot (`workers.maxInflightPerDeployment`).
+   */
+  dispatch: { queued: number; workers: { worker: number; calls: number; in_flight: number }[] };
   functions: FunctionStatsView[];
 }
 

@@ -50,7 +50,21 @@ class FunctionStats {
 export class CallStats {
   /** deployment -> function -> stats */
   private readonly byDeployment = new Map<string, Map<string, FunctionStats>>();
+  /** deployment -> worker index -> calls sent there */
+  private readonly byWorker = new Map<string, Map<number, number>>();
   readonly since = new Date().toISOString();
+
+  /** Counts one call of `deployment` given to a runtime worker. */
+  sentTo(deployment: string, worker: number): void {
+    let workers = this.byWorker.get(deployment);
+    if (workers === undefined) this.byWorker.set(deployment, (workers = new Map()));
+    workers.set(worker, (workers.get(worker) ?? 0) + 1);
+  }
+
+  /** Calls of `deployment` given to each worker, by worker index. */
+  workersOf(deployment: string): ReadonlyMap<number, number> {
+    return this.byWorker.get(deployment) ?? new Map();
+  }
 
   /** Counts one call of `fn` on `deployment` that took `ms` and succeeded or not. */
   record(deployment: string, fn: string, ms: number, ok: boolean): void {
@@ -71,5 +85,6 @@ export class CallStats {
   /** Forgets a deployment's calls (it was deleted: a new one of the same name starts from zero). */
   forget(deployment: string): void {
     this.byDeployment.delete(deployment);
+    this.byWorker.delete(deployment);
   }
 }

@@ -8,6 +8,8 @@ export interface FrontState {
   /** Stage timings reported by the worker, for the access log. */
   timings?: Readonly<Record<string, number>>;
   deployment?: string;
+  /** The runtime worker that took the call (serving index), for the access log. */
+  worker?: number;
 }
 
 export function stateOf(ctx: Context): FrontState {

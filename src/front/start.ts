@@ -7,6 +7,7 @@ import { workerConfigFrom } from '../protocol/worker-config.js';
 import { createApp } from './app.js';
 import { CallStats } from './call-stats.js';
 import { hashToken, mintToken } from './auth/index.js';
+import { DeploymentPlacer } from './dispatch/deployment-placer.js';
 import { ScriptRouter } from './dispatch/script-router.js';
 import { WorkerPool } from './dispatch/worker-pool.js';
 
@@ -48,18 +49,24 @@ async function adminTokenHash(config: Config, store: Store, announce: (line: str
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const store = await openFsStore(config.store.dataDir, log);
   const adminToken = await adminTokenHash(config, store, options.announce ?? ((line) => log.warn(line)));
+  let placer: DeploymentPlacer | undefined;
   const workers = new WorkerPool({
     count: workerCount(config),
     config: workerConfigFrom(config),
     startTimeoutMs: config.workers.startTimeoutMs,
     requestTimeoutMs: config.workers.requestTimeoutMs,
     maxQueue: config.workers.maxQueue,
+    maxInflightPerDeployment: config.workers.maxInflightPerDeployment,
+    maxInflightPerWorker: config.workers.maxInflightPerWorker,
     log: log.child({ component: 'workers' }),
+    onRestarted: (worker) => placer?.workerRestarted(worker),
   });
   await workers.start();
   const lifecycle = { draining: false };
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
-  const app = createApp({ config, store, workers, scripts, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle });
+  placer = new DeploymentPlacer({ store, workers, scripts, log: log.child({ component: 'placement' }) });
+  placer.start();
+  const app = createApp({ config, store, workers, scripts, placer, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle });
 
   let inflight = 0;
   const handler = app.callback();
@@ -87,6 +94,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       server.closeAllConnections();
       await stopped;
+      placer?.close();
       await workers.close(Math.max(0, deadline - Date.now()));
       log.info('inferbox stopped');
     })());

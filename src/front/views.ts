@@ -1,4 +1,4 @@
-import type { DeploymentView, ModelVersionView, TensorView } from '../api/types.js';
+import type { DeploymentView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
@@ -50,7 +50,7 @@ export function endpointUrl(baseUrl: string, deployment: string, fn = PREDICT_FU
   return `${baseUrl}/api/v1/svc/${encodeURIComponent(deployment)}/${fn}`;
 }
 
-export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Config): DeploymentView {
+export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Config, placement: PlacementView): DeploymentView {
   return {
     deployment_name: d.name,
     model_name: d.modelName,
@@ -63,6 +63,7 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
     max_records: d.limits.maxRecords ?? config.limits.maxRecords,
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
+    placement,
     created: d.createdAt,
     updated: d.updatedAt,
   };

@@ -110,12 +110,19 @@ export interface EvictRequest {
   readonly version?: number;
 }
 
+/** Loads a model version into the worker's pool ahead of traffic (the deployment was placed there). */
+export interface WarmRequest {
+  readonly t: 'warm';
+  readonly id: number;
+  readonly model: ModelRef;
+}
+
 export interface StatsRequest {
   readonly t: 'stats';
   readonly id: number;
 }
 
-export type WorkerRequest = InspectRequest | InvokeRequest | PrepareRequest | DropRequest | EvictRequest | StatsRequest;
+export type WorkerRequest = InspectRequest | InvokeRequest | PrepareRequest | DropRequest | EvictRequest | WarmRequest | StatsRequest;
 
 export interface ModelSignature {
   readonly inputs: readonly TensorSpec[];

@@ -28,6 +28,10 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
       return inspectModel(req, deps.config);
     case 'evict':
       return { evicted: deps.pool.evict(req.name, req.version) };
+    case 'warm': {
+      (await deps.pool.acquire(req.model)).release();
+      return { warmed: req.model.key };
+    }
     case 'stats':
       return { pid: process.pid, pool: deps.pool.stats(), ...(await deps.scripts.stats()), rssBytes: process.memoryUsage.rss() } satisfies WorkerStats;
   }

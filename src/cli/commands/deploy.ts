@@ -30,7 +30,7 @@ export function registerDeploy(program: Command, io: Streams): void {
     .argument('<model>', 'the model name')
     .requiredOption('-n, --name <deployment>', 'the deployment name')
     .option('-v, --version <version>', 'the model version (default: the latest)')
-    .option('--replicas <n>', 'sandbox replicas of the script', positiveInt)
+    .option('--replicas <n>', 'runtime workers that serve it (with a script: its sandboxes)', positiveInt)
     .addOption(new Option('--script', 'run the version\'s saved script').conflicts('scriptFile'))
     .addOption(new Option('--script-file <file>', 'run this script (JavaScript or TypeScript)').conflicts('script'))
     .option('--timeout-ms <ms>', 'time limit of one script call', positiveInt)

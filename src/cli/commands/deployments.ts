@@ -7,6 +7,17 @@ function scriptCell(d: DeploymentView): string {
   return d.has_script ? `yes (${d.replicas} replica${d.replicas === 1 ? '' : 's'})` : 'no';
 }
 
+/** "0, 1", with a script "0, 1 (sandboxes: 2 on 0, 1 on 1)", and why it is kept apart. */
+function placementCell(d: DeploymentView): string {
+  const { workers, sandboxes, misbehaving } = d.placement;
+  const boxes = Object.entries(sandboxes).map(([w, n]) => `${n} on ${w}`);
+  return [
+    workers.join(', '),
+    boxes.length > 0 ? ` (sandboxes: ${boxes.join(', ')})` : '',
+    misbehaving ? `; kept apart after ${misbehaving.reason} until ${when(misbehaving.until)}` : '',
+  ].join('');
+}
+
 export function registerDeployments(program: Command, io: Streams): void {
   program
     .command('deployments')
@@ -33,6 +44,7 @@ export function registerDeployments(program: Command, io: Streams): void {
           ['deployment', d.deployment_name],
           ['model', `${d.model_name} version ${d.model_version}`],
           ['script', scriptCell(d)],
+          ['workers', placementCell(d)],
           ['timeout', `${d.timeout_ms} ms`],
           ['memory limit', `${d.memory_limit_mb} MB`],
           ['per call', `at most ${d.max_records} records, ${d.max_elements} values`],

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { DeploymentView, ModelVersionView } from '../../api/types.js';
+import type { DeploymentView, ModelVersionView, PlacementView } from '../../api/types.js';
 import type { ConsoleApi } from '../api.js';
 import { CallForm } from '../components/call-form.js';
 import { CopyButton } from '../components/copy-button.js';
@@ -86,6 +86,15 @@ function TokenRow({ api, name }: { api: ConsoleApi; name: string }) {
   );
 }
 
+/** "workers 0 and 1 · sandboxes 2 on 0, 1 on 1 · kept apart after SCRIPT_TIMEOUT until …". */
+function placementText(p: PlacementView): string {
+  const workers = p.workers.length <= 1 ? `worker ${p.workers[0] ?? 'none yet'}` : `workers ${p.workers.slice(0, -1).join(', ')} and ${p.workers.at(-1)}`;
+  const boxes = Object.entries(p.sandboxes).map(([w, n]) => `${n} on ${w}`);
+  return [workers, boxes.length > 0 ? `sandboxes ${boxes.join(', ')}` : '', p.misbehaving ? `kept apart after ${p.misbehaving.reason} until ${timeText(p.misbehaving.until)}` : '']
+    .filter((part) => part !== '')
+    .join(' · ');
+}
+
 function Overview({ api, d, onChanged }: { api: ConsoleApi; d: DeploymentView; onChanged: () => void }) {
   const model = useLoad(() => api.model(d.model_name), [api, d.model_name]);
   const stats = useLoad(() => api.stats(d.deployment_name), [api, d.deployment_name, d.updated]);
@@ -151,6 +160,10 @@ function Overview({ api, d, onChanged }: { api: ConsoleApi; d: DeploymentView; o
           </dd>
         </div>
         <div>
+          <dt>placement</dt>
+          <dd data-testid="placement">{placementText(d.placement)}</dd>
+        </div>
+        <div>
           <dt>limits</dt>
           <dd>
             {d.timeout_ms} ms per call, {d.memory_limit_mb} MB per sandbox; at most {d.max_records} records and {d.max_elements} values per call
@@ -177,7 +190,7 @@ function Overview({ api, d, onChanged }: { api: ConsoleApi; d: DeploymentView; o
               ))}
             </select>
           </Field>
-          <Field label="Replicas">
+          <Field label="Replicas" hint="Runtime workers that serve it; with a script, its sandboxes too.">
             <input type="number" min={1} max={64} value={replicas} onInput={(e) => setReplicas(Number(e.currentTarget.value))} />
           </Field>
         </div>

@@ -263,7 +263,7 @@ function DeployTab({ api, v }: { api: ConsoleApi; v: ModelVersionView }) {
           <Field label="Service name">
             <input required value={name} onInput={(e) => setName(e.currentTarget.value)} data-testid="deployment-name" />
           </Field>
-          <Field label="Replicas" hint="Sandboxes running the script, spread over the runtime workers.">
+          <Field label="Replicas" hint="Runtime workers that serve it; with a script, its sandboxes too.">
             <input type="number" min={1} max={64} value={replicas} onInput={(e) => setReplicas(Number(e.currentTarget.value))} />
           </Field>
         </div>

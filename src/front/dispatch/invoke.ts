@@ -1,22 +1,55 @@
+import { ServeError } from '../../errors.js';
 import type { InvokeArgs, InvokeResult } from '../../protocol/messages.js';
 import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
 import type { AppDeps } from '../deps.js';
 import { modelRef } from '../views.js';
+import type { CrashVerdict, MessageFor, Outgoing } from './worker-pool.js';
+
+/** Args as a worker gets them for a call without a script (see invokeVersion). */
+const asSent = (args: InvokeArgs): InvokeArgs | string => (args.files === undefined ? JSON.stringify(args) : args);
 
 /**
- * Runs one call of a model version (no script) on a runtime worker. Args without files travel as
- * JSON text, parsed once in the worker: the frame codec visits every value of an object with its
- * replacer and reviver, which on a call of 2,000,000 numbers cost 0.74 s of CPU against 0.22 s for
- * the text, most of it blocking the front's and the worker's event loops (#14).
+ * Runs one call of a model version (no script) on any serving runtime worker. Its tenant for fair
+ * sharing is "test:<model>" (no deployment name holds a colon), so admin tests take turns with
+ * deployments instead of jumping their queues. Args without files travel as JSON text, parsed once
+ * in the worker: the frame codec visits every value of an object with its replacer and reviver,
+ * which on a call of 2,000,000 numbers cost 0.74 s of CPU against 0.22 s for the text, most of it
+ * blocking the front's and the worker's event loops (#14).
  */
 export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
-  const sent = args.files === undefined ? JSON.stringify(args) : args;
-  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args: sent });
+  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args: asSent(args) }, { tenant: `test:${manifest.name}` });
 }
 
-/** Runs one call of a deployment: through its script's sandboxes when it has one. */
-export function invokeDeployment(deps: AppDeps, record: DeploymentRecord, fn: string, args: InvokeArgs): Promise<InvokeResult> {
-  const manifest = deps.store.models.get(record.modelName, record.modelVersion);
-  if (record.script === null) return invokeVersion(deps, manifest, fn, args);
-  return deps.scripts.invoke(record, { model: modelRef(deps.store, manifest), fn, args });
+/**
+ * Runs one call of a deployment on one of the workers it is placed on, through its script's
+ * sandboxes when it has one. The call waits its turn under the deployment's in-flight caps; what it
+ * runs (script, model version, workers) is the deployment as it is when a worker takes the call.
+ * `onWorker` hears which worker took it.
+ */
+export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, 'name' | 'script'>, fn: string, args: InvokeArgs, onWorker?: (worker: number) => void): Promise<InvokeResult> {
+  const { name } = record;
+  // Refused at once rather than after waiting in the queue.
+  if (record.script !== null) deps.scripts.assertNotQuarantined(record.script);
+  let again: { worker: number; msg: Outgoing; onCrash: CrashVerdict } | undefined;
+  let asText: InvokeArgs | string | undefined;
+  const messageFor: MessageFor = (worker) => {
+    const served = deps.placer.served(name);
+    const model = served.model();
+    onWorker?.(worker);
+    if (served.record.script === null) return { msg: { t: 'invoke', model, fn, args: (asText ??= asSent(args)) } };
+    const sent = deps.scripts.messagesFor(served.record, served.placement, { model, fn, args }, worker);
+    again = { worker, msg: sent.full, onCrash: sent.onCrash };
+    return sent;
+  };
+  return deps.workers
+    .request<InvokeResult>(messageFor, { tenant: name, workers: () => deps.placer.served(name).placement.workers })
+    .catch((err: unknown) => {
+      // Invokes name the script's revision only; a worker that lacks it (restarted) gets the text.
+      if (!(again && err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) throw err;
+      return deps.workers.request<InvokeResult>(again.msg, { worker: again.worker, onCrash: again.onCrash });
+    })
+    .catch((err: unknown) => {
+      deps.placer.noteFailure(name, err);
+      throw err;
+    });
 }

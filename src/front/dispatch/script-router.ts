@@ -5,7 +5,8 @@ import type { Logger } from '../../log.js';
 import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../../protocol/messages.js';
 import type { DeploymentRecord } from '../../store/index.js';
 import { runnableScript } from './transpile-script.js';
-import type { CrashVerdict, WorkerPool } from './worker-pool.js';
+import type { Placement } from './placement.js';
+import type { CrashVerdict, Outgoing, WorkerPool } from './worker-pool.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
 
 /** Crashes of workers with a script's call in flight before the script is refused. */
@@ -26,25 +27,35 @@ export interface ScriptCall {
   readonly args: InvokeArgs;
 }
 
-/**
- * The front's side of custom scripts: where each deployment's sandboxes live, building them before
- * a switch, routing calls to them, and quarantining scripts that keep crashing their workers.
- * Inline script tests run on the scratch worker, so a hostile script under test costs no service.
- */
-/** Where a deployment's calls go; computed once per stored record (records are replaced on change). */
+/** Where a deployment's calls go; computed once per stored record and placement (both are replaced on change). */
 interface Route {
   readonly modelKey: string;
+  readonly placement: Placement;
   readonly scriptSha: string;
-  readonly hosts: readonly number[];
   /** Per hosting worker: the full ref, and the handle invokes send. */
   readonly refs: ReadonlyMap<number, { full: ScriptRef; light: ScriptHandle }>;
   readonly verdict: CrashVerdict;
 }
 
+/** The invoke for one worker: `msg` names the revision, `full` carries the text for a worker that lacks it. */
+export interface ScriptMessages {
+  readonly msg: InvokeMessage;
+  readonly full: InvokeMessage;
+  readonly onCrash: CrashVerdict;
+}
+
+type InvokeMessage = Extract<Outgoing, { t: 'invoke' }>;
+
+/**
+ * The front's side of custom scripts: building each deployment's sandboxes on the workers it is
+ * placed on (placement.ts) before a switch, the messages that route calls to them, and quarantining
+ * scripts that keep crashing their workers. Inline script tests run on the scratch worker, so a
+ * hostile script under test costs no service.
+ */
 export class ScriptRouter {
   /** script sha256 -> pids of the workers that died with one of its calls in flight */
   private readonly crashes = new Map<string, Set<number>>();
-  /** Hashing and placement are not redone per request: the hot path only looks the route up. */
+  /** Hashing and refs are not redone per request: the hot path only looks the route up. */
   private readonly routes = new WeakMap<DeploymentRecord, Route>();
 
   constructor(
@@ -64,18 +75,6 @@ export class ScriptRouter {
     };
   }
 
-  /** Replicas per serving worker: spread evenly, starting at a worker picked by the name. */
-  placement(name: string, replicas: number): Map<number, number> {
-    const n = this.workers.size;
-    const offset = Number.parseInt(sha256(name).slice(0, 8), 16) % n;
-    const out = new Map<number, number>();
-    for (let r = 0; r < replicas; r++) {
-      const worker = (offset + r) % n;
-      out.set(worker, (out.get(worker) ?? 0) + 1);
-    }
-    return out;
-  }
-
   private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number): ScriptRef {
     // The replica count is part of the revision, so a PATCH of replicas alone builds the new number.
     const revision = sha256(JSON.stringify({ text, limits, model: model.key, replicas })).slice(0, 32);
@@ -83,15 +82,21 @@ export class ScriptRouter {
     return { owner, revision, text: runnableScript(text), limits, replicas };
   }
 
-  /** Builds a deployment's sandboxes on every worker that hosts them; SCRIPT_INVALID if any fails. */
-  async prepare(record: DeploymentRecord, model: ModelRef): Promise<readonly string[]> {
+  /**
+   * Builds a deployment's sandboxes on every worker of its placement (or only on `only`), as many on
+   * each as the placement says; SCRIPT_INVALID if any fails.
+   */
+  async prepare(record: DeploymentRecord, model: ModelRef, placement: Placement, only?: number): Promise<readonly string[]> {
     if (record.script === null) return [];
     this.assertNotQuarantined(record.script);
     const limits = this.limitsOf(record);
     const answers = await Promise.all(
-      [...this.placement(record.name, record.replicas)].map(([worker, replicas]) =>
-        this.workers.request<{ functions: string[] }>({ t: 'prepare', model, script: this.refFor(record.name, record.script!, limits, model, replicas) }, { worker, onCrash: this.verdict(record.script!) }),
-      ),
+      placement.workers
+        .map((worker, i) => [worker, placement.sandboxes[i]!] as const)
+        .filter(([worker]) => only === undefined || worker === only)
+        .map(([worker, replicas]) =>
+          this.workers.request<{ functions: string[] }>({ t: 'prepare', model, script: this.refFor(record.name, record.script!, limits, model, replicas) }, { worker, onCrash: this.verdict(record.script!) }),
+        ),
     );
     return answers[0]?.functions ?? [];
   }
@@ -106,34 +111,32 @@ export class ScriptRouter {
     return answer.functions;
   }
 
-  /** A call on a deployment with a script, on one of the workers hosting its sandboxes. */
-  invoke(record: DeploymentRecord, call: ScriptCall): Promise<InvokeResult> {
-    const route = this.routeFor(record, call.model);
+  /**
+   * A call on a deployment with a script, for one of the workers its placement names (picked by the
+   * worker pool when it takes the request). SCRIPT_QUARANTINED when the script is quarantined.
+   */
+  messagesFor(record: DeploymentRecord, placement: Placement, call: ScriptCall, worker: number): ScriptMessages {
+    const route = this.routeFor(record, call.model, placement);
     this.assertNotQuarantined(record.script!, route.scriptSha);
-    const worker = route.hosts.length === 1 ? route.hosts[0]! : this.workers.leastBusy(route.hosts);
-    const { full, light } = route.refs.get(worker)!;
-    const options = { worker, onCrash: route.verdict };
+    const refs = route.refs.get(worker);
+    if (refs === undefined) throw new ServeError('INTERNAL', `worker ${worker} does not host deployment "${record.name}"`);
     const sent = { t: 'invoke' as const, ...call, args: argsFor(call) };
-    return this.workers.request<InvokeResult>({ ...sent, script: light }, options).catch((err: unknown) => {
-      if (!(err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) throw err;
-      return this.workers.request<InvokeResult>({ ...sent, script: full }, options);
-    });
+    return { msg: { ...sent, script: refs.light }, full: { ...sent, script: refs.full }, onCrash: route.verdict };
   }
 
-  private routeFor(record: DeploymentRecord, model: ModelRef): Route {
+  private routeFor(record: DeploymentRecord, model: ModelRef, placement: Placement): Route {
     const cached = this.routes.get(record);
-    if (cached?.modelKey === model.key) return cached;
+    if (cached?.modelKey === model.key && cached.placement === placement) return cached;
     const text = record.script!;
-    const placement = this.placement(record.name, record.replicas);
     const limits = this.limitsOf(record);
     // Each hosting worker gets its own replica count, so its own revision.
     const refs = new Map(
-      [...placement].map(([w, replicas]) => {
-        const full = this.refFor(record.name, text, limits, model, replicas);
+      placement.workers.map((w, i) => {
+        const full = this.refFor(record.name, text, limits, model, placement.sandboxes[i]!);
         return [w, { full, light: { owner: full.owner, revision: full.revision } }];
       }),
     );
-    const route: Route = { modelKey: model.key, scriptSha: sha256(text), hosts: [...placement.keys()], refs, verdict: this.verdict(text) };
+    const route: Route = { modelKey: model.key, placement, scriptSha: sha256(text), refs, verdict: this.verdict(text) };
     this.routes.set(record, route);
     return route;
   }
@@ -154,8 +157,8 @@ export class ScriptRouter {
   }
 
   /** After a change: frees the sandboxes on workers that no longer host the deployment (or all, with no script). */
-  async dropStale(record: DeploymentRecord): Promise<void> {
-    const hosts = record.script === null ? new Set<number>() : new Set(this.placement(record.name, record.replicas).keys());
+  async dropStale(record: DeploymentRecord, placement: Placement): Promise<void> {
+    const hosts = new Set(record.script === null ? [] : placement.workers);
     const stale = Array.from({ length: this.workers.size }, (_, i) => i).filter((i) => !hosts.has(i));
     await Promise.all(stale.map((worker) => this.workers.request({ t: 'drop', owner: record.name }, { worker }).catch(() => undefined)));
   }
@@ -167,7 +170,11 @@ export class ScriptRouter {
     return { state: crashes >= QUARANTINE_AFTER_CRASHES ? 'quarantined' : 'running', crashes };
   }
 
-  private assertNotQuarantined(text: string, sha = sha256(text)): void {
+  isQuarantined(text: string): boolean {
+    return (this.crashes.get(sha256(text))?.size ?? 0) >= QUARANTINE_AFTER_CRASHES;
+  }
+
+  assertNotQuarantined(text: string, sha = sha256(text)): void {
     const crashes = this.crashes.get(sha)?.size ?? 0;
     if (crashes >= QUARANTINE_AFTER_CRASHES) {
       throw new ServeError('SCRIPT_QUARANTINED', `this script crashed its runtime worker ${crashes} times and is quarantined; change the script to lift it`);

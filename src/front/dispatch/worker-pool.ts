@@ -2,11 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { ServeError, type ErrorCode } from '../../errors.js';
+import { ServeError, toServeError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { encodeFrame, FrameDecoder } from '../../protocol/frame.js';
 import type { WorkerMessage, WorkerReply, WorkerRequest } from '../../protocol/messages.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
+import { FairQueue } from './fair-queue.js';
 
 export interface WorkerPoolOptions {
   /** Serving workers. One more, the scratch worker, runs untrusted one-off work (inline script tests, model inspection). */
@@ -15,7 +16,13 @@ export interface WorkerPoolOptions {
   readonly startTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly maxQueue: number;
+  /** Requests of one tenant (deployment) in flight on one worker; more wait in the tenant's queue. */
+  readonly maxInflightPerDeployment: number;
+  /** Tenants' requests in flight on one worker, all tenants together; more wait, admitted round robin. */
+  readonly maxInflightPerWorker: number;
   readonly log: Logger;
+  /** Called when a worker becomes ready again after it exited (not at the first start). */
+  readonly onRestarted?: (worker: number) => void;
 }
 
 /** What to tell a caller whose request was in flight when its worker died. */
@@ -24,26 +31,42 @@ export type CrashVerdict = (exit: { code: number | null; signal: NodeJS.Signals 
 export interface RequestOptions {
   /** Pin to one worker (0-based; `scratchIndex` for the scratch worker). */
   readonly worker?: number;
-  /** Choose among these workers; by default any serving worker. The one with the fewest requests in flight wins. */
-  readonly workers?: readonly number[];
+  /**
+   * Choose among these workers; by default any serving worker. The one with the fewest requests in
+   * flight wins, ties in turn. A function is asked when a worker is picked, so a request that waited
+   * goes where its deployment is placed then (it throws to refuse the request).
+   */
+  readonly workers?: readonly number[] | (() => readonly number[]);
   readonly onCrash?: CrashVerdict;
+  /**
+   * Whose request this is (a deployment). A tenant's requests are admitted under
+   * `maxInflightPerDeployment` per worker and `maxInflightPerWorker`, fairly between tenants.
+   * Without one (management work, retries) a request goes to its worker as soon as it is ready.
+   */
+  readonly tenant?: string;
 }
 
-type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+export type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** The message for the worker a request was given to, decided then; a throw refuses the request. */
+export type MessageFor = (worker: number) => { readonly msg: Outgoing; readonly onCrash?: CrashVerdict };
 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
   readonly timer: NodeJS.Timeout;
   readonly onCrash?: CrashVerdict;
+  readonly tenant?: string;
 }
 
 interface Waiting {
-  readonly msg: Outgoing;
+  readonly msg: Outgoing | MessageFor;
   readonly options: RequestOptions;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  readonly timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
+  /** When it started waiting (Date.now()). */
+  readonly since: number;
 }
 
 interface Slot {
@@ -52,6 +75,9 @@ interface Slot {
   channel: Socket | null;
   ready: boolean;
   readonly inflight: Map<number, Pending>;
+  /** Tenants' requests in flight here, by tenant, and their sum. */
+  readonly tenants: Map<string, number>;
+  tenanted: number;
   recentCrashes: number;
   lastCrashAt: number;
   restarts: number;
@@ -90,7 +116,14 @@ function workerEntry(): { entry: string; execArgv: string[] } {
  */
 export class WorkerPool {
   private readonly slots: Slot[];
+  /** Requests without a tenant waiting for their worker to be ready. */
   private readonly waiting: Waiting[] = [];
+  /** Tenants' requests waiting for a ready worker under the caps. */
+  private readonly queued = new FairQueue<Waiting>();
+  /** Rotates where the search for the least busy worker starts, so equally busy workers take turns. */
+  private turn = 0;
+  /** Every serving worker's index: where a request with no `worker` or `workers` may go. */
+  private readonly serving: readonly number[];
   private nextId = 1;
   private closing = false;
   private readonly launch = workerEntry();
@@ -101,12 +134,15 @@ export class WorkerPool {
   private readonly startedBackends: Record<string, string> = {};
 
   constructor(private readonly options: WorkerPoolOptions) {
+    this.serving = Array.from({ length: options.count }, (_, i) => i);
     this.slots = Array.from({ length: options.count + 1 }, (_, index) => ({
       index,
       child: null,
       channel: null,
       ready: false,
       inflight: new Map(),
+      tenants: new Map(),
+      tenanted: 0,
       recentCrashes: 0,
       lastCrashAt: 0,
       restarts: 0,
@@ -149,7 +185,12 @@ export class WorkerPool {
 
   /** Requests in flight or waiting, across all workers. */
   get load(): number {
-    return this.waiting.length + this.slots.reduce((n, s) => n + s.inflight.size, 0);
+    return this.waiting.length + this.queued.size + this.slots.reduce((n, s) => n + s.inflight.size, 0);
+  }
+
+  /** A tenant's requests waiting in the front, and in flight on each serving worker. */
+  tenantLoad(tenant: string): { queued: number; inflight: number[] } {
+    return { queued: this.queued.lengthOf(tenant), inflight: this.slots.slice(0, this.size).map((s) => s.tenants.get(tenant) ?? 0) };
   }
 
   workerInfo(): { index: number; role: 'serving' | 'scratch'; pid: number | null; ready: boolean; inflight: number; restarts: number }[] {
@@ -163,30 +204,87 @@ export class WorkerPool {
     }));
   }
 
-  /** The ready worker among `indices` with the fewest requests in flight (the first when none is ready). */
-  leastBusy(indices: readonly number[]): number {
-    return this.pick({ workers: indices })?.index ?? indices[0]!;
-  }
-
-  request<T>(msg: Outgoing, options: RequestOptions = {}): Promise<T> {
+  /**
+   * Sends a message to a worker and resolves with its answer. `msg` may be a function of the worker
+   * picked, for messages that depend on it or on state that may change while the request waits.
+   */
+  request<T>(msg: Outgoing | MessageFor, options: RequestOptions = {}): Promise<T> {
     if (this.closing) return Promise.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down'));
     if (this.load >= this.options.maxQueue) {
       return Promise.reject(new ServeError('OVERLOADED', `${this.load} requests are already queued (workers.maxQueue = ${this.options.maxQueue})`, { retryAfterSeconds: 1 }));
     }
     return new Promise<T>((resolve, reject) => {
-      const slot = this.pick(options);
-      if (slot) {
-        this.dispatch(slot, msg, options, resolve as (v: unknown) => void, reject);
+      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, since: Date.now() };
+      const { tenant } = options;
+      // A tenant's requests keep their order: behind its queue if it has one.
+      if ((tenant === undefined || !this.queued.has(tenant)) && this.tryDispatch(waiting)) return;
+      if (tenant === undefined) this.waiting.push(waiting);
+      else this.queued.push(tenant, waiting);
+      this.armTimer(waiting, Math.min(this.options.startTimeoutMs, this.options.requestTimeoutMs));
+    });
+  }
+
+  /**
+   * A waiting request gives up after `workers.startTimeoutMs` when none of its workers is ready
+   * (WORKER_UNAVAILABLE), or after `workers.requestTimeoutMs` when they are but the caps keep it
+   * waiting (OVERLOADED).
+   */
+  private armTimer(w: Waiting, ms: number): void {
+    w.timer = setTimeout(() => {
+      const elapsed = Date.now() - w.since;
+      let anyReady: boolean;
+      try {
+        anyReady = this.candidates(w.options).some((i) => this.slots[i]?.ready);
+      } catch (err) {
+        this.unqueue(w);
+        w.reject(toServeError(err));
         return;
       }
-      const timer = setTimeout(() => {
-        const i = this.waiting.indexOf(waiting);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(new ServeError('WORKER_UNAVAILABLE', `no runtime worker was ready within ${this.options.startTimeoutMs} ms`));
-      }, this.options.startTimeoutMs);
-      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, timer };
-      this.waiting.push(waiting);
-    });
+      const limit = anyReady ? this.options.requestTimeoutMs : this.options.startTimeoutMs;
+      if (elapsed < limit) {
+        this.armTimer(w, limit - elapsed);
+        return;
+      }
+      this.unqueue(w);
+      if (!anyReady) {
+        w.reject(new ServeError('WORKER_UNAVAILABLE', `no runtime worker was ready within ${this.options.startTimeoutMs} ms`));
+        return;
+      }
+      const { tenant } = w.options;
+      w.reject(
+        new ServeError(
+          'OVERLOADED',
+          `waited ${elapsed} ms for a free slot on a runtime worker ("${tenant}" has ${this.queued.lengthOf(tenant ?? '')} more requests queued; workers.maxInflightPerDeployment = ${this.options.maxInflightPerDeployment}, workers.maxInflightPerWorker = ${this.options.maxInflightPerWorker})`,
+          { retryAfterSeconds: 1 },
+        ),
+      );
+    }, ms);
+  }
+
+  private unqueue(w: Waiting): void {
+    const { tenant } = w.options;
+    if (tenant !== undefined) {
+      this.queued.remove(tenant, w);
+      return;
+    }
+    const i = this.waiting.indexOf(w);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  /** Sends it if a worker can take it now (or refuses it); false when it must wait. */
+  private tryDispatch(w: Waiting): boolean {
+    let slot: Slot | undefined;
+    let sent: { msg: Outgoing; onCrash?: CrashVerdict };
+    try {
+      slot = this.pick(w.options);
+      if (!slot) return false;
+      sent = typeof w.msg === 'function' ? w.msg(slot.index) : { msg: w.msg, ...(w.options.onCrash ? { onCrash: w.options.onCrash } : {}) };
+    } catch (err) {
+      w.reject(toServeError(err));
+      return true;
+    }
+    this.dispatch(slot, sent.msg, sent.onCrash, w.options.tenant, w.resolve, w.reject);
+    return true;
   }
 
   /** Sends one message to every ready worker and collects the answers (failures become null). */
@@ -199,7 +297,7 @@ export class WorkerPool {
   /** Stops accepting work, lets workers finish what they hold (up to graceMs), then ends them. */
   async close(graceMs = 5000): Promise<void> {
     this.closing = true;
-    for (const w of this.waiting.splice(0)) {
+    for (const w of [...this.waiting.splice(0), ...this.queued.clear()]) {
       clearTimeout(w.timer);
       w.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down'));
     }
@@ -208,31 +306,61 @@ export class WorkerPool {
     await Promise.all(this.slots.map((slot) => this.stop(slot, Math.max(1000, deadline - Date.now()))));
   }
 
+  private candidates(options: RequestOptions): readonly number[] {
+    if (options.worker !== undefined) return [options.worker];
+    if (options.workers === undefined) return this.serving;
+    return typeof options.workers === 'function' ? options.workers() : options.workers;
+  }
+
+  /** Whether the worker may take one more of the tenant's requests now. */
+  private admits(slot: Slot, tenant: string | undefined): boolean {
+    if (!slot.ready) return false;
+    if (tenant === undefined) return true;
+    return slot.tenanted < this.options.maxInflightPerWorker && (slot.tenants.get(tenant) ?? 0) < this.options.maxInflightPerDeployment;
+  }
+
+  /** The worker for a request: ready, under the caps, the fewest in flight; equally busy ones take turns. */
   private pick(options: RequestOptions): Slot | undefined {
-    if (options.worker !== undefined) {
-      const slot = this.slots[options.worker];
-      return slot?.ready ? slot : undefined;
-    }
+    const list = this.candidates(options);
+    const start = list.length > 1 ? this.turn++ % list.length : 0;
     let best: Slot | undefined;
-    const consider = (s: Slot | undefined) => {
-      if (s?.ready && (best === undefined || s.inflight.size < best.inflight.size)) best = s;
-    };
-    if (options.workers) for (const i of options.workers) consider(this.slots[i]);
-    else for (let i = 0; i < this.options.count; i++) consider(this.slots[i]);
+    for (let k = 0; k < list.length; k++) {
+      const s = this.slots[list[(start + k) % list.length]!];
+      if (s && this.admits(s, options.tenant) && (best === undefined || s.inflight.size < best.inflight.size)) best = s;
+    }
     return best;
   }
 
-  private dispatch(slot: Slot, msg: Outgoing, options: RequestOptions, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
+  private dispatch(slot: Slot, msg: Outgoing, onCrash: CrashVerdict | undefined, tenant: string | undefined, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
     const id = this.nextId++;
     const timer = setTimeout(() => this.timeOut(slot, id), this.options.requestTimeoutMs);
-    slot.inflight.set(id, { resolve, reject, timer, ...(options.onCrash ? { onCrash: options.onCrash } : {}) });
+    slot.inflight.set(id, { resolve, reject, timer, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
+    if (tenant !== undefined) {
+      slot.tenants.set(tenant, (slot.tenants.get(tenant) ?? 0) + 1);
+      slot.tenanted++;
+    }
     slot.channel!.write(encodeFrame({ ...msg, id }));
   }
 
-  private timeOut(slot: Slot, id: number): void {
+  /** Takes a request off a worker's books (answered, timed out, or the worker died). */
+  private release(slot: Slot, id: number): Pending | undefined {
     const pending = slot.inflight.get(id);
-    if (!pending) return;
+    if (!pending) return undefined;
     slot.inflight.delete(id);
+    clearTimeout(pending.timer);
+    const { tenant } = pending;
+    if (tenant !== undefined) {
+      const n = (slot.tenants.get(tenant) ?? 1) - 1;
+      if (n === 0) slot.tenants.delete(tenant);
+      else slot.tenants.set(tenant, n);
+      slot.tenanted--;
+    }
+    return pending;
+  }
+
+  private timeOut(slot: Slot, id: number): void {
+    const pending = this.release(slot, id);
+    if (!pending) return;
     pending.reject(new ServeError('WORKER_TIMEOUT', `the runtime worker did not answer within ${this.options.requestTimeoutMs} ms; it is being restarted`));
     // A worker that cannot answer in time is wedged in synchronous work: replace it.
     this.options.log.error({ worker: slot.index, workerPid: slot.child?.pid }, 'runtime worker timed out; killing it');
@@ -240,18 +368,23 @@ export class WorkerPool {
     slot.child?.kill('SIGKILL');
   }
 
-  private drainWaiting(): void {
+  /** Gives waiting requests to workers that can take them: first those without a tenant, then tenants in turn. */
+  private drain(): void {
     for (let i = 0; i < this.waiting.length; ) {
       const w = this.waiting[i]!;
-      const slot = this.pick(w.options);
-      if (!slot) {
+      if (!this.tryDispatch(w)) {
         i++;
         continue;
       }
       this.waiting.splice(i, 1);
       clearTimeout(w.timer);
-      this.dispatch(slot, w.msg, w.options, w.resolve, w.reject);
     }
+    if (this.queued.size === 0) return;
+    this.queued.drain((w) => {
+      if (!this.tryDispatch(w)) return false;
+      clearTimeout(w.timer);
+      return true;
+    });
   }
 
   private spawn(slot: Slot): void {
@@ -289,10 +422,11 @@ export class WorkerPool {
     }
     if (msg.t === 'ready') {
       slot.ready = true;
+      if (slot.restarts > 0) this.options.onRestarted?.(slot.index);
       // A fresh worker has not started tfjs yet; what another worker started still tells what runs.
       this.backends = { ...msg.backends, ...this.startedBackends };
       this.options.log.info({ worker: slot.index, workerPid: msg.pid }, 'runtime worker ready');
-      this.drainWaiting();
+      this.drain();
       for (const l of [...this.readyListeners]) l();
       return;
     }
@@ -300,12 +434,11 @@ export class WorkerPool {
   }
 
   private settle(slot: Slot, reply: WorkerReply): void {
-    const pending = slot.inflight.get(reply.id);
+    const pending = this.release(slot, reply.id);
     if (!pending) return; // already timed out
-    slot.inflight.delete(reply.id);
-    clearTimeout(pending.timer);
     if (reply.ok) pending.resolve(reply.value);
     else pending.reject(new ServeError(reply.error.code as ErrorCode, reply.error.message, reply.error.details));
+    this.drain();
   }
 
   private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -316,9 +449,8 @@ export class WorkerPool {
     const pid = child.pid ?? -1;
     const killedForTimeout = slot.killedForTimeout;
     slot.killedForTimeout = false;
-    for (const [id, pending] of slot.inflight) {
-      slot.inflight.delete(id);
-      clearTimeout(pending.timer);
+    for (const id of [...slot.inflight.keys()]) {
+      const pending = this.release(slot, id)!;
       const crashed = () => new ServeError('WORKER_CRASHED', `the runtime worker (pid ${pid}) exited (${signal ?? `code ${code}`}) while serving this request`);
       pending.reject(killedForTimeout ? crashed() : (pending.onCrash?.({ code, signal, pid }) ?? crashed()));
     }

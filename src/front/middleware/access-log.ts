@@ -16,6 +16,7 @@ export function accessLog(): Middleware {
         status: ctx.status,
         ms: Math.round((performance.now() - start) * 100) / 100,
         ...(state.deployment ? { deployment: state.deployment } : {}),
+        ...(state.worker !== undefined ? { worker: state.worker } : {}),
         ...state.timings,
       };
       if (ctx.status >= 500) state.log.error(line, 'request');

@@ -1,4 +1,5 @@
 import { Router } from '@koa/router';
+import type { Context } from 'koa';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema, type CreateDeploymentBody } from '../../api/schemas.js';
 import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
@@ -8,7 +9,7 @@ import { baseUrl } from '../base-url.js';
 import { jsonBody } from '../body.js';
 import { bodyOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
-import { deploymentView, modelRef, samplePayload } from '../views.js';
+import { deploymentView, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
 
@@ -30,6 +31,17 @@ function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Lim
     maxResultBytes: capped('max_result_bytes', sandbox.maxResultBytesCap, 'sandbox.maxResultBytesCap'),
   };
   return { ...current, ...Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined)) };
+}
+
+/** Calls sent to each worker (placed ones first listed even at zero), in flight there now, and queued in the front. */
+function dispatchView(deps: AppDeps, name: string): DeploymentStatsView['dispatch'] {
+  const sent = deps.stats.workersOf(name);
+  const load = deps.workers.tenantLoad(name);
+  const workers = new Set([...deps.placer.viewOf(name).workers, ...sent.keys()]);
+  return {
+    queued: load.queued,
+    workers: [...workers].sort((a, b) => a - b).map((worker) => ({ worker, calls: sent.get(worker) ?? 0, in_flight: load.inflight[worker] ?? 0 })),
+  };
 }
 
 function checkReplicas(deps: AppDeps, replicas: number): number {
@@ -54,6 +66,7 @@ async function scriptFor(deps: AppDeps, choice: boolean | string | undefined, ma
 export function deploymentRoutes(deps: AppDeps): Router {
   const { store, config } = deps;
   const router = new Router({ prefix: '/api/v1/deployments' });
+  const view = (ctx: Context, d: DeploymentRecord) => deploymentView(d, baseUrl(ctx, config), config, deps.placer.viewOf(d.name));
   router.use(requireAdmin(deps.adminTokenHash));
   const json = jsonBody(config.limits.maxJsonBytes);
 
@@ -75,23 +88,22 @@ export function deploymentRoutes(deps: AppDeps): Router {
       updatedAt: now,
       limits: limitsFrom(deps, body),
     };
-    // Sandboxes are built (and init run) before the deployment exists: a bad script is refused here.
-    await deps.scripts.prepare(record, modelRef(store, manifest));
-    await store.deployments.put(record);
+    // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
+    await deps.placer.deploy(record);
     ctx.status = 201;
     ctx.body = {
-      ...deploymentView(record, baseUrl(ctx, config), config),
+      ...view(ctx, record),
       access_token: token,
       payload: { args: { X: [samplePayload(manifest)] } },
     } satisfies CreateDeploymentResponse;
   });
 
   router.get('/', (ctx) => {
-    ctx.body = store.deployments.list().map((d) => deploymentView(d, baseUrl(ctx, config), config));
+    ctx.body = store.deployments.list().map((d) => view(ctx, d));
   });
 
   router.get('/:name', (ctx) => {
-    ctx.body = deploymentView(store.deployments.get(ctx.params.name!), baseUrl(ctx, config), config);
+    ctx.body = view(ctx, store.deployments.get(ctx.params.name!));
   });
 
   /** The script text the deployment runs (copied from the version or given inline at deploy time). */
@@ -113,13 +125,14 @@ export function deploymentRoutes(deps: AppDeps): Router {
     ctx.body = { deployment_name: current.name, access_token: token } satisfies TokenResponse;
   });
 
-  /** Calls per function since the server started, and the state of the script's sandboxes. */
+  /** Calls per function since the server started, where they went, and the state of the script's sandboxes. */
   router.get('/:name/stats', (ctx) => {
     const d = store.deployments.get(ctx.params.name!);
     ctx.body = {
       deployment_name: d.name,
       since: deps.stats.since,
       sandboxes: { ...deps.scripts.stateOf(d), replicas: d.script === null ? 0 : d.replicas },
+      dispatch: dispatchView(deps, d.name),
       functions: deps.stats.of(d.name),
     } satisfies DeploymentStatsView;
   });
@@ -136,17 +149,14 @@ export function deploymentRoutes(deps: AppDeps): Router {
       limits: limitsFrom(deps, body, current.limits),
       updatedAt: new Date().toISOString(),
     };
-    // New sandboxes first; the switch is the store write. If they fail, the old ones keep serving.
-    await deps.scripts.prepare(record, modelRef(store, manifest));
-    await store.deployments.put(record);
-    await deps.scripts.dropStale(record);
-    ctx.body = deploymentView(record, baseUrl(ctx, config), config);
+    // New sandboxes (or the model) first, where it is placed; then the switch. If they fail, the old ones keep serving.
+    await deps.placer.deploy(record);
+    ctx.body = view(ctx, record);
   });
 
   router.delete('/:name', async (ctx) => {
-    await store.deployments.delete(ctx.params.name!);
+    await deps.placer.remove(ctx.params.name!);
     deps.stats.forget(ctx.params.name!);
-    await deps.scripts.drop(ctx.params.name!);
     ctx.status = 204;
   });
 

@@ -12,6 +12,8 @@ import { argsFromRequest } from '../request-args.js';
 import { checkRequestSize, deploymentSizeLimits } from '../request-size.js';
 
 const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
+/** With ?debug=true: the serving runtime worker (0-based) that ran the call. */
+export const WORKER_HEADER = 'X-Inferbox-Worker';
 
 /** `POST /api/v1/svc/{deployment}/{function}`: the deployment's token (or the admin token). */
 export function svcRoutes(deps: AppDeps): Router {
@@ -40,12 +42,18 @@ export function svcRoutes(deps: AppDeps): Router {
     const args = argsFromRequest(ctx);
     checkRequestSize(args, deploymentSizeLimits(deployment, config));
     const started = performance.now();
+    const onWorker = (worker: number) => {
+      stateOf(ctx).worker = worker;
+      deps.stats.sentTo(deployment.name, worker);
+    };
     try {
-      const out = await invokeDeployment(deps, deployment, fn, args).catch((err: unknown) => {
+      const out = await invokeDeployment(deps, deployment, fn, args, onWorker).catch((err: unknown) => {
         throw debug ? err : withoutScriptOutput(err);
       });
       stateOf(ctx).timings = out.timings;
       sendPredictResponse(ctx, out, debug);
+      // Which worker answered, with the script's output: for debugging placement and fair sharing.
+      if (debug) ctx.set(WORKER_HEADER, String(stateOf(ctx).worker));
       deps.stats.record(deployment.name, fn, performance.now() - started, true);
     } catch (err) {
       // Calls of functions the script does not have are not counted: their names are the caller's.

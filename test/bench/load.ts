@@ -13,6 +13,7 @@ export interface LoadTarget {
 export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
   readonly maxMs: number;
   readonly meanMs: number;
   readonly rps: number;
@@ -65,7 +66,7 @@ function summarize(latenciesUs: number[], errors: number, elapsedS: number): Loa
   const sorted = latenciesUs.sort((a, b) => a - b);
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) / 1000;
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) / 1000;
-  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: (sorted.at(-1) ?? NaN) / 1000, meanMs: mean, rps: sorted.length / elapsedS, errors, ok: sorted.length };
+  return { p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999), maxMs: (sorted.at(-1) ?? NaN) / 1000, meanMs: mean, rps: sorted.length / elapsedS, errors, ok: sorted.length };
 }
 
 /** Warm up for 1 s, then measure for `seconds`. */

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { StoreLayout } from '../../src/store/layout.js';
 import { cpuMs, fmt, freePort, markdownTable, quantile, stopChild, workersOf, type BenchContext, type BenchSection } from './context.js';
 import { measure, runInterleaved, type LoadTarget } from './load.js';
 import { IRIS_BODY, publishIris } from './scenarios.js';
@@ -57,8 +58,8 @@ export async function floorScenario(ctx: BenchContext): Promise<BenchSection> {
   await publishIris(client);
   const dep = await client.createDeployment({ deployment_name: 'iris-floor', model_name: 'iris' });
   const version = (await client.getDeployment('iris-floor')).model_version;
-  // The version folder of the store (docs/registry.md): the floor loads the same serving copy.
-  const floor = await startFloor(ctx, join(server.dataDir, 'models', 'iris', String(version)));
+  // The version folder of the store: the floor loads the same serving copy.
+  const floor = await startFloor(ctx, new StoreLayout(server.dataDir).versionDir('iris', Number(version)));
   try {
     const common = { body: IRIS_BODY, contentType: 'application/json', connections: CONNECTIONS, seconds: ctx.seconds };
     const floorTarget: LoadTarget = { ...common, url: `${floor.url}/`, token: '' };

@@ -13,9 +13,14 @@ export interface LoadTarget {
 export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
   readonly meanMs: number;
   readonly rps: number;
+  /** Answers that were not 200, and requests that failed on the connection. */
   readonly errors: number;
+  /** Requests answered 200. */
+  readonly ok: number;
 }
 
 /**
@@ -23,7 +28,7 @@ export interface LoadResult {
  * last answer has been read, for `seconds`. Latency is measured per request with hrtime
  * (microseconds; autocannon rounds to whole milliseconds, too coarse for sub-millisecond answers).
  */
-async function drive(target: LoadTarget, seconds: number): Promise<{ latenciesUs: number[]; errors: number; elapsedS: number }> {
+async function drive(target: LoadTarget, seconds: number, until?: () => boolean): Promise<{ latenciesUs: number[]; errors: number; elapsedS: number }> {
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
   const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
@@ -50,7 +55,7 @@ async function drive(target: LoadTarget, seconds: number): Promise<{ latenciesUs
       req.end(body);
     });
   const loop = async () => {
-    while (process.hrtime.bigint() < deadline) await once();
+    while (process.hrtime.bigint() < deadline && !until?.()) await once();
   };
   await Promise.all(Array.from({ length: target.connections }, loop));
   agent.destroy();
@@ -61,14 +66,85 @@ function summarize(latenciesUs: number[], errors: number, elapsedS: number): Loa
   const sorted = latenciesUs.sort((a, b) => a - b);
   const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN) / 1000;
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) / 1000;
-  return { p50Ms: at(0.5), p99Ms: at(0.99), meanMs: mean, rps: sorted.length / elapsedS, errors };
+  return { p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999), maxMs: (sorted.at(-1) ?? NaN) / 1000, meanMs: mean, rps: sorted.length / elapsedS, errors, ok: sorted.length };
 }
 
 /** Warm up for 1 s, then measure for `seconds`. */
 export async function runLoad(target: LoadTarget): Promise<LoadResult> {
   await drive(target, 1);
+  return measure(target);
+}
+
+/** `target.seconds` of load without a warm-up (for callers that read counters around exactly this load). */
+export async function measure(target: LoadTarget): Promise<LoadResult> {
   const { latenciesUs, errors, elapsedS } = await drive(target, target.seconds);
   return summarize(latenciesUs, errors, elapsedS);
+}
+
+/** Exactly `requests` requests over `target.connections` connections, no warm-up (`target.seconds` is ignored). */
+export async function runCount(target: LoadTarget, requests: number): Promise<LoadResult> {
+  let issued = 0;
+  const { latenciesUs, errors, elapsedS } = await drive(target, 24 * 3600, () => issued++ >= requests);
+  return summarize(latenciesUs, errors, elapsedS);
+}
+
+/** What a background load got: its answers counted by status and error code, e.g. `504 SCRIPT_TIMEOUT`. */
+export interface BackgroundResult {
+  readonly requests: number;
+  readonly answers: ReadonlyMap<string, number>;
+}
+
+/**
+ * Load that runs until stopped: `target.connections` connections, each sending its next request as
+ * soon as the last one is answered (used for a misbehaving neighbour whose calls fail by design, so
+ * every answer's status and error code is kept). `stop()` sends no further requests and resolves
+ * when the ones in flight have been answered.
+ */
+export function startBackground(target: LoadTarget): { stop(): Promise<BackgroundResult> } {
+  const url = new URL(target.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
+  const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
+  const headers = { authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
+  const answers = new Map<string, number>();
+  let requests = 0;
+  let stopped = false;
+  const count = (key: string) => answers.set(key, (answers.get(key) ?? 0) + 1);
+  const once = () =>
+    new Promise<void>((resolve) => {
+      requests++;
+      const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let code = '';
+          try {
+            code = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string } }).error?.code ?? '';
+          } catch {
+            // not JSON: the status alone
+          }
+          count(`${res.statusCode}${code ? ` ${code}` : ''}`);
+          resolve();
+        });
+      });
+      req.on('error', (err: Error) => {
+        count(`connection error (${err.message})`);
+        resolve();
+      });
+      req.end(body);
+    });
+  const loops = Promise.all(
+    Array.from({ length: target.connections }, async () => {
+      while (!stopped) await once();
+    }),
+  );
+  return {
+    async stop() {
+      stopped = true;
+      await loops;
+      agent.destroy();
+      return { requests, answers };
+    },
+  };
 }
 
 /**
@@ -80,32 +156,39 @@ export async function runLoad(target: LoadTarget): Promise<LoadResult> {
  * whichever target has the shorter latency and flatter the ratio.
  * `pairRatios` holds, per slice pair, b's p50 over a's: the machine here has phases of several
  * seconds in which every answer is 100-150 µs slower, and a phase covering a pair affects both of
- * its slices alike, while pooled p50s take it in unequal parts.
+ * its slices alike, while pooled p50s take it in unequal parts. `pairRpsRatios` holds b's req/s
+ * over a's, per pair, for the same reason.
  */
 export async function runInterleaved(
   a: LoadTarget,
   b: LoadTarget,
   options: { slices: number; sliceSeconds: number; settleSeconds: number },
-): Promise<{ a: LoadResult; b: LoadResult; pairRatios: number[] }> {
+): Promise<{ a: LoadResult; b: LoadResult; pairRatios: number[]; pairRpsRatios: number[] }> {
   await drive(a, 1);
   await drive(b, 1);
   const pooled = { a: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 }, b: { latenciesUs: [] as number[], errors: 0, elapsedS: 0 } };
   const pairRatios: number[] = [];
+  const pairRpsRatios: number[] = [];
   for (let i = 0; i < options.slices; i++) {
     const p50 = { a: NaN, b: NaN };
+    const rps = { a: NaN, b: NaN };
     for (const [key, target] of [['a', a], ['b', b]] as const) {
       await drive(target, options.settleSeconds);
       const slice = await drive(target, options.sliceSeconds);
-      p50[key] = summarize([...slice.latenciesUs], slice.errors, slice.elapsedS).p50Ms;
+      const summary = summarize([...slice.latenciesUs], slice.errors, slice.elapsedS);
+      p50[key] = summary.p50Ms;
+      rps[key] = summary.rps;
       pooled[key].latenciesUs.push(...slice.latenciesUs);
       pooled[key].errors += slice.errors;
       pooled[key].elapsedS += slice.elapsedS;
     }
     pairRatios.push(p50.b / p50.a);
+    pairRpsRatios.push(rps.b / rps.a);
   }
   return {
     a: summarize(pooled.a.latenciesUs, pooled.a.errors, pooled.a.elapsedS),
     b: summarize(pooled.b.latenciesUs, pooled.b.errors, pooled.b.elapsedS),
     pairRatios,
+    pairRpsRatios,
   };
 }

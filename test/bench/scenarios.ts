@@ -11,7 +11,7 @@ export interface Scenario {
   notes?(results: readonly LoadResult[]): string[];
 }
 
-const fixture = (p: string) => ({ name: p.split('/').at(-1)!, data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', p)) });
+export const fixture = (p: string) => ({ name: p.split('/').at(-1)!, data: readFileSync(join(PACKAGE_ROOT, 'test/fixtures', p)) });
 /** One file part as a raw multipart body, built once and sent as it is. */
 function multipart(field: string, file: { name: string; data: Buffer }): { body: Buffer; contentType: string } {
   const boundary = '----inferbox-bench-boundary';
@@ -45,12 +45,15 @@ async function publishKerasCnn(client: InferboxClient) {
   kerasCnnPublished = true;
 }
 
-const IRIS_BODY = JSON.stringify({ args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
+export const IRIS_BODY = JSON.stringify({ args: { X: [{ float_input: [5.1, 3.5, 1.4, 0.2] }] } });
 
 let irisPublished = false;
-async function publishIris(client: InferboxClient) {
+export const IRIS_FILE = 'onnx-skl-logreg-iris-zipmap/logreg_iris.onnx';
+
+/** Publishes the iris fixture as model "iris" on the main bench server (once). */
+export async function publishIris(client: InferboxClient) {
   if (irisPublished) return;
-  await client.publishModel({ name: 'iris', files: [fixture('onnx-skl-logreg-iris-zipmap/logreg_iris.onnx')] });
+  await client.publishModel({ name: 'iris', files: [fixture(IRIS_FILE)] });
   irisPublished = true;
 }
 

@@ -208,4 +208,14 @@ export interface WorkerBackendStarted {
   readonly backend: string;
 }
 
-export type WorkerMessage = WorkerReply | WorkerReady | WorkerBackendStarted;
+/**
+ * Sent when the worker can no longer be trusted to run work to completion (an isolate's thread
+ * kept running after it was disposed): the front stops sending it work, lets what it has in flight
+ * finish, then replaces it.
+ */
+export interface WorkerRetire {
+  readonly t: 'retire';
+  readonly reason: string;
+}
+
+export type WorkerMessage = WorkerReply | WorkerReady | WorkerBackendStarted | WorkerRetire;

@@ -25,7 +25,15 @@ const pool = new ModelPool({
   log,
   load: (ref) => resolveRuntime(ref.format).load(ref.dir, ref.mainFile, { intraOpThreads: config.intraOpThreads }),
 });
-const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log, config.sandboxEntries);
+let retiring = false;
+/** An isolate's thread that would not stop keeps a core busy until this process ends: ask to be replaced. */
+const retire = (reason: string) => {
+  if (retiring) return;
+  retiring = true;
+  log.error({ reason }, 'asking the front to replace this worker');
+  send({ t: 'retire', reason });
+};
+const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log, config.sandboxEntries, retire);
 
 async function serve(req: WorkerRequest): Promise<void> {
   let reply: WorkerReply;

@@ -83,6 +83,8 @@ interface Slot {
   restarts: number;
   /** Set when we killed it for not answering in time: its in-flight requests did not crash it. */
   killedForTimeout: boolean;
+  /** The worker asked to be replaced: it gets no new work and is killed once its in-flight work is answered. */
+  retiring: boolean;
 }
 
 /**
@@ -147,6 +149,7 @@ export class WorkerPool {
       lastCrashAt: 0,
       restarts: 0,
       killedForTimeout: false,
+      retiring: false,
     }));
   }
 
@@ -420,6 +423,10 @@ export class WorkerPool {
       this.backends = { ...this.backends, ...this.startedBackends };
       return;
     }
+    if (msg.t === 'retire') {
+      this.retire(slot, msg.reason);
+      return;
+    }
     if (msg.t === 'ready') {
       slot.ready = true;
       if (slot.restarts > 0) this.options.onRestarted?.(slot.index);
@@ -438,12 +445,33 @@ export class WorkerPool {
     if (!pending) return; // already timed out
     if (reply.ok) pending.resolve(reply.value);
     else pending.reject(new ServeError(reply.error.code as ErrorCode, reply.error.message, reply.error.details));
+    if (slot.retiring && slot.inflight.size === 0) this.replace(slot);
     this.drain();
+  }
+
+  /**
+   * The worker asked to be replaced: no new work goes to it; once what it has in flight is
+   * answered (or timed out, which kills it), it is killed and restarted like after a crash, with
+   * nobody's request in flight. Killed rather than asked to exit: a thread that does not stop also
+   * holds up the process's exit.
+   */
+  private retire(slot: Slot, reason: string): void {
+    if (slot.retiring || slot.child === null) return;
+    slot.retiring = true;
+    slot.ready = false;
+    this.options.log.error({ worker: slot.index, workerPid: slot.child.pid, reason, inFlight: slot.inflight.size }, 'runtime worker asked to be replaced');
+    if (slot.inflight.size === 0) this.replace(slot);
+  }
+
+  private replace(slot: Slot): void {
+    slot.killedForTimeout = true; // not a crash of anyone's request: none is in flight
+    slot.child?.kill('SIGKILL');
   }
 
   private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (slot.child !== child) return;
     slot.ready = false;
+    slot.retiring = false;
     slot.child = null;
     slot.channel = null;
     const pid = child.pid ?? -1;

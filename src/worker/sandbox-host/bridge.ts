@@ -59,6 +59,8 @@ export class ScriptBridge {
   private flow: FlowModel | undefined;
   /** True only while the call's isolate entry runs (synchronous or asynchronous, not its settle path). */
   private inEntry = false;
+  /** Set by the Sandbox: hears of every entry into the isolate the bridge makes (see Sandbox.track). */
+  trackEntry: ((entry: Promise<unknown>) => void) | undefined;
   /** Host calls started and not yet answered, across calls: bounded by MAX_HOST_CALLS_IN_FLIGHT. */
   private inFlight = 0;
 
@@ -210,7 +212,9 @@ export class ScriptBridge {
     const timeout = deadline === undefined ? this.limits.timeoutMs : Math.max(1, Math.ceil(deadline.remainingMs()));
     const undelivered = (err: unknown) => this.log.debug({ err }, 'host call answer not delivered (sandbox gone or timed out)');
     try {
-      ref.apply(undefined, [id, payload.ok, payload.copy], { timeout }).catch(undelivered);
+      const entry = ref.apply(undefined, [id, payload.ok, payload.copy], { timeout });
+      this.trackEntry?.(entry);
+      entry.catch(undelivered);
     } catch (err) {
       undelivered(err);
     }

@@ -55,6 +55,15 @@ export const FLOW_SYNC_MODEL_SHARE = 0.05;
 const ENTRY_WATCHDOG_GRACE_SHARE = 0.25;
 const ENTRY_WATCHDOG_GRACE_MIN_MS = 50;
 
+/**
+ * Disposing an isolate terminates what its thread runs, once. isolated-vm's end-of-entry reading of
+ * an unhandled rejection catches that termination and goes on to read the next property (a Proxy
+ * whose get trap loops gets a second go at `stack`), so its thread can spin on after the dispose,
+ * for good. An entry still unanswered this long after the dispose means that happened: the call
+ * is answered SCRIPT_TIMEOUT without it, and `onStuck` tells the worker to be replaced.
+ */
+export const STUCK_AFTER_MS = 1000;
+
 /** What failures of a flow name: its functions in order, e.g. "prepare() → postprocess()". */
 export function flowLabel(plan: FlowPlan): string {
   const steps = flowSteps(plan);
@@ -113,6 +122,10 @@ export class Sandbox {
   private readonly refs: PreludeRefs;
   private readonly log: Logger;
   private readonly pacer: CallPacer;
+  private readonly onStuck: ((what: string) => void) | undefined;
+  /** Entries into the isolate not yet answered (calls, settles, host answers), and the stuck check. */
+  private entries = 0;
+  private stuckTimer: NodeJS.Timeout | undefined;
   /** The same for every call: made once, not per call on the hot path. */
   private readonly dispatchOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
   private readonly flowOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
@@ -128,6 +141,8 @@ export class Sandbox {
     this.functions = parts.functions;
     this.log = options.log;
     this.pacer = options.pacer ?? new CallPacer();
+    this.onStuck = options.onStuck;
+    this.bridge.trackEntry = (entry) => void this.track(entry);
     this.marker = truncationMarker(options.limits);
     this.dispatchOptions = { arguments: { copy: true }, result: { copy: true }, timeout: options.limits.timeoutMs };
     const flowTimeout = Math.ceil(options.limits.timeoutMs * (1 + FLOW_WATCHDOG_EXTRA_SHARE));
@@ -292,16 +307,23 @@ export class Sandbox {
     let raw: unknown;
     this.bridge.entry(true);
     const entryTimeoutMs = (model === undefined ? this.dispatchOptions : this.flowOptions).timeout;
-    const watchdog = setTimeout(() => {
-      this.ending = 'timeout';
-      this.end('timeout'); // the entry's promise rejects: the isolate is gone
-    }, entryTimeoutMs + Math.max(ENTRY_WATCHDOG_GRACE_MIN_MS, this.limits.timeoutMs * ENTRY_WATCHDOG_GRACE_SHARE));
+    let timer: NodeJS.Timeout | undefined;
+    // Should the disposed isolate's thread not come back, the call ends without it (STUCK_AFTER_MS).
+    const abandoned = new Promise<never>((_, reject) => {
+      const watchdog = setTimeout(() => {
+        this.ending = 'timeout';
+        this.end('timeout'); // the entry's promise rejects: the isolate is gone
+        timer = setTimeout(() => reject(new Error('Script execution timed out.')), STUCK_AFTER_MS);
+      }, entryTimeoutMs + Math.max(ENTRY_WATCHDOG_GRACE_MIN_MS, this.limits.timeoutMs * ENTRY_WATCHDOG_GRACE_SHARE));
+      timer = watchdog;
+    });
+    abandoned.catch(() => undefined);
     try {
-      raw = await (apply('async') as Promise<unknown>);
+      raw = await Promise.race([this.track(apply('async') as Promise<unknown>), abandoned]);
     } catch (err) {
       throw await this.asyncFailure(err, label(), budget, output);
     } finally {
-      clearTimeout(watchdog);
+      clearTimeout(timer);
       this.bridge.entry(false);
     }
     const envelope = readEnvelope(raw, model !== undefined);
@@ -337,6 +359,25 @@ export class Sandbox {
     if (this.isolate.isDisposed) return;
     this.ending = ending;
     this.isolate.dispose();
+    if (this.entries > 0) {
+      this.stuckTimer = setTimeout(() => {
+        this.log.error({ entries: this.entries }, 'a disposed sandbox isolate did not stop; its thread stays busy');
+        this.onStuck?.(`an isolate of this worker kept running after it was disposed (${this.ending})`);
+      }, STUCK_AFTER_MS);
+      this.stuckTimer.unref();
+    }
+  }
+
+  /** Counts an entry into the isolate until it is answered (see STUCK_AFTER_MS). */
+  private track<T>(entry: Promise<T>): Promise<T> {
+    this.entries++;
+    const answered = () => {
+      if (--this.entries > 0 || this.stuckTimer === undefined) return;
+      clearTimeout(this.stuckTimer);
+      this.stuckTimer = undefined;
+    };
+    entry.then(answered, answered);
+    return entry;
   }
 
   /** As syncFailure, for the asynchronous entry: the isolate answers the drain asynchronously too. */
@@ -372,7 +413,7 @@ export class Sandbox {
     return new Promise<Envelope>((resolve, reject) => {
       let done = false;
       const timeout = Math.max(1, Math.ceil(deadline.remainingMs()));
-      this.refs.settle.apply(undefined, [], { result: { copy: true, promise: true }, timeout }).then(
+      this.track(this.refs.settle.apply(undefined, [], { result: { copy: true, promise: true }, timeout })).then(
         (raw) => {
           if (done) return;
           done = true;

@@ -102,6 +102,12 @@ export interface SandboxOptions {
    * its one pacer to every isolate it builds; by default each Sandbox gets its own, adaptive.
    */
   readonly pacer?: CallPacer;
+  /**
+   * Called when a disposed isolate's thread does not come back: isolated-vm could not stop what it
+   * runs (see STUCK_AFTER_MS in sandbox.ts). The thread stays busy until the process ends, so the
+   * worker should stop taking work and be replaced.
+   */
+  readonly onStuck?: (what: string) => void;
 }
 
 /** Heap figures of one isolate, bytes. */

@@ -74,6 +74,8 @@ export class ScriptHost {
     private readonly log: Logger,
     /** config sandbox.entries: every call asynchronous, or the pacer's adaptive choice (trusted scripts only). */
     private readonly entries: 'async' | 'adaptive' = 'async',
+    /** Hears of an isolate whose thread did not stop when disposed (SandboxOptions.onStuck). */
+    private readonly onStuck?: (what: string) => void,
   ) {}
 
   /** The revision's sandboxes when they are built, without waiting a promise turn; else undefined. */
@@ -144,7 +146,7 @@ export class ScriptHost {
     try {
       for (let i = 0; i < Math.max(1, ref.replicas); i++) {
         const pacer = new CallPacer({ mode: this.entries });
-        replicas.push(await SandboxReplica.create({ script: ref.text, limits: ref.limits, model: info, bridge, pacer, log: this.log.child({ owner: ref.owner, replica: i }) }));
+        replicas.push(await SandboxReplica.create({ script: ref.text, limits: ref.limits, model: info, bridge, pacer, onStuck: this.onStuck, log: this.log.child({ owner: ref.owner, replica: i }) }));
       }
     } catch (err) {
       for (const r of replicas) r.dispose();

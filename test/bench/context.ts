@@ -1,10 +1,6 @@
 /**
  * What the scenarios that need more than one load row get from the runner (run.ts), and what they
  * give back: a section of docs/benchmarks.md with its own table and goal lines.
- *
- * The big-request scenario (test/bench/big-request.ts, written apart) plugs in the same way:
- *   export async function bigRequestScenario(ctx: BenchContext): Promise<BenchSection>
- * (a bare markdown string is accepted as the section's body too; see run.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -57,8 +57,12 @@ export async function publishIris(client: InferboxClient) {
   irisPublished = true;
 }
 
+/**
+ * Two replicas: every serving worker of the bench's two serves each scenario, as every worker served
+ * every deployment before replicas meant workers (#14), so the rows stay comparable with older runs.
+ */
 async function deploy(client: InferboxClient, name: string, model: string, script?: string) {
-  const dep = await client.createDeployment({ deployment_name: name, model_name: model, ...(script ? { script } : {}) });
+  const dep = await client.createDeployment({ deployment_name: name, model_name: model, replicas: 2, ...(script ? { script } : {}) });
   return dep.access_token;
 }
 

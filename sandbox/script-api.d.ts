@@ -63,11 +63,33 @@ interface InferboxModelInfo {
 /** `{ inputName: nested numbers | { data, shape } }`; values are copied to the host. */
 type InferboxFeeds = Readonly<Record<string, InferboxNested | readonly InferboxNested[] | InferboxTensor>>;
 
+/**
+ * What `model.run` and `file.image` reject with: an `Error` carrying the server's error code and,
+ * for codes that have them, the same `details` a request without a script gets in its error body.
+ * Uncaught, the request fails with that code and those details. The server keeps its own copy:
+ * changing `code` or `details` before rethrowing does not change the answer, and an error the script
+ * builds itself (even with `code` and `details` set) fails the request as SCRIPT_FAILED.
+ * @example
+ * try { await model.run({ float_input: [1, 2, 3] }); }
+ * catch (e) { const { code, details } = e as InferboxHostError; } // "INPUT_SHAPE_MISMATCH", { input: "float_input", expected: [1, 4], got: [3] }
+ */
+interface InferboxHostError extends Error {
+  /** The server's error code, e.g. "INPUT_SHAPE_MISMATCH", "INPUT_IMAGE_INVALID", "SCRIPT_FAILED". */
+  code: string;
+  /**
+   * What the code's entry in docs/errors.md lists: `{ input }` (plus `expected` and `got` for a
+   * plain shape mismatch) for INPUT_* errors of the model, `{ field }` for INPUT_IMAGE_* errors.
+   * Absent when the error has none, or when its JSON is over 4 KB. A copy: the script may change it.
+   */
+  details?: Record<string, unknown>;
+}
+
 interface InferboxModel extends InferboxModelInfo {
   /**
    * Runs the model once on the host. Resolves to `{ outputName: nested arrays }`. Rejects with an
-   * `Error` whose `code` is the server's error code (e.g. "INPUT_SHAPE_MISMATCH"); if the script does
-   * not catch it, the request fails with that same code.
+   * InferboxHostError: `code` is the server's error code (e.g. "INPUT_SHAPE_MISMATCH"), `details`
+   * its details (e.g. `{ input, expected, got }`); if the script does not catch it, the request fails
+   * with that same code and details.
    * @example const out = await model.run({ dense_1_input: [[5.7, 4.4, 1.5, 0.4]] });
    */
   run(feeds: InferboxFeeds): Promise<Record<string, unknown>>;
@@ -162,7 +184,8 @@ interface InferboxFile {
    * Decoding time does not count against the call's time limit. A sandbox decodes two images at a
    * time; further image() calls wait their turn (so `Promise.all` over many files is fine).
    *
-   * Rejects with an `Error` whose `code` says why; uncaught, the request fails with that code:
+   * Rejects with an InferboxHostError whose `code` says why (`details`: `{ field }` for the
+   * INPUT_IMAGE_* codes); uncaught, the request fails with that code and details:
    * - "INPUT_IMAGE_INVALID" (422): not an image that can be read (corrupt, text, unknown format);
    * - "INPUT_IMAGE_TOO_LARGE" (422): more pixels than the server's limits.maxImagePixels, or a
    *   decoded tensor over half the sandbox memory limit (ask for a smaller width/height or uint8);

@@ -22,7 +22,8 @@ export type PreludeEnvelope =
   | { kind: 'pending' }
   | { kind: 'missing'; logs: PreludeLogs | null }
   | { kind: 'rejected'; message: string; logs: PreludeLogs | null }
-  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: PreludeLogs | null };
+  /** `code` and `details` (the host's JSON text) only for errors the host made: see errors.ts. */
+  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; details?: string | null; logs: PreludeLogs | null };
 /**
  * The model step's answer: one row per record (postprocess's argument, the outputs in order; or the
  * record itself when there is no postprocess), the output names postprocess's arrays zip with, and
@@ -48,8 +49,15 @@ export interface PreludeApi {
   drain(): PreludeLogs | null;
   /** Runs the user's script (already syntax-checked on the host) and finds its top-level functions. */
   load(source: string, candidates: string[], linesLeft: number, bytesLeft: number): PreludeEnvelope;
-  /** Settles host call `id` (model.run or image); payload is its answer, or `{ code, message }`. */
+  /** Settles host call `id` (model.run or image); payload is its answer, or a HostFailure. */
   resolveHost(id: number, ok: boolean, payload: unknown): void;
+}
+
+/** A failed host call: the server's code and message, and its details as JSON text when it has some. */
+export interface HostFailure {
+  code: string;
+  message: string;
+  details?: string;
 }
 
 /** The host's Callbacks, handed to setup once; host-calls.ts keeps them where no global leads. */
@@ -58,7 +66,7 @@ export type StartImage = (id: number, bytes: Uint8Array, options: unknown, field
 /**
  * The flow's model step while the host is inside the flow call. `prepared` is the args as JSON
  * text when they are plain JSON, else as data. Answers FlowRows (as JSON text when they are plain
- * JSON), null to run the step asynchronously instead (through startInfer), or `{ code, message }`.
+ * JSON), null to run the step asynchronously instead (through startInfer), or a HostFailure.
  */
 export type InferSync = (prepared: unknown) => unknown;
 export type StartInfer = (id: number, prepared: unknown) => void;

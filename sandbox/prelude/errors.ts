@@ -9,25 +9,39 @@ import type { PreludeEnvelope } from './api.js';
 import { scriptFrames, takeLogs } from './console.js';
 import { inspectValue } from './format.js';
 import {
-  ErrorCtor, isObjectLike, ObjectDefineProperty, StringCtor, StringSlice, WeakMapGet, WeakMapSet, WeakSetAdd, WeakSetHas,
+  ErrorCtor, isObjectLike, JSONParse, ObjectDefineProperty, StringCtor, StringSlice, WeakMapGet, WeakMapSet, WeakSetAdd, WeakSetHas,
 } from './intrinsics.js';
 
 /** Errors thrown by fail(): the script's deliberate refusal, answered as 'rejected' with no stack. */
 const rejections = new WeakSet<object>();
 /** Errors of failed host calls (model.run, image): their server code, kept where the script cannot change it. */
 const bridgeCodes = new WeakMap<object, string>();
+/** Their details as the host gave them (JSON text), kept the same way: the script's copy is `err.details`. */
+const bridgeDetails = new WeakMap<object, string>();
 /** Failures of the flow's own steps (not of a script function): the host's code, no stack report. */
 const flowFailures = new WeakSet<object>();
 
-/** A failed host call as the script sees it: an Error with the server's code, which it may catch. */
-export function bridgeError(code: string, message: string): Error {
+/**
+ * A failed host call as the script sees it: an Error with the server's code, and its details (e.g.
+ * `{ input, expected, got }`) when the host gave some as JSON text; the script may catch it.
+ */
+export function bridgeError(code: string, message: string, details?: unknown): Error {
   const error = new ErrorCtor(message);
   ObjectDefineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true });
   WeakMapSet(bridgeCodes, error, code);
+  if (typeof details === 'string') {
+    try {
+      // The script's own copy, which it may change; the host's text is what travels back.
+      ObjectDefineProperty(error, 'details', { value: JSONParse(details), writable: true, configurable: true, enumerable: true });
+      WeakMapSet(bridgeDetails, error, details);
+    } catch {
+      // not JSON: the error goes without details
+    }
+  }
   return error;
 }
-export function flowFailure(code: string, message: string): Error {
-  const error = bridgeError(code, message);
+export function flowFailure(code: string, message: string, details?: unknown): Error {
+  const error = bridgeError(code, message, details);
   WeakSetAdd(flowFailures, error);
   return error;
 }
@@ -54,8 +68,12 @@ export function failure(e: unknown): PreludeEnvelope {
   let message = 'the script threw a value that could not be described';
   let frames = '';
   let code: string | null = null;
+  let details: string | null = null;
   try {
-    if (isObjectLike(e)) code = WeakMapGet(bridgeCodes, e) ?? null;
+    if (isObjectLike(e)) {
+      code = WeakMapGet(bridgeCodes, e) ?? null;
+      details = WeakMapGet(bridgeDetails, e) ?? null;
+    }
     if (e instanceof ErrorCtor) {
       name = cap(StringCtor(e.name), 200);
       message = cap(StringCtor(e.message), 4000);
@@ -68,6 +86,6 @@ export function failure(e: unknown): PreludeEnvelope {
     // keep the generic description
   }
   const report = frames === '' ? `${name}: ${message}` : `${name}: ${message}\n${frames}`;
-  return { kind: 'threw', name, message, report: isObjectLike(e) && WeakSetHas(flowFailures, e) ? '' : report, code, logs: takeLogs() };
+  return { kind: 'threw', name, message, report: isObjectLike(e) && WeakSetHas(flowFailures, e) ? '' : report, code, details, logs: takeLogs() };
 }
 

@@ -7,7 +7,7 @@
  */
 // The hook names come from the one list (plain frozen strings: see src/model/hook-names.ts).
 import { HOOK } from '../../src/model/hook-names.js';
-import type { FlowRows } from './api.js';
+import type { FlowRows, HostFailure } from './api.js';
 import { copyOut, copyWasJson } from './copy-out.js';
 import { flowFailure } from './errors.js';
 import { wrapFiles } from './files.js';
@@ -48,8 +48,8 @@ function runModel(fnName: string, prepared: unknown): unknown {
   const payload = copyWasJson() ? JSONStringify(copy) : copy;
   const answer = inferNow(payload);
   if (answer === null) return inferLater(payload);
-  const rows = (typeof answer === 'string' ? JSONParse(answer) : answer) as FlowRows | { code: string; message: string };
-  if ('code' in rows) throw flowFailure(rows.code, rows.message);
+  const rows = (typeof answer === 'string' ? JSONParse(answer) : answer) as FlowRows | HostFailure;
+  if ('code' in rows) throw flowFailure(rows.code, rows.message, rows.details);
   return rows;
 }
 /** postprocess's answer as a result record: an array zips with the output names, an object is kept. */

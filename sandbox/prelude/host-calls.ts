@@ -5,7 +5,7 @@
  * resolveHost, the one Reference into this module the host holds. Image decodes are also
  * throttled here, in the isolate, rather than queued on the host.
  */
-import type { InferSync, StartImage, StartInfer, StartRun } from './api.js';
+import type { HostFailure, InferSync, StartImage, StartInfer, StartRun } from './api.js';
 import { bridgeError, flowFailure } from './errors.js';
 import { MapCtor, MapDelete, MapGet, MapSet, newList, PromiseCtor, push } from './intrinsics.js';
 
@@ -93,7 +93,7 @@ export function inferLater(payload: unknown): Promise<unknown> {
   return hostCall('flow', (id) => startInfer(id, payload));
 }
 
-/** Settles host call `id`; payload is its answer, or `{ code, message }`. */
+/** Settles host call `id`; payload is its answer, or a HostFailure. */
 export function resolveHost(id: number, ok: boolean, payload: unknown): void {
   // Never throws: an exception leaving here would be read by isolated-vm outside any time limit.
   try {
@@ -104,8 +104,8 @@ export function resolveHost(id: number, ok: boolean, payload: unknown): void {
     if (ok) {
       call.resolve(payload);
     } else {
-      const { code, message } = payload as { code: string; message: string };
-      call.reject(call.kind === 'flow' ? flowFailure(code, message) : bridgeError(code, message));
+      const { code, message, details } = payload as HostFailure;
+      call.reject(call.kind === 'flow' ? flowFailure(code, message, details) : bridgeError(code, message, details));
     }
     if (call.kind === 'image') {
       imagesInFlight--;

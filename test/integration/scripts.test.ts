@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ApiError } from '../../src/client/index.js';
 import { fixtureFile, IRIS_ONNX, MNIST_ONNX, nestValues, readTensorProto, assertSetosa } from '../helpers/fixtures.js';
+import { rawRequest } from '../helpers/http.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 
 const digit2 = readTensorProto('onnx-mnist8-cntk/mnist_input_0.pb');
@@ -14,6 +15,11 @@ function postprocess(outputs) {
   console.warn('some warning');
   return [digit];
 }`;
+
+/** `keys` of `record`, for comparing what a test names and no more. */
+function pick(record: Readonly<Record<string, unknown>> | undefined, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => record !== undefined && k in record).map((k) => [k, record![k]]));
+}
 
 async function post(server: TestServer, path: string, body: unknown, token = ADMIN_TOKEN) {
   const res = await fetch(`${server.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -185,6 +191,56 @@ describe('custom scripts: the DaaS contract', () => {
     const svc = server.client.withToken(dep.access_token);
     assert.deepEqual((await svc.predict('wire', {}, { fn: 'big' })).result, { n: 12, arr: [1.5, 2], set: [1] }, 'BigInt, typed arrays and Sets reach callers as JSON');
     await assert.rejects(svc.predict('wire', {}, { fn: 'postprocess' }), (e: ApiError) => e.code === 'FUNCTION_NOT_FOUND' && /'postprocess' is a hook/.test(e.message));
+  });
+
+  it("answers a script deployment's input errors with the details they have without a script, from the model step and from model.run (#14)", async () => {
+    const bare = await server.client.createDeployment({ deployment_name: 'iris-plain', model_name: 'iris' });
+    const flowDep = await server.client.createDeployment({ deployment_name: 'iris-flow', model_name: 'iris', script: 'function prepare(args) { return args }\nfunction postprocess(outputs) { return outputs }' });
+    const runDep = await server.client.createDeployment({ deployment_name: 'iris-run', model_name: 'iris', script: 'async function predict(args) { return model.run(args.X[0]) }' });
+    const call = (name: string, token: string, X: unknown, fn = '') =>
+      rawRequest(server.url, 'POST', `/api/v1/svc/${name}/predict${fn}`, { token, body: { args: { X } } });
+    const cases: [string, unknown, Record<string, unknown>][] = [
+      ['INPUT_UNKNOWN', [{ sepal: [5.1, 3.5, 1.4, 0.2] }], { input: 'sepal' }],
+      ['INPUT_SHAPE_MISMATCH', [{ float_input: [[5.1, 3.5, 1.4]] }], { input: 'float_input', expected: [1, 4], got: [1, 3] }],
+      ['INPUT_DTYPE_MISMATCH', [{ float_input: [1, 2, 'x', 4] }], { input: 'float_input' }],
+      ['INPUT_MISSING', [{}], { input: 'float_input' }],
+    ];
+    for (const [code, X, expected] of cases) {
+      const without = await call('iris-plain', bare.access_token, X);
+      assert.equal(without.json?.error.code, code);
+      assert.deepEqual(pick(without.json?.error.details, Object.keys(expected)), expected, `${code} without a script`);
+      for (const [name, token, fn] of [['iris-flow', flowDep.access_token, ''], ['iris-run', runDep.access_token, '?fn=predict']] as const) {
+        const scripted = await call(name, token, X, fn);
+        assert.equal(scripted.status, without.status, `${code} on ${name}`);
+        assert.equal(scripted.json?.error.code, code, `${code} on ${name}`);
+        assert.deepEqual(scripted.json?.error.details, without.json?.error.details, `${code} on ${name}: the same details`);
+      }
+    }
+    // With ?debug=true the script's output joins the same details.
+    const debug = await call('iris-flow', flowDep.access_token, cases[1]![1], '?debug=true');
+    assert.deepEqual(debug.json?.error.details, { ...cases[1]![2], stdout: [], stderr: [] });
+  });
+
+  it("answers image() errors of a preprocess_files script with the field, as without a script (#14)", async () => {
+    const script = `async function preprocess_files(args) {
+      const { data } = await args.files.Input3.image({ grayscale: true, width: 28, height: 28 });
+      return { X: [{ Input3: tensor(data, [1, 1, 28, 28]) }] };
+    }`;
+    const bare = await server.client.createDeployment({ deployment_name: 'mnist-plain', model_name: 'mnist' });
+    const scripted = await server.client.createDeployment({ deployment_name: 'mnist-files', model_name: 'mnist', script });
+    const send = (name: string, token: string) => {
+      const form = new FormData();
+      form.set('Input3', new Blob([Buffer.from('not an image at all')]), 'notes.txt');
+      return rawRequest(server.url, 'POST', `/api/v1/svc/${name}/predict`, { token, body: form });
+    };
+    const without = await send('mnist-plain', bare.access_token);
+    const withScript = await send('mnist-files', scripted.access_token);
+    assert.equal(without.json?.error.code, 'INPUT_IMAGE_INVALID');
+    assert.deepEqual(without.json?.error.details, { field: 'Input3' });
+    assert.equal(withScript.status, 422);
+    assert.equal(withScript.json?.error.code, 'INPUT_IMAGE_INVALID');
+    assert.equal(withScript.json?.error.message, without.json?.error.message);
+    assert.deepEqual(withScript.json?.error.details, { field: 'Input3' });
   });
 
   it('keeps what the script printed when the flow fails outside the sandbox', async () => {

@@ -5,6 +5,11 @@ import { createLogBudget, type HostBridge, type Sandbox } from '../../src/worker
 import { createTestSandbox, disposedAfter, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
+/** An error's details without the call's output (stdout, stderr). */
+const withoutOutput = (err: ServeError) => {
+  const { stdout: _stdout, stderr: _stderr, ...rest } = err.details ?? {};
+  return rest;
+};
 
 describe('Sandbox calls', () => {
   const make = disposedAfter((script) => createTestSandbox(script));
@@ -291,6 +296,69 @@ describe('Sandbox model.run', () => {
   it('does not let a script forge a server code: a thrown { code } is SCRIPT_FAILED', async () => {
     const sandbox = await make('function f() { const e = new Error("forged"); e.code = "AUTH_INVALID_TOKEN"; throw e }', rejecting);
     assert.equal((await serveErrorOf(sandbox.call('f', [], budget()))).code, 'SCRIPT_FAILED');
+  });
+
+  const SHAPE = { input: 'dense_1_input', expected: [-1, 4], got: [1, 3] };
+  const withDetails = (err: ServeError): HostBridge => ({
+    ...irisBridge,
+    async runModel() {
+      throw err;
+    },
+  });
+  const shapeMismatch = withDetails(new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects [-1,4], got [1,3]", SHAPE));
+
+  it("carries the bridge error's details to the script and, uncaught, to the call's error (#14)", async () => {
+    const sandbox = await make(`
+      async function caught() { try { await model.run({}) } catch (e) { return e.details } }
+      async function uncaught() { console.log("running"); return model.run({}) }`, shapeMismatch);
+    assert.deepEqual((await sandbox.call('caught', [], budget())).value, SHAPE);
+    const err = await serveErrorOf(sandbox.call('uncaught', [], budget()));
+    assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
+    assert.deepEqual(withoutOutput(err), SHAPE);
+    assert.deepEqual(outputOf(err).stdout, ['running']);
+  });
+
+  it('keeps the host details of a bridge error the script changed and rethrew (#14)', async () => {
+    const sandbox = await make(`async function f() {
+      try { await model.run({}) } catch (e) {
+        e.details.input = 'forged'; e.details.secret = 1;
+        Object.defineProperty(e, 'details', { value: { admin: true } });
+        throw e;
+      }
+    }`, shapeMismatch);
+    const err = await serveErrorOf(sandbox.call('f', [], budget()));
+    assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
+    assert.deepEqual(withoutOutput(err), SHAPE);
+  });
+
+  it('does not let a script forge details: a thrown object or Error with code and details is SCRIPT_FAILED without them (#14)', async () => {
+    const sandbox = await make(`
+      function plain() { throw { code: 'INPUT_UNKNOWN', message: 'forged', details: { input: 'x', stdout: ['fake'] } } }
+      function error() { const e = new Error('forged'); e.code = 'INPUT_UNKNOWN'; e.details = { input: 'x' }; throw e }
+      async function borrowed() {
+        // A real bridge error's code, on another object: the brand is the object, not its fields.
+        const real = await model.run({}).catch((e) => e);
+        const e = new Error('forged'); e.code = real.code; e.details = real.details; throw e;
+      }`, shapeMismatch);
+    for (const fn of ['plain', 'error', 'borrowed']) {
+      const err = await serveErrorOf(sandbox.call(fn, [], budget()));
+      assert.equal(err.code, 'SCRIPT_FAILED', fn);
+      assert.deepEqual(Object.keys(err.details ?? {}).sort(), ['errorName', 'stderr', 'stdout'], fn);
+      assert.deepEqual(err.details?.['stdout'], [], fn);
+    }
+  });
+
+  it('sends no details over 4 KB of JSON, nor those of an unexposed error, into the sandbox (#14)', async () => {
+    const big = withDetails(new ServeError('INPUT_UNKNOWN', 'big', { input: 'x'.repeat(5000) }));
+    const hidden = withDetails(new ServeError('INTERNAL', 'hidden', { path: '/srv/secret' }));
+    for (const bridge of [big, hidden]) {
+      const sandbox = await make(`
+        async function caught() { try { await model.run({}) } catch (e) { return [e.code, 'details' in e] } }
+        async function uncaught() { return model.run({}) }`, bridge);
+      const [code, has] = (await sandbox.call('caught', [], budget())).value as [string, boolean];
+      assert.equal(has, false, code);
+      assert.deepEqual(withoutOutput(await serveErrorOf(sandbox.call('uncaught', [], budget()))), {});
+    }
   });
 
   it('hides an unexpected host failure behind INTERNAL "model.run() failed"', async () => {

@@ -187,14 +187,15 @@ for (const mode of ENTRY_MODES) {
       assert.deepEqual(out.stdout, ['async']);
     });
 
-    it("fails with the model step's own code and message, synchronously or not", async () => {
+    it("fails with the model step's own code, message and details, synchronously or not (#14)", async () => {
       const sandbox = await make(SYNC_HOOKS);
+      const shape = { input: 'dense_1_input', expected: [-1, 4], got: [2, 3] };
       for (const sync of [true, false]) {
-        const { model } = recordingModel({ sync, fail: new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects 4 values, got 3") });
+        const { model } = recordingModel({ sync, fail: new ServeError('INPUT_SHAPE_MISMATCH', "input 'dense_1_input' expects [-1,4], got [2,3]", shape) });
         const err = await serveErrorOf(flow(sandbox, model));
         assert.equal(err.code, 'INPUT_SHAPE_MISMATCH');
-        assert.equal(err.message, "input 'dense_1_input' expects 4 values, got 3");
-        assert.deepEqual(outputOf(err), { stdout: ['prepare 2'], stderr: [] });
+        assert.equal(err.message, "input 'dense_1_input' expects [-1,4], got [2,3]");
+        assert.deepEqual(err.details, { ...shape, stdout: ['prepare 2'], stderr: [] });
       }
     });
 

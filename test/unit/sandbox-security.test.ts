@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ivm from 'isolated-vm';
 import { ServeError } from '../../src/errors.js';
+import { detailsFromSandbox, MAX_DETAILS_JSON_BYTES } from '../../src/worker/sandbox-host/error-details.js';
 import { createLogBudget } from '../../src/worker/sandbox-host/index.js';
 import { createTestSandbox, disposedAfter, irisBridge, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
@@ -172,5 +173,24 @@ describe('Sandbox boundary', () => {
     assert.equal((await sandbox.call('start', [], budget())).value, 'started');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal((await sandbox.call('probe', [], budget())).value, 'SCRIPT_FAILED: model.run() can only be used while a script function is running');
+  });
+});
+
+describe('error details read back from the sandbox (#14)', () => {
+  it('accepts only JSON text of an object within MAX_DETAILS_JSON_BYTES', () => {
+    assert.deepEqual(detailsFromSandbox('{"input":"x","got":[1,3]}'), { input: 'x', got: [1, 3] });
+    const atLimit = `{"k":"${'a'.repeat(MAX_DETAILS_JSON_BYTES - 8)}"}`;
+    assert.equal(Buffer.byteLength(atLimit), MAX_DETAILS_JSON_BYTES);
+    assert.notEqual(detailsFromSandbox(atLimit), null);
+    const overInUtf8 = `{"k":"${'é'.repeat(MAX_DETAILS_JSON_BYTES / 2)}"}`;
+    for (const raw of [{ input: 'x' }, `{"k":"${'a'.repeat(MAX_DETAILS_JSON_BYTES)}"}`, overInUtf8, '{"input":', '[1,2]', '"text"', 'null', '7', undefined]) {
+      assert.equal(detailsFromSandbox(raw), null, String(raw).slice(0, 40));
+    }
+  });
+
+  it('keeps a "__proto__" key an own key, touching no prototype', () => {
+    const details = detailsFromSandbox('{"__proto__":{"polluted":true}}')!;
+    assert.ok(Object.hasOwn(details, '__proto__'));
+    assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
   });
 });

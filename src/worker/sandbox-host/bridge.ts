@@ -12,15 +12,20 @@ import ivm from 'isolated-vm';
 import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Deadline } from './deadline.js';
+import { detailsForSandbox } from './error-details.js';
 import { isPlainJson } from './plain-json.js';
 import type { FlowModel, HostBridge, SandboxLimits } from './types.js';
 
 type ResolveHost = (id: number, ok: boolean, payload: ivm.Copy<unknown>) => void;
 
-/** What a failed host call hands the script: the server's code and message. */
+/**
+ * What a failed host call hands the script: the server's code and message, and its details as JSON
+ * text when it has some (see error-details.ts).
+ */
 interface BridgeFailure {
   readonly code: string;
   readonly message: string;
+  readonly details?: string;
 }
 
 /** An answer for the script, and the host buffer it may take over instead of copying. */
@@ -104,7 +109,7 @@ export class ScriptBridge {
 
   /**
    * The flow's model step inside the entry: its FlowRows as JSON text (as data when they
-   * are not plain JSON, e.g. NaN), null to have the prelude run it asynchronously, or `{ code, message }`.
+   * are not plain JSON, e.g. NaN), null to have the prelude run it asynchronously, or a BridgeFailure.
    * Text, because at low load the entry runs with cold caches, and JSON.parse/stringify (builtins the
    * host uses too) then cost less than isolated-vm's structured copy: 4 µs less per request, measured.
    */
@@ -221,7 +226,10 @@ export class ScriptBridge {
   }
 
   private toFailure(err: unknown, what: string): BridgeFailure {
-    if (err instanceof ServeError) return { code: err.code, message: err.message };
+    if (err instanceof ServeError) {
+      const details = detailsForSandbox(err);
+      return details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details };
+    }
     this.log.error({ err }, `${what} failed in the host`);
     return { code: 'INTERNAL', message: `${what} failed` };
   }

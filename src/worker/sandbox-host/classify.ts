@@ -19,7 +19,7 @@ export type Ending = 'none' | 'timeout' | 'disposed' | 'memory';
 export type EnvelopeFailure =
   | { kind: 'missing' }
   | { kind: 'rejected'; message: string }
-  | { kind: 'threw'; name: string; message: string; code: string | null };
+  | { kind: 'threw'; name: string; message: string; code: string | null; details: Readonly<Record<string, unknown>> | null };
 
 export function messageOf(err: unknown): string {
   if (err instanceof Error && typeof err.message === 'string') return err.message;
@@ -82,8 +82,9 @@ export function classifyEnvelope(failure: EnvelopeFailure, what: string, output:
     case 'rejected':
       return new ServeError('SCRIPT_REJECTED', failure.message, details);
     case 'threw':
-      // Only errors made by the bridge carry a code (the prelude brands them); keep the host's code.
-      if (failure.code !== null && isErrorCode(failure.code)) return new ServeError(failure.code, failure.message, details);
+      // Only errors made by the bridge carry a code (the prelude brands them); keep the host's code,
+      // and its details (as without a script); the call's own output wins over a key of theirs.
+      if (failure.code !== null && isErrorCode(failure.code)) return new ServeError(failure.code, failure.message, { ...failure.details, ...details });
       return new ServeError('SCRIPT_FAILED', failure.message, { ...details, errorName: failure.name });
   }
 }

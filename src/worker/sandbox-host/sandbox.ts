@@ -5,6 +5,7 @@ import { flowSteps } from '../../model/index.js';
 import { ScriptBridge } from './bridge.js';
 import { asInitFailure, classifyEnvelope, classifyIsolateFailure, isAllocationFailure, messageOf, type CallOutput, type Ending } from './classify.js';
 import { Deadline } from './deadline.js';
+import { detailsFromSandbox } from './error-details.js';
 import { withOwnFileBytes } from './files.js';
 import { createScriptIsolate, DRAIN_GRACE_MS, drainLogs, type PreludeRefs } from './isolate.js';
 import { admitLogs, NO_LOGS, readLogs, truncationMarker, type IsolateLogs } from './logs.js';
@@ -29,7 +30,8 @@ type Envelope =
   | { kind: 'pending' }
   | { kind: 'missing'; logs: IsolateLogs }
   | { kind: 'rejected'; message: string; logs: IsolateLogs }
-  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; logs: IsolateLogs }
+  /** `details`: a host call's details the prelude kept for its error (see error-details.ts), read as untrusted. */
+  | { kind: 'threw'; name: string; message: string; report: string; code: string | null; details: Record<string, unknown> | null; logs: IsolateLogs }
   /** Not an envelope the prelude makes: the call's answer cannot be trusted (see readEnvelope). */
   | { kind: 'unreadable'; logs: IsolateLogs };
 
@@ -100,7 +102,8 @@ function readEnvelope(raw: unknown, keepText = false): Envelope {
       const code = typeof e['code'] === 'string' ? e['code'] : null;
       const message = text(e['message'], 'the script failed');
       const report = text(e['report']).slice(0, MAX_REPORT_CHARS);
-      return { kind: 'threw', name: text(e['name'], 'Error'), message, report, code, logs: readLogs(e['logs']) };
+      const details = code === null ? null : detailsFromSandbox(e['details']);
+      return { kind: 'threw', name: text(e['name'], 'Error'), message, report, code, details, logs: readLogs(e['logs']) };
     }
   }
 }

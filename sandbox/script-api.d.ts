@@ -89,7 +89,8 @@ interface InferboxModel extends InferboxModelInfo {
    * Runs the model once on the host. Resolves to `{ outputName: nested arrays }`. Rejects with an
    * InferboxHostError: `code` is the server's error code (e.g. "INPUT_SHAPE_MISMATCH"), `details`
    * its details (e.g. `{ input, expected, got }`); if the script does not catch it, the request fails
-   * with that same code and details.
+   * with that same code and details. At most 64 calls may be in flight at once: the 65th throws
+   * (code "SCRIPT_FAILED") before it starts; pass several records to one call instead.
    * @example const out = await model.run({ dense_1_input: [[5.7, 4.4, 1.5, 0.4]] });
    */
   run(feeds: InferboxFeeds): Promise<Record<string, unknown>>;

@@ -69,9 +69,12 @@ export function decodeOnHost(bytes: Uint8Array, options: unknown, field: string,
   return hostCall('image', (id) => startImage(id, bytes, options, field, name)) as Promise<InferboxImage>;
 }
 /**
- * model.run calls started and not yet answered. Past this many, model.run rejects here, in the
- * isolate: a script that fires thousands without awaiting (or a Promise.all over a huge batch)
- * costs the host nothing. The host holds the same bound (MAX_HOST_CALLS_IN_FLIGHT in bridge.ts).
+ * model.run calls started and not yet answered. Past this many, model.run throws here, in the
+ * isolate, at once: a script that fires thousands without awaiting (or a Promise.all over a huge
+ * batch) costs the host nothing, and its loop stops at the first refusal. A throw rather than a
+ * rejected promise: 50,000 rejections (an Error and a promise each, then reported unhandled) kept
+ * the isolate's thread busy for hundreds of milliseconds (bench: noisy neighbour, flooding). The
+ * host holds the same bound (MAX_HOST_CALLS_IN_FLIGHT in bridge.ts).
  */
 const MAX_RUNS_IN_FLIGHT = 64;
 let runsInFlight = 0;
@@ -79,7 +82,7 @@ let runsInFlight = 0;
 export function runOnHost(feeds: InferboxFeeds): Promise<Record<string, unknown>> {
   if (runsInFlight >= MAX_RUNS_IN_FLIGHT) {
     const message = `model.run(): ${MAX_RUNS_IN_FLIGHT} calls are already in flight in this sandbox; await them before starting more (or pass several records to one model.run)`;
-    return new PromiseCtor((_, reject) => reject(bridgeError('SCRIPT_FAILED', message)));
+    throw bridgeError('SCRIPT_FAILED', message);
   }
   runsInFlight++;
   return hostCall('run', (id) => startRun(id, feeds)) as Promise<Record<string, unknown>>;

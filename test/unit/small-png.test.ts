@@ -44,6 +44,14 @@ function spec(colourType: PngSpec['colourType'], depth: PngSpec['depth'], width:
   return { width, height, colourType, depth, samples: samples(stride * height, width * 31 + colourType), ...(entries ? { palette: samples(entries * 3, 7) } : {}), ...extra };
 }
 
+/** The same spec with r = g = b in every pixel (alpha kept). */
+function greyPixels(s: PngSpec): PngSpec {
+  const step = s.colourType === 6 ? 4 : 3;
+  const samples = Uint8Array.from(s.samples, (v, i) => (i % step === 3 ? v : s.samples[i - (i % step)]!));
+  return { ...s, samples };
+}
+const isGrey = (s: PngSpec) => s.colourType === 0 || s.colourType === 4 || (s.colourType === 3 ? s.palette!.every((v, i) => v === s.palette![i - (i % 3)]) : s.samples.every((v, i) => i % (s.colourType === 6 ? 4 : 3) === 3 || v === s.samples[i - (i % (s.colourType === 6 ? 4 : 3))]));
+
 const OPTIONS: ImageOptions[] = [{}, { alpha: true }, { grayscale: true }];
 
 /** Options that keep a width x height image as it is, which small PNGs are decoded without sharp for. */
@@ -70,13 +78,15 @@ describe('small PNGs decoded without sharp (small-png.ts)', () => {
     ['one pixel', spec(0, 8, 1, 1)],
     ['text, pHYs and time chunks, data over three IDATs', spec(6, 8, 10, 10, { idats: 3, chunks: [['tEXt', Buffer.from('Comment\0hi')], ['pHYs', Uint8Array.of(0, 0, 11, 19, 0, 0, 11, 19, 1)], ['tIME', Uint8Array.of(7, 234, 12, 3, 13, 0, 0)]] })],
     [`${SMALL_PNG_MAX_PIXELS} pixels (the largest taken)`, spec(0, 8, 128, SMALL_PNG_MAX_PIXELS / 128)],
+    ['RGB whose pixels are grey', greyPixels(spec(2, 8, 28, 28))],
+    ['RGBA whose pixels are grey (a canvas drawing)', greyPixels(spec(6, 8, 28, 28))],
+    ['palette of greys', { ...spec(3, 4, 9, 9), palette: Uint8Array.from({ length: 48 }, (_, i) => Math.floor(i / 3) * 17) }],
   ];
   for (const [name, s] of takes) {
     it(`${name}: the same pixels as sharp for every colour option`, async () => {
       const png = encodePng(s);
-      const colour = s.colourType === 2 || s.colourType === 3 || s.colourType === 6;
       assert.ok(decodeSmallPng(png, 3, always), 'decoded without sharp');
-      assert.equal(decodeSmallPng(png, 1, always) === null, colour, 'colour to grey is left to sharp');
+      assert.equal(decodeSmallPng(png, 1, always) !== null, isGrey(s), 'grey out of colour only for grey pixels, else sharp');
       for (const options of [...OPTIONS, ...sameSize(s.width, s.height)]) {
         assert.deepEqual(await decoded(png, options), await viaSharp(png, options), JSON.stringify(options));
       }

@@ -54,7 +54,8 @@ interface Header {
  * 4 = RGBA), or null for anything it does not give exactly like sharp: then sharp decodes the file
  * as before, so a damaged file gets sharp's error. It takes 8-bit grey, grey + alpha, RGB and RGBA,
  * and palettes (with transparency) and grey of 1, 2, 4 or 8 bits, not interlaced, without colour
- * chunks; colour to grey (libvips' b-w conversion) is left to sharp. `accept` sees the size from the
+ * chunks; grey out of colour only when every pixel is grey already (r = g = b), else libvips' b-w
+ * conversion is left to sharp. `accept` sees the size from the
  * header before any pixel is decoded: it may throw (a limit), or answer false to leave the file to sharp.
  */
 export function decodeSmallPng(bytes: Uint8Array, channels: 1 | 3 | 4, accept: (width: number, height: number) => boolean): PngPixels | null {
@@ -81,7 +82,6 @@ export function decodeSmallPng(bytes: Uint8Array, channels: 1 | 3 | 4, accept: (
       const lowBits = header.colourType === 0 || header.colourType === 3;
       if (COLOUR_CHANNELS[header.colourType] === undefined || !(header.depth === 8 || (lowBits && [1, 2, 4].includes(header.depth)))) return null;
       if (header.width === 0 || header.height === 0 || header.width * header.height > SMALL_PNG_MAX_PIXELS) return null;
-      if (channels === 1 && header.colourType !== 0 && header.colourType !== 4) return null;
       if (!accept(header.width, header.height)) return null;
     } else if (type === 'IDAT') {
       // IDAT chunks must follow one another
@@ -161,13 +161,13 @@ function unfilter(idat: Uint8Array[], h: Header): Uint8Array | null {
 /**
  * Packed samples -> `channels` interleaved 8-bit channels as sharp gives them: grey is repeated into
  * RGB, alpha dropped or added as 255, low-bit grey scaled to 0..255, palette indices looked up;
- * null for an index past the palette.
+ * null for an index past the palette, and for grey asked of a pixel that is not grey.
  */
 function toChannels(samples: Uint8Array, h: Header, palette: Uint8Array | undefined, transparency: Uint8Array | undefined, channels: 1 | 3 | 4): Uint8Array | null {
   const { width, height, depth } = h;
   const pixels = width * height;
   const source = COLOUR_CHANNELS[h.colourType]!;
-  if (depth === 8 && source === channels) return samples;
+  if (depth === 8 && source === channels && !palette) return samples;
   const out = new Uint8Array(pixels * channels);
   const stride = Math.ceil((width * depth * source) / 8);
   const perByte = 8 / depth;
@@ -199,6 +199,9 @@ function toChannels(samples: Uint8Array, h: Header, palette: Uint8Array | undefi
           a = source === 2 ? samples[p * 2 + 1]! : 255;
         }
       }
+      // colour to grey: libvips' b-w conversion (linear light) gives v for (v, v, v), checked for
+      // every v; other colours are left to sharp
+      if (channels === 1 && (r !== g || g !== b)) return null;
       const o = p * channels;
       out[o] = r;
       if (channels >= 3) {

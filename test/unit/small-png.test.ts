@@ -80,6 +80,7 @@ describe('small PNGs decoded without sharp (small-png.ts)', () => {
     [`${SMALL_PNG_MAX_PIXELS} pixels (the largest taken)`, spec(0, 8, 128, SMALL_PNG_MAX_PIXELS / 128)],
     ['RGB whose pixels are grey', greyPixels(spec(2, 8, 28, 28))],
     ['RGBA whose pixels are grey (a canvas drawing)', greyPixels(spec(6, 8, 28, 28))],
+    ['every grey level as RGB (0..255)', { ...spec(2, 8, 256, 1), samples: Uint8Array.from({ length: 768 }, (_, i) => Math.floor(i / 3)) }],
     ['palette of greys', { ...spec(3, 4, 9, 9), palette: Uint8Array.from({ length: 48 }, (_, i) => Math.floor(i / 3) * 17) }],
   ];
   for (const [name, s] of takes) {

@@ -1,10 +1,10 @@
 import { inflateSync } from 'node:zlib';
 
 /**
- * Largest image (width x height) this decoder takes; bigger ones go to sharp. sharp costs about
- * 0.5 ms per call whatever the size (two pipelines, a thread-pool hop), this decoder about 8 µs for a
- * 28x28 PNG, growing with the pixels and run on the worker's event loop: measured in
- * docs/benchmarks.md ("Small PNGs").
+ * Largest image (width x height) this decoder takes; bigger ones go to sharp. sharp costs 0.6-0.8 ms
+ * per call whatever the size (two pipelines, a thread-pool hop), this decoder about 15 µs for a
+ * 28x28 digit, growing with the pixels and run on the worker's event loop (at 256x256 RGBA, 1.3 ms
+ * of blocked loop against sharp's 2.1 ms): measured in docs/benchmarks.md ("Small PNGs without sharp").
  */
 export const SMALL_PNG_MAX_PIXELS = 16_384;
 

@@ -250,6 +250,8 @@ describe('Sandbox files: args.files[field] as file objects', () => {
       async decodeImage(bytes, options, file, sandbox) {
         peak = Math.max(peak, ++inFlight);
         try {
+          // a small PNG decodes without sharp in microseconds: held a moment so the calls overlap
+          await new Promise((resolve) => setTimeout(resolve, 2));
           return await irisBridge.decodeImage(bytes, options, file, sandbox);
         } finally {
           inFlight--;

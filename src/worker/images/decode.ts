@@ -1,6 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import { ServeError } from '../../errors.js';
 import type { ResolvedImageOptions } from './options.js';
+import { decodeSmallPng } from './small-png.js';
 
 // libvips threads per worker: more would oversubscribe a small machine running several workers.
 sharp.concurrency(1);
@@ -135,8 +136,26 @@ function tooLargeUnknown(file: FileLabel, maxPixels: number): ServeError {
   return new ServeError('INPUT_IMAGE_TOO_LARGE', `${label(file)} has more pixels than the limit of ${maxPixels} (limits.maxImagePixels)`, { field: file.field });
 }
 
+/**
+ * A small PNG that needs no resize, decoded in JavaScript (small-png.ts): the same pixels as sharp's,
+ * without sharp's fixed cost per call. The limits are checked from its header as sharp's path does;
+ * null leaves the file to sharp.
+ */
+function smallPng(bytes: Uint8Array, options: ResolvedImageOptions, file: FileLabel, limits: DecodeLimits): RawImage | null {
+  const channels = channelsOf(options) as 1 | 3 | 4;
+  const png = decodeSmallPng(bytes, channels, (width, height) => {
+    if (width * height > limits.maxPixels) throw tooLarge(file, width, height, limits.maxPixels);
+    checkOutput(options, width, height, file, limits);
+    const out = resizedSize(options, width, height);
+    return out.width === width && out.height === height;
+  });
+  return png && { ...png, channels };
+}
+
 /** Decodes, converts colour and resizes: the 8-bit HWC pixels the tensor step starts from. */
 export async function decodeImage(bytes: Uint8Array, options: ResolvedImageOptions, file: FileLabel, limits: DecodeLimits): Promise<RawImage> {
+  const small = smallPng(bytes, options, file, limits);
+  if (small) return small;
   let image = await open(bytes, file, limits, (width, height) => checkOutput(options, width, height, file, limits));
   image = options.grayscale ? image.removeAlpha().toColourspace('b-w') : options.alpha ? image.ensureAlpha() : image.removeAlpha();
   if (options.width !== undefined || options.height !== undefined) {

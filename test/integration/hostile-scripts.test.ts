@@ -22,8 +22,9 @@ describe('hostile scripts get their error code and leave the server healthy', ()
 
   before(async () => {
     // Inline scripts under test get the server's default limits: 64 MB makes the crash below come
-    // sooner (fill() cannot be interrupted, so the time limit never races it).
-    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1', INFERBOX_SANDBOX_MEMORY_LIMIT_MB: '64' } });
+    // sooner, and a roomy time limit lets its fill() (which cannot be interrupted) end in the memory
+    // limit however slow the machine, never in the host's watchdog. Deployments here set their own.
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1', INFERBOX_SANDBOX_MEMORY_LIMIT_MB: '64', INFERBOX_SANDBOX_TIMEOUT_MS: String(ROOMY_TIMEOUT_MS) } });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
     const dep = await server.client.createDeployment({ deployment_name: 'bystander', model_name: 'iris', script: 'function postprocess([l]) { return { label: l[0], polluted: ({}).polluted ?? null }; }' });
     bystander = server.client.withToken(dep.access_token);

@@ -53,9 +53,12 @@ export const FLOW_SYNC_MODEL_SHARE = 0.05;
  * disposes the isolate: isolated-vm's timeout does not cover the end of an entry, where it reads
  * the `message` and `stack` of a promise rejection nobody handled, and a getter there can loop for
  * ever (found while building #14: on a synchronous entry it hangs the worker thread for good).
+ * Generous (the limit again, at least 1 s): isolated-vm's own timeout stops every script before it,
+ * and a builtin that cannot be interrupted (a huge `fill`) must be left to end in its memory limit
+ * rather than be abandoned as stuck on a loaded machine.
  */
-const ENTRY_WATCHDOG_GRACE_SHARE = 0.25;
-const ENTRY_WATCHDOG_GRACE_MIN_MS = 50;
+const ENTRY_WATCHDOG_GRACE_SHARE = 1;
+const ENTRY_WATCHDOG_GRACE_MIN_MS = 1000;
 
 /**
  * Disposing an isolate terminates what its thread runs, once. isolated-vm's end-of-entry reading of

@@ -237,7 +237,7 @@ emit({'http': HTTP, 'y_test': type(y_test).__module__, 'publish_resp': publish_r
     // What the server stored from the Python call: the sample, the labels scored, the metadata.
     const meta = await server.client.getVersion('keras-iris', '1');
     assert.deepEqual(meta.sample, sample);
-    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 2 });
+    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'labels' });
     assert.equal(meta.mining_function, 'classification');
     assert.equal(meta.description, 'A Keras classification model');
     console.log(`seed cells ran with ${out.http} (y_test from ${out.y_test})`);

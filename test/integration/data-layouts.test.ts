@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { ApiError } from '../../src/client/index.js';
 import { assertSetosa, fixtureFile, flattenDeep, IRIS_ONNX, KERAS_ADD_ONNX } from '../helpers/fixtures.js';
 import { rawRequest } from '../helpers/http.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
+import { fixture, MNIST_H5 } from '../helpers/tfjs-fixtures.js';
 
 /** Iris rows as numpy's `X_test.tolist()` has them, with their species (0 setosa, 1 versicolor, 2 virginica). */
 const IRIS_ROWS = [
@@ -79,6 +82,16 @@ describe('x_test, X and y_test as users have them: records, split tables, plain 
     const records = res.result as { output_label: number[] }[];
     assert.deepEqual(records.map((r) => r.output_label[0]), [0, 2], 'rows and records mix in one X');
     assertSetosa([records[0]]);
+  });
+
+  it('takes a row for an input [-1,28,28] as the nested 28x28 list of one record, not a flat 784', async () => {
+    const pixels = await sharp(fixture('mnist-png/ps_7.png')).greyscale().raw().toBuffer();
+    const rows = Array.from({ length: 28 }, (_, r) => Array.from(pixels.subarray(r * 28, r * 28 + 28), (v) => v / 255));
+    await server.client.publishModel({ name: 'mnist-rows', files: [{ name: 'mnist.h5', data: await readFile(MNIST_H5) }], xTest: [rows], yTest: [[0, 0, 0, 0, 0, 0, 0, 1, 0, 0]] });
+    const meta = await server.client.getVersion('mnist-rows');
+    assert.deepEqual(meta.inputs[0]!.shape, [-1, 28, 28]);
+    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 1, y_test_kind: 'one_hot' });
+    await rejectsApi(server.client.test({ model_name: 'mnist-rows', X: [rows.flat()] }), 422, 'INPUT_SHAPE_MISMATCH', /^input 'flatten_3_input' expects \[-1,28,28\], got \[784\]$/);
   });
 
   it('maps a multi-input row to the inputs in order, and refuses an ambiguous row naming args.X', async () => {

@@ -19,6 +19,25 @@ export interface TensorView {
 export interface PublishResponse {
   model_name: string;
   model_version: string;
+  /** The score on x_test/y_test, when both were sent (the version view's `evaluation`). */
+  evaluation?: EvaluationView;
+}
+
+/**
+ * Accuracy (classification) or R² (regression) on the x_test/y_test sent at publish, with how
+ * y_test was read: class labels, one-hot rows, rows of probabilities (scored by their argmax) or
+ * regression values (absent for versions published before it was recorded).
+ */
+export interface EvaluationView {
+  metric: 'accuracy' | 'r2';
+  value: number;
+  samples: number;
+  y_test_kind?: 'labels' | 'one_hot' | 'probabilities' | 'values';
+}
+
+/** `GET /api/v1/models/{name}/versions/{version}/example`: a body for `POST /api/v1/test`. */
+export interface ExampleBody {
+  args: { model_name: string; model_version: string; X: Record<string, unknown>[] };
 }
 
 export interface ModelVersionView {
@@ -37,8 +56,8 @@ export interface ModelVersionView {
   outputs: TensorView[];
   /** One record that predicts: the first row of x_test, or null. */
   sample: Record<string, unknown> | null;
-  /** Accuracy (classification) or R² (regression) on the x_test/y_test sent at publish, or null. */
-  evaluation: { metric: 'accuracy' | 'r2'; value: number; samples: number } | null;
+  /** The score on the x_test/y_test sent at publish, or null. */
+  evaluation: EvaluationView | null;
   size: number;
   sha256: string;
   files: { name: string; bytes: number; sha256: string }[];

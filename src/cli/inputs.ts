@@ -49,7 +49,7 @@ export function dataArgs(value: string): Record<string, unknown> {
   const text = value.startsWith('@') ? readText(value.slice(1), '--data') : value;
   const body = parseJson(text, '--data');
   if (Array.isArray(body)) return { X: body };
-  if (body === null || typeof body !== 'object') throw new UsageError('--data: expected a JSON object ({"args": {...}} or the args themselves, e.g. {"X": [...]}) or a list of records');
+  if (body === null || typeof body !== 'object') throw new UsageError('--data: expected a JSON object ({"args": {...}} or the args themselves, e.g. {"X": [...]}) or a list of records or rows');
   const keys = Object.keys(body);
   const inner = (body as { args?: unknown }).args;
   if (keys.length === 1 && keys[0] === 'args') {

@@ -177,8 +177,11 @@ export class Client {
     };
   }
 
-  /** Runs the DaaS test call: `{ args: { model_name, model_version, X } }` -> result, stdout, stderr. */
-  test(args: { model_name: string; model_version?: string | number; X: unknown; [extra: string]: unknown }): Promise<Required<PredictResponse>> {
+  /**
+   * Runs the DaaS test call: `{ args: { model_name, model_version, X } }` -> result, stdout, stderr.
+   * X is records, rows or a split table; without X (and no other argument) the version's stored sample runs.
+   */
+  test(args: { model_name: string; model_version?: string | number; X?: unknown; [extra: string]: unknown }): Promise<Required<PredictResponse>> {
     return this.request('POST', '/api/v1/test', { args });
   }
 

@@ -1,5 +1,5 @@
 import type { ModelVersionView, TensorView } from '../api/types.js';
-import { exampleRecord, zeroOf } from '../model/example-record.js';
+import { exampleRecord, randomOf, zeroOf } from '../model/example-record.js';
 
 /** Request bodies the test tabs start from. */
 
@@ -11,28 +11,6 @@ export function bodyText(record: Record<string, unknown>): string {
 /** The stored sample (the first row of x_test), or zeros of each input's shape. */
 export function samplePayload(version: ModelVersionView): string {
   return bodyText(version.sample ?? exampleRecord(version.inputs, zeroOf));
-}
-
-/** A random value of a dtype: floats in [0, 1), integers in 0..9 (0..255 for uint8), booleans, words. */
-export function randomOf(dtype: string | null): unknown {
-  switch (dtype) {
-    case 'bool':
-      return Math.random() < 0.5;
-    case 'string':
-      return ['red', 'green', 'blue'][Math.floor(Math.random() * 3)];
-    case 'uint8':
-      return Math.floor(Math.random() * 256);
-    case 'int8':
-    case 'int16':
-    case 'int32':
-    case 'int64':
-    case 'uint16':
-    case 'uint32':
-    case 'uint64':
-      return Math.floor(Math.random() * 10);
-    default:
-      return Math.round(Math.random() * 1e4) / 1e4;
-  }
 }
 
 /** Random values of each input's dtype and shape (free dimensions as 1). */

@@ -33,8 +33,9 @@ export function deploymentSizeLimits(record: DeploymentRecord, config: Config): 
 }
 
 /**
- * Records in `X` as the two layouts of api/records.ts have them: a list's length, a split table's
- * rows. Any other value (a script's own argument) holds no records; its values still count.
+ * Records in `X` as the layouts of api/records.ts have them: a list's length (records or plain
+ * rows, one record each), a split table's rows. Any other value (a script's own argument) holds no
+ * records; its values still count.
  */
 export function countRecords(x: unknown): number {
   if (Array.isArray(x)) return x.length;

@@ -1,4 +1,4 @@
-import type { DeploymentView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
+import type { DeploymentView, EvaluationView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
@@ -9,6 +9,13 @@ export function tensorView(spec: TensorSpec): TensorView {
   if (spec.dimNames) view.dim_names = [...spec.dimNames];
   if (spec.kind) view.kind = spec.kind;
   if (spec.classes) view.classes = [...spec.classes];
+  return view;
+}
+
+export function evaluationView(e: VersionManifest['evaluation']): EvaluationView | null {
+  if (e === null || e === undefined) return null;
+  const view: EvaluationView = { metric: e.metric, value: e.value, samples: e.samples };
+  if (e.yTestKind !== undefined) view.y_test_kind = e.yTestKind;
   return view;
 }
 
@@ -25,7 +32,7 @@ export function versionView(m: VersionManifest): ModelVersionView {
     inputs: m.inputs.map(tensorView),
     outputs: m.outputs.map(tensorView),
     sample: m.sample,
-    evaluation: m.evaluation ?? null,
+    evaluation: evaluationView(m.evaluation),
     size: m.bytes,
     sha256: m.sha256,
     files: m.files,

@@ -22,3 +22,25 @@ function filled(shape: readonly number[], value: () => unknown): unknown {
 export function zeroOf(dtype: string | null): unknown {
   return dtype === 'bool' ? false : dtype === 'string' ? '' : 0;
 }
+
+/** A random value of a dtype: floats in [0, 1), integers in 0..9 (0..255 for uint8), booleans, words. */
+export function randomOf(dtype: string | null): unknown {
+  switch (dtype) {
+    case 'bool':
+      return Math.random() < 0.5;
+    case 'string':
+      return ['red', 'green', 'blue'][Math.floor(Math.random() * 3)];
+    case 'uint8':
+      return Math.floor(Math.random() * 256);
+    case 'int8':
+    case 'int16':
+    case 'int32':
+    case 'int64':
+    case 'uint16':
+    case 'uint32':
+    case 'uint64':
+      return Math.floor(Math.random() * 10);
+    default:
+      return Math.round(Math.random() * 1e4) / 1e4;
+  }
+}

@@ -4,5 +4,5 @@ export type { TensorSpec } from './tensor-spec.js';
 export { imageLayoutOf, imageOptionsOf, type ImageLayout, type InputImageOptions } from './image-layout.js';
 export { SCRIPT_HOOKS, PREDICT_FUNCTION, HOOK_FUNCTIONS, planFlow, flowSteps, type ScriptHook, type FlowPlan } from './script-hooks.js';
 export { SERVING_FORMATS, SOURCE_FORMATS, type ServingFormat, type SourceFormat, type SourceFormatInfo } from './formats.js';
-export { exampleRecord, zeroOf } from './example-record.js';
+export { exampleRecord, randomOf, zeroOf } from './example-record.js';
 export { HOOK } from './hook-names.js';

@@ -34,7 +34,16 @@ export const VersionManifestSchema = z.object({
   outputs: z.array(TensorSpecSchema),
   sample: z.record(z.string(), z.unknown()).nullable(),
   /** Accuracy or R² on the x_test/y_test sent at publish; absent for versions published without them. */
-  evaluation: z.object({ metric: z.enum(['accuracy', 'r2']), value: z.number(), samples: z.number().int() }).nullable().optional(),
+  evaluation: z
+    .object({
+      metric: z.enum(['accuracy', 'r2']),
+      value: z.number(),
+      samples: z.number().int(),
+      /** How y_test was read (front/dispatch/evaluate.ts); absent in versions published before it was recorded. */
+      yTestKind: z.enum(['labels', 'one_hot', 'probabilities', 'values']).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type VersionManifest = z.infer<typeof VersionManifestSchema>;
 

@@ -104,18 +104,19 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     const xTest = join(tmp, 'x_test.json');
     await writeFile(xTest, JSON.stringify([IRIS_SAMPLE]));
     const run = await ok(['publish', IRIS, '--name', 'iris', '--x-test', xTest, '--y-test', '[0]', '--mining-function', 'classification', '--description', 'Iris LR']);
-    assert.equal(run.stdout.trim(), 'published iris version 1');
+    assert.equal(run.stdout.trim(), 'published iris version 1\nevaluation: accuracy 1 on 1 sample (y_test as labels)');
     assert.deepEqual(await json(['publish', MNIST, '--name', 'mnist']), { model_name: 'mnist', model_version: '1' });
   });
 
-  it('publish: --y-test as a CSV file (one column: a flat list of targets), scored at publish', async () => {
-    const xTest = join(tmp, 'x_test2.json');
+  it('publish: --x-test and --y-test as CSV files (rows of numbers; one column: a flat list of targets), scored at publish', async () => {
+    const xTest = join(tmp, 'x_test2.csv');
     const yTest = join(tmp, 'y_test.csv');
-    await writeFile(xTest, JSON.stringify([IRIS_SAMPLE, { float_input: [6.7, 3.0, 5.2, 2.3] }]));
+    await writeFile(xTest, 'sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n');
     await writeFile(yTest, 'species\n0\n2\n');
-    assert.deepEqual(await json(['publish', IRIS, '--name', 'iris-csv', '--x-test', xTest, '--y-test', yTest]), { model_name: 'iris-csv', model_version: '1' });
+    const evaluation = { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'labels' };
+    assert.deepEqual(await json(['publish', IRIS, '--name', 'iris-csv', '--x-test', xTest, '--y-test', yTest]), { model_name: 'iris-csv', model_version: '1', evaluation });
     const version = await json(['models', 'iris-csv']);
-    assert.deepEqual(version.versions[0].evaluation, { metric: 'accuracy', value: 1, samples: 2 });
+    assert.deepEqual(version.versions[0].evaluation, { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'labels' });
   });
 
   it('models: a table of models; with a name, each version with its inputs and outputs', async () => {
@@ -129,7 +130,7 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     assert.match(one.stdout, /^iris version 1 \(latest\)$/m);
     assert.match(one.stdout, /^\s+input\s+float_input\s+float32\s+\[1, 4\]/m);
     assert.match(one.stdout, /^\s+output\s+output_probability\s+float32\s+\[\?, 3\]\s+classes 0, 1, 2$/m);
-    assert.match(one.stdout, /^\s+evaluation:\s+accuracy 1 on 1 sample$/m);
+    assert.match(one.stdout, /^\s+evaluation:\s+accuracy 1 on 1 sample \(y_test as labels\)$/m);
 
     const raw = await json(['models', 'iris']);
     assert.equal(raw.latest_version, '1');

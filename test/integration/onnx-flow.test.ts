@@ -79,7 +79,7 @@ describe('ONNX models made by others: publish, inspect, test, deploy, predict', 
     const meta = await server.client.getVersion('iris', '1');
     assert.deepEqual(meta.sample, { float_input: [5.1, 3.5, 1.4, 0.2] });
     assert.equal(meta.mining_function, 'classification');
-    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 2 }, 'scored on x_test/y_test at publish');
+    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'labels' }, 'scored on x_test/y_test at publish');
     assert.deepEqual(meta.outputs, [
       { name: 'output_label', dtype: 'int64', shape: [1] },
       { name: 'output_probability', dtype: 'float32', shape: [-1, 3], classes: [0, 1, 2] },

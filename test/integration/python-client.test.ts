@@ -164,13 +164,15 @@ client = Client()  # INFERBOX_URL, INFERBOX_TOKEN
 
 # The notebook trains a Keras iris model; here the scikit-learn iris classifier, as an ONNX file.
 model = 'test/fixtures/onnx-skl-logreg-iris-zipmap/logreg_iris.onnx'
-X_test = [{'float_input': [5.7, 4.4, 1.5, 0.4]}, {'float_input': [6.7, 3.0, 5.2, 2.3]}]
+# As the notebook has them: X_test plain rows (a numpy matrix), y_test one-hot (to_categorical).
 try:
     import numpy as np
-    y_test = np.array([0, 2])
+    X_test = np.array([[5.7, 4.4, 1.5, 0.4], [6.7, 3.0, 5.2, 2.3]])
+    y_test = np.eye(3)[[0, 2]]
 except ImportError:
     from array import array
-    y_test = array('l', [0, 2])  # as with numpy: anything with .tolist() is sent as a JSON list
+    X_test = [array('d', [5.7, 4.4, 1.5, 0.4]), array('d', [6.7, 3.0, 5.2, 2.3])]
+    y_test = [array('l', [1, 0, 0]), array('l', [0, 0, 1])]  # as with numpy: anything with .tolist() is sent as a JSON list
 
 publish_resp = client.publish(model,
                               name='keras-iris',
@@ -210,7 +212,8 @@ emit({'http': HTTP, 'y_test': type(y_test).__module__, 'publish_resp': publish_r
 `,
     );
     const sample = { float_input: [5.7, 4.4, 1.5, 0.4] };
-    assert.deepEqual(out.publish_resp, { model_name: 'keras-iris', model_version: '1' });
+    const evaluation = { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'one_hot' };
+    assert.deepEqual(out.publish_resp, { model_name: 'keras-iris', model_version: '1', evaluation });
     assert.deepEqual(out.test_resp, {
       access_token: ADMIN_TOKEN,
       endpoint_url: `${server.url}/api/v1/test`,
@@ -237,7 +240,7 @@ emit({'http': HTTP, 'y_test': type(y_test).__module__, 'publish_resp': publish_r
     // What the server stored from the Python call: the sample, the labels scored, the metadata.
     const meta = await server.client.getVersion('keras-iris', '1');
     assert.deepEqual(meta.sample, sample);
-    assert.deepEqual(meta.evaluation, { metric: 'accuracy', value: 1, samples: 2 });
+    assert.deepEqual(meta.evaluation, evaluation, 'one-hot y_test scored as the labels it encodes');
     assert.equal(meta.mining_function, 'classification');
     assert.equal(meta.description, 'A Keras classification model');
     console.log(`seed cells ran with ${out.http} (y_test from ${out.y_test})`);

@@ -36,7 +36,7 @@ describe('TypeScript SDK (import { Client } from "inferbox")', () => {
       yTest: [0, 2],
       description: 'A scikit-learn classifier',
     });
-    assert.deepEqual(published, { model_name: 'iris', model_version: '1' });
+    assert.deepEqual(published, { model_name: 'iris', model_version: '1', evaluation: { metric: 'accuracy', value: 1, samples: 2, y_test_kind: 'labels' } });
 
     const test = await client.testEndpoint(published.model_name, published.model_version);
     assert.equal(test.access_token, ADMIN_TOKEN);

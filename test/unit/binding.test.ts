@@ -21,6 +21,26 @@ describe('normalizeX', () => {
     assert.throws(() => normalizeX(5), code('REQUEST_INVALID'));
     assert.throws(() => normalizeX([1]), /args\.X\[0\] must be an object/);
     assert.throws(() => normalizeX({ columns: ['a'], data: [[1, 2]] }), /args\.X\.data\[0\] must be an array of 1 values/);
+    assert.throws(() => normalizeX([5], iris), /^ServeError \[REQUEST_INVALID\]: args\.X\[0\] must be a record \{ input: value \} or a row \(a list\)$/);
+    assert.throws(() => normalizeX('rows', iris, 'x_test'), /^ServeError \[REQUEST_INVALID\]: x_test must be a list of records/);
+  });
+
+  it('maps plain rows to the single input, whatever its shape', () => {
+    assert.deepEqual(normalizeX([[5.1, 3.5, 1.4, 0.2], { x: [1, 2, 3, 4] }], iris).records, [{ x: [5.1, 3.5, 1.4, 0.2] }, { x: [1, 2, 3, 4] }]);
+    const image: TensorSpec[] = [{ name: 'img', dtype: 'float32', shape: [-1, 2, 2] }];
+    assert.deepEqual(normalizeX([[[0, 1], [2, 3]]], image).records, [{ img: [[0, 1], [2, 3]] }], 'a [-1,2,2] input takes a nested 2x2 list per row');
+    const typed = Float32Array.from([1, 2, 3, 4]);
+    assert.equal(normalizeX([typed], iris).records[0]!.x, typed);
+  });
+
+  it('maps a multi-input row to the inputs in order, and refuses one that could mean something else', () => {
+    const two: TensorSpec[] = [{ name: 'a', dtype: 'float32', shape: [-1, 2] }, { name: 'b', dtype: 'float32', shape: [-1, 1] }];
+    assert.deepEqual(normalizeX([[[1, 2], [3]]], two).records, [{ a: [1, 2], b: [3] }]);
+    assert.throws(() => normalizeX([[1, 2, 3]], two), /^ServeError \[REQUEST_INVALID\]: args\.X\[0\] is a row of 3 plain values, but the model has 2 inputs \('a' \[-1,2\], 'b' \[-1,1\]\): send each row as \[a, b\]/);
+    assert.throws(() => normalizeX([[1, 2]], two), /args\.X\[0\] is a row of 2 plain values/, 'a row of numbers the length of the inputs is still ambiguous');
+    assert.throws(() => normalizeX([[[1, 2]]], two, 'x_test'), /^ServeError \[REQUEST_INVALID\]: x_test\[0\] is a row of 1 value, but the model has 2 inputs/);
+    const scalars: TensorSpec[] = [{ name: 'age', dtype: 'float32', shape: [-1, 1] }, { name: 'income', dtype: 'float32', shape: [-1] }];
+    assert.deepEqual(normalizeX([[41, 52000]], scalars).records, [{ age: 41, income: 52000 }], 'inputs of one value each take a row of numbers');
   });
 });
 

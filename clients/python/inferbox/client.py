@@ -212,8 +212,11 @@ class Client:
         a list of paths (``model.json`` with its weight shards), a folder (every file in it), bytes,
         a binary file object, or a Keras model: anything with a ``save(path)`` method is saved to a
         temporary ``.keras`` (``.h5`` when that fails) and uploaded. ``x_test`` is records
-        (``[{'input_name': value}]``) or a split table (``{'columns', 'data'}``); its first row
-        becomes the version's sample. ``x_test``/``y_test`` may be numpy arrays or pandas objects.
+        (``[{'input_name': value}]``), a split table (``{'columns', 'data'}``) or plain rows (a numpy
+        matrix: each row the single input's value, or one value per input in input order); every row
+        runs through the model at publish and its first row becomes the version's sample. ``y_test``
+        is labels, one-hot rows or probabilities; the answer then carries ``evaluation``.
+        ``x_test``/``y_test`` may be numpy arrays or pandas objects.
         """
         folder = tempfile.mkdtemp(prefix="inferbox-publish-")
         try:

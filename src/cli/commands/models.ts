@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ModelVersionView, TensorView } from '../../api/types.js';
+import type { EvaluationView, ModelVersionView, TensorView } from '../../api/types.js';
 import { contextOf } from '../context.js';
 import { bytes, cellText, clip, keyValues, shape, table, when, type Streams } from '../output.js';
 
@@ -17,6 +17,12 @@ function tensorRow(kind: string, t: TensorView): string[] {
   return [kind, t.name, t.dtype ?? '-', shape(t.shape), notes.join('; ')];
 }
 
+/** `accuracy 1 on 2 samples (y_test as one-hot)`: the score and how y_test was read. */
+export function evaluationText(e: EvaluationView): string {
+  const kind = e.y_test_kind ? ` (y_test as ${e.y_test_kind.replace('_', '-')})` : '';
+  return `${e.metric} ${e.value} on ${e.samples} sample${e.samples === 1 ? '' : 's'}${kind}`;
+}
+
 /** One version for people: its facts, then its inputs and outputs. */
 export function versionBlock(v: ModelVersionView, latest: boolean): string {
   const facts = keyValues(
@@ -27,7 +33,7 @@ export function versionBlock(v: ModelVersionView, latest: boolean): string {
       ['description', v.description],
       ['size', bytes(v.size)],
       ['created', when(v.created)],
-      ['evaluation', v.evaluation ? `${v.evaluation.metric} ${v.evaluation.value} on ${v.evaluation.samples} sample${v.evaluation.samples === 1 ? '' : 's'}` : null],
+      ['evaluation', v.evaluation ? evaluationText(v.evaluation) : null],
       ['sample', v.sample === null ? null : clip(v.sample)],
     ],
     '  ',

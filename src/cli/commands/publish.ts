@@ -2,6 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { contextOf } from '../context.js';
+import { evaluationText } from './models.js';
 import { checkReadable, testTable } from '../inputs.js';
 import { progressBar, PROGRESS_MIN_BYTES, type Streams } from '../output.js';
 
@@ -34,7 +35,7 @@ export function registerPublish(program: Command, io: Streams): void {
     .requiredOption('-n, --name <name>', 'the model name')
     .option('--mining-function <function>', 'e.g. classification, regression')
     .option('--description <text>', 'free text')
-    .option('--x-test <json|file>', 'test inputs: a .json file, a .csv file of numbers, or JSON text (records [{"input": [...]}] or {"columns", "data"})')
+    .option('--x-test <json|file>', 'test inputs: a .json file, a .csv file of numbers, or JSON text (records [{"input": [...]}], rows [[...]] or {"columns", "data"})')
     .option('--y-test <json|file>', 'one target per x-test row: a .json file, a .csv file, or JSON text; with --x-test the version is scored')
     .addOption(new Option('--no-progress', `no progress bar on stderr (shown for uploads of ${PROGRESS_MIN_BYTES / 2 ** 20} MB or more)`))
     .action(async (files: string[], flags: PublishFlags, command: Command) => {
@@ -57,6 +58,9 @@ export function registerPublish(program: Command, io: Streams): void {
       } finally {
         bar?.done();
       }
-      ctx.show(answer, () => `published ${answer.model_name} version ${answer.model_version}`);
+      ctx.show(answer, () => {
+        const published = `published ${answer.model_name} version ${answer.model_version}`;
+        return answer.evaluation ? `${published}\nevaluation: ${evaluationText(answer.evaluation)}` : published;
+      });
     });
 }

@@ -106,7 +106,7 @@ function Overview({ v, onDelete }: { v: ModelVersionView; onDelete: (what: 'vers
           <div>
             <dt>{v.evaluation.metric === 'accuracy' ? 'accuracy' : 'R²'}</dt>
             <dd data-testid="evaluation">
-              {v.evaluation.value.toFixed(4)} <span class="hint">on {v.evaluation.samples} test samples</span>
+              {v.evaluation.value.toFixed(4)} <span class="hint">on {v.evaluation.samples} test samples{v.evaluation.y_test_kind ? `, y_test as ${v.evaluation.y_test_kind.replace('_', '-')}` : ''}</span>
             </dd>
           </div>
         ) : null}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { normalizeX } from '../../api/records.js';
+import { normalizeX, type Record_ } from '../../api/records.js';
 import { ServeError } from '../../errors.js';
 import type { InspectResult } from '../../protocol/messages.js';
 import { checkName, type Store, type VersionManifest } from '../../store/index.js';
@@ -69,19 +69,21 @@ function optionalText(fields: Record<string, unknown>, field: string): string | 
   return raw;
 }
 
-/** The first row of x_test, checked against the model's inputs, becomes the stored sample. */
-function sampleFrom(fields: Record<string, unknown>, signature: InspectResult): Record<string, unknown> | null {
-  const xTest = parseJsonField(fields, 'x_test');
-  parseJsonField(fields, 'y_test');
-  if (xTest === undefined) return null;
-  const { records } = normalizeX(xTest);
-  const first = records[0];
-  if (first === undefined) return null;
+/**
+ * x_test as records (plain rows map to the model's inputs), checked against the input names; its
+ * first record becomes the stored sample. Undefined when none was sent.
+ */
+function xTestRecords(xTest: unknown, signature: InspectResult): readonly Record_[] | undefined {
+  if (xTest === undefined) return undefined;
+  const { records } = normalizeX(xTest, signature.inputs, 'x_test');
+  if (records.length === 0) throw new ServeError('REQUEST_INVALID', 'x_test must hold at least one row (or be left out)', { field: 'x_test' });
   const names = new Set(signature.inputs.map((i) => i.name));
-  for (const key of Object.keys(first)) {
-    if (!names.has(key)) throw new ServeError('REQUEST_INVALID', `x_test names input '${key}', but the model's inputs are ${[...names].join(', ')}`, { field: 'x_test' });
-  }
-  return { ...first };
+  records.forEach((record, i) => {
+    for (const key of Object.keys(record)) {
+      if (!names.has(key)) throw new ServeError('REQUEST_INVALID', `x_test[${i}] names input '${key}', but the model's inputs are ${[...names].join(', ')}`, { field: 'x_test' });
+    }
+  });
+  return records;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
     // x_test runs through the model at the end: refuse one over the limits before any work starts.
     const xTest = parseJsonField(fields, 'x_test');
     if (xTest !== undefined) checkRequestSize({ X: xTest }, deps.sizeLimits, 'x_test');
+    const yTest = parseJsonField(fields, 'y_test');
     const layout = layoutOf(parts);
     const files = [];
     if (layout.some((l) => l.storedAs.startsWith(`${UPLOAD_DIR}/`))) await mkdir(join(staging.dir, UPLOAD_DIR));
@@ -115,10 +118,11 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       const path = join(staging.dir, added);
       files.push({ name: added, bytes: (await stat(path)).size, sha256: await sha256File(path) });
     }
-    const yTest = parseJsonField(fields, 'y_test');
     const miningFunction = optionalText(fields, 'mining_function');
+    const records = xTestRecords(xTest, signature);
     const stagedRef = { key: `staging:${staging.dir}`, name: `staging:${staging.dir}`, version: 0, format: signature.format, dir: staging.dir, mainFile: signature.mainFile, bytes: 1 };
-    const evaluation = xTest !== undefined && yTest !== undefined ? await evaluate(deps.workers, stagedRef, xTest, yTest, signature.outputs, miningFunction) : null;
+    // Every x_test row runs through the model, with or without y_test: a stored sample always predicts.
+    const evaluation = records === undefined ? null : await evaluate(deps.workers, stagedRef, records, yTest, signature.outputs, miningFunction);
     return await staging.commit(name, {
       format: signature.format,
       sourceFormat: signature.sourceFormat,
@@ -133,7 +137,7 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       backend: signature.backend,
       inputs: [...signature.inputs],
       outputs: [...signature.outputs],
-      sample: sampleFrom(fields, signature),
+      sample: records === undefined ? null : { ...records[0]! },
     });
   } catch (err) {
     await staging.discard();

@@ -1,12 +1,13 @@
 import { Router } from '@koa/router';
-import type { ModelSummary, ModelView, PublishResponse } from '../../api/types.js';
+import type { ExampleBody, ModelSummary, ModelView, PublishResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
 import { requireAdmin } from '../auth/index.js';
 import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartToDisk, partsOf } from '../multipart.js';
 import { publishModel } from '../dispatch/publish.js';
 import { serverSizeLimits } from '../request-size.js';
-import { versionView } from '../views.js';
+import { evaluationView, samplePayload, versionView } from '../views.js';
+import { exampleRecord, randomOf } from '../../model/index.js';
 
 function assertNotDeployed(deps: AppDeps, name: string, version?: number): void {
   const users = deps.store.deployments.list().filter((d) => d.modelName === name && (version === undefined || d.modelVersion === version));
@@ -26,7 +27,10 @@ export function modelRoutes(deps: AppDeps): Router {
   router.post('/', upload, async (ctx) => {
     const manifest = await publishModel({ store, workers, maxModelBytes: config.limits.maxModelBytes, sizeLimits: serverSizeLimits(config) }, fieldsOf(ctx), partsOf(ctx));
     ctx.status = 201;
-    ctx.body = { model_name: manifest.name, model_version: String(manifest.version) } satisfies PublishResponse;
+    const body: PublishResponse = { model_name: manifest.name, model_version: String(manifest.version) };
+    const evaluation = evaluationView(manifest.evaluation);
+    if (evaluation !== null) body.evaluation = evaluation;
+    ctx.body = body;
   });
 
   router.get('/', (ctx) => {
@@ -52,6 +56,16 @@ export function modelRoutes(deps: AppDeps): Router {
 
   router.get('/:name/versions/:version', (ctx) => {
     ctx.body = versionView(store.models.get(ctx.params.name!, ctx.params.version!));
+  });
+
+  // The body of a test call: the stored sample (zeros of each input's shape without one) or, with
+  // ?random=true, random values of each input's dtype and shape, for models published without x_test.
+  router.get('/:name/versions/:version/example', (ctx) => {
+    const manifest = store.models.get(ctx.params.name!, ctx.params.version!);
+    const random = ctx.query.random ?? 'false';
+    if (random !== 'true' && random !== 'false') throw new ServeError('REQUEST_INVALID', 'random must be true or false', { field: 'random' });
+    const record = random === 'true' ? exampleRecord(manifest.inputs.filter((i) => i.dtype !== null), randomOf) : samplePayload(manifest);
+    ctx.body = { args: { model_name: manifest.name, model_version: String(manifest.version), X: [record] } } satisfies ExampleBody;
   });
 
   router.delete('/:name/versions/:version', async (ctx) => {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { normalizeX, orient, type Record_ } from '../../api/records.js';
+import { normalizeX, orient, type NormalizedX, type Record_ } from '../../api/records.js';
 import { ServeError } from '../../errors.js';
 import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import { defaultImageFeeds } from '../images/index.js';
@@ -14,14 +14,14 @@ export interface InvokeDeps {
   readonly config: WorkerConfig;
 }
 
-/** Files under an image input's name join the first record (created when X is absent). */
-async function withImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number): Promise<unknown> {
-  if (args.files === undefined) return args.X;
+/** X as records; files under an image input's name join the first record (created when X is absent). */
+async function recordsWithImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number): Promise<NormalizedX> {
+  if (args.files === undefined) return normalizeX(args.X, model.inputs);
   const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels });
-  if (args.X === undefined) return [feeds];
-  if (!Array.isArray(args.X) || args.X.length === 0) throw new ServeError('REQUEST_INVALID', 'with files, X must be a list of records (the files join the first)');
-  const [first, ...rest] = args.X as Record_[];
-  return [{ ...first, ...feeds }, ...rest];
+  if (args.X === undefined) return { records: [feeds], orientation: 'records' };
+  if (!Array.isArray(args.X) || args.X.length === 0) throw new ServeError('REQUEST_INVALID', 'with files, X must be a list of records or rows (the files join the first)');
+  const [first, ...rest] = normalizeX(args.X, model.inputs).records as Record_[];
+  return { records: [{ ...first, ...feeds }, ...rest], orientation: 'records' };
 }
 
 /** One request without a script: records -> tensors -> model -> nested arrays, in the request's orientation. */
@@ -34,7 +34,7 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   const lease = await deps.pool.acquire(req.model);
   const t1 = performance.now();
   try {
-    const { records, orientation } = normalizeX(await withImageFiles(req.args, lease.model, deps.config.maxImagePixels));
+    const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels);
     const t2 = performance.now();
     const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
     const t3 = performance.now();

@@ -115,5 +115,5 @@ export function outputsToJson(model: LoadedModel, outputs: Readonly<Record<strin
 }
 
 export function requireRecords(x: unknown): void {
-  if (x === undefined) throw new ServeError('REQUEST_INVALID', 'args.X is required: a list of records [{ input: value }] or { columns, data }');
+  if (x === undefined) throw new ServeError('REQUEST_INVALID', 'args.X is required: a list of records [{ input: value }], a list of rows [[...]] or { columns, data }');
 }

@@ -27,7 +27,7 @@ export class PredictFlow implements FlowModel {
     const lease = this.pool.acquireLoaded(this.model);
     if (lease === undefined) return null;
     try {
-      const { records, split } = recordsOf(prepared);
+      const { records, split } = recordsOf(prepared, lease.model);
       // Held off the script's clock, but not off isolated-vm's watchdog: only models known to be quick.
       const expected = estimateRunMs(lease.model, records.length);
       // And only runs short enough not to need slicing: a longer one takes run(), which yields (#14).
@@ -45,9 +45,9 @@ export class PredictFlow implements FlowModel {
   }
 
   async run(prepared: unknown): Promise<FlowRows> {
-    const { records, split } = recordsOf(prepared);
     const lease = await this.pool.acquire(this.model);
     try {
+      const { records, split } = recordsOf(prepared, lease.model);
       const started = performance.now();
       const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
       this.inferMs = performance.now() - started;
@@ -64,10 +64,11 @@ export class PredictFlow implements FlowModel {
   }
 }
 
-function recordsOf(prepared: unknown) {
+/** The prepared args' records; plain rows map to the model's inputs. */
+function recordsOf(prepared: unknown, model: LoadedModel) {
   const args = prepared as InvokeArgs;
   requireRecords(args.X);
-  const { records, orientation } = normalizeX(args.X);
+  const { records, orientation } = normalizeX(args.X, model.inputs);
   return { records, split: orientation === 'split' };
 }
 

@@ -24,6 +24,7 @@ export const ERRORS = {
   MODEL_IN_USE: { status: 409, expose: true }, // a deployment still serves this version
   DEPLOYMENT_NOT_FOUND: { status: 404, expose: true }, // no deployment of that name
   DEPLOYMENT_EXISTS: { status: 409, expose: true }, // a deployment of that name already exists
+  LABELS_NOT_FOUND: { status: 404, expose: true }, // the deployment has no labels (GET .../labels)
   FUNCTION_NOT_FOUND: { status: 404, expose: true }, // the deployment's script defines no such function
   INPUT_MISSING: { status: 422, expose: true }, // a model input has no value in a record
   INPUT_UNKNOWN: { status: 422, expose: true }, // a record names an input the model does not have

@@ -35,6 +35,14 @@ const limits = {
   max_elements: z.number().int().min(1).optional(),
 };
 
+/** Class names: a list for the one output they fit, or `{ "<output name>": [...] }`; null (PATCH) removes them. */
+const labels = z.union([z.array(z.string().min(1, 'a non-empty label')).min(1), z.record(z.string(), z.array(z.string().min(1, 'a non-empty label')).min(1))]);
+const labelFields = {
+  labels: labels.optional(),
+  /** How many labels a labelled output answers per row, best first. */
+  top_k: z.number().int().min(1).optional(),
+};
+
 export const CreateDeploymentSchema = z.object({
   deployment_name: z.string().min(1),
   model_name: z.string().min(1),
@@ -43,6 +51,7 @@ export const CreateDeploymentSchema = z.object({
   /** true: the version's saved script; a string: that script; false/absent: none. */
   script: z.union([z.boolean(), z.string()]).optional(),
   ...limits,
+  ...labelFields,
 });
 export type CreateDeploymentBody = z.infer<typeof CreateDeploymentSchema>;
 
@@ -51,6 +60,8 @@ export const PatchDeploymentSchema = z.object({
   replicas: z.number().int().min(1).optional(),
   script: z.union([z.boolean(), z.string()]).optional(),
   ...limits,
+  ...labelFields,
+  labels: labels.nullable().optional(),
 });
 export type PatchDeploymentBody = z.infer<typeof PatchDeploymentSchema>;
 

@@ -130,8 +130,16 @@ export interface DeploymentView {
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
   placement: PlacementView;
+  /** Present when outputs answer labels (deployments without a script). */
+  labels?: LabelsView;
   created: string;
   updated: string;
+}
+
+/** A deployment's labels: per labelled output, how many, and whether its scores are softmaxed logits or the model's probabilities. */
+export interface LabelsView {
+  top_k: number;
+  outputs: { output: string; count: number; scores: 'probabilities' | 'softmax' }[];
 }
 
 /** A deployment's new token (POST /api/v1/deployments/{name}/token); the previous one stops working. */

@@ -247,6 +247,10 @@ export class Client {
     maxRecords?: number;
     /** Most values one call's arguments may hold (`max_elements`); default the server's `limits.maxElements`. */
     maxElements?: number;
+    /** Class names of the output (or `{ "<output name>": [...] }`): it then answers `[{ label, score }]`, best first. Deployments without a script. */
+    labels?: string[] | Record<string, string[]>;
+    /** How many labels each row answers (`top_k`); default 5, at most the number of labels. */
+    topK?: number;
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -259,6 +263,8 @@ export class Client {
       ...(options.maxResultBytes !== undefined ? { max_result_bytes: options.maxResultBytes } : {}),
       ...(options.maxRecords !== undefined ? { max_records: options.maxRecords } : {}),
       ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
+      ...(options.labels !== undefined ? { labels: options.labels } : {}),
+      ...(options.topK !== undefined ? { top_k: options.topK } : {}),
     });
   }
 
@@ -276,6 +282,16 @@ export class Client {
 
   patchDeployment(name: string, body: PatchDeploymentBody): Promise<DeploymentView> {
     return this.request('PATCH', `/api/v1/deployments/${enc(name)}`, body);
+  }
+
+  /**
+   * A label file for a deployment (PUT .../labels): text with one label per line (class 0 first), or
+   * TorchServe's index_to_name.json as an object (`{ "0": "cat", ... }`). `output` names the output
+   * when the model has several.
+   */
+  putLabels(name: string, file: string | Record<string, unknown> | string[], options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
+    const query = new URLSearchParams({ ...(options.output !== undefined ? { output: options.output } : {}), ...(options.topK !== undefined ? { top_k: String(options.topK) } : {}) }).toString();
+    return this.request('PUT', `/api/v1/deployments/${enc(name)}/labels${query === '' ? '' : `?${query}`}`, file);
   }
 
   deleteDeployment(name: string): Promise<void> {

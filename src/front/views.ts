@@ -1,4 +1,4 @@
-import type { DeploymentView, EvaluationView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
+import type { DeploymentView, EvaluationView, LabelsView, ModelVersionView, PlacementView, TensorView } from '../api/types.js';
 import type { Config } from '../config.js';
 import type { ModelRef } from '../protocol/messages.js';
 import type { DeploymentRecord, Store, VersionManifest } from '../store/index.js';
@@ -71,9 +71,15 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_records: d.limits.maxRecords ?? config.limits.maxRecords,
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
     placement,
+    ...(d.labels === undefined ? {} : { labels: labelsView(d.labels) }),
     created: d.createdAt,
     updated: d.updatedAt,
   };
+}
+
+/** Per labelled output: how many labels, and whether the scores are the model's probabilities or softmaxed logits. */
+export function labelsView(labels: NonNullable<DeploymentRecord['labels']>): LabelsView {
+  return { top_k: labels.topK, outputs: labels.outputs.map((o) => ({ output: o.output, count: o.names.length, scores: o.scores })) };
 }
 
 /** A record that predicts: the stored sample, or zeros of each input's shape (batch dim dropped). */

@@ -85,6 +85,22 @@ export interface InvokeRequest {
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;
+  /** A deployment's labels (calls without a script only): those outputs answer their top labels. */
+  readonly labels?: LabelsRef;
+}
+
+/** Labels of a deployment without a script: each labelled output's rows answer `[{ label, score }]`, best first. */
+export interface LabelsRef {
+  readonly topK: number;
+  readonly outputs: readonly OutputLabels[];
+}
+
+export interface OutputLabels {
+  readonly output: string;
+  /** One per class, in the order of the output's last dimension. */
+  readonly names: readonly string[];
+  /** The output is logits (scores are softmaxed), not already probabilities. */
+  readonly softmax: boolean;
 }
 
 /** Builds a script's sandboxes (running init) ahead of traffic; answers the script's function names. */

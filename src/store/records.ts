@@ -68,5 +68,12 @@ export const DeploymentRecordSchema = z.object({
     maxElements: z.number().int().optional(),
     maxResultBytes: z.number().int().optional(),
   }),
+  /** Labels of outputs (deployments without a script): absent for none. See front/deployment-labels.ts. */
+  labels: z
+    .object({
+      topK: z.number().int().min(1),
+      outputs: z.array(z.object({ output: z.string(), names: z.array(z.string()), scores: z.enum(['probabilities', 'softmax']) })),
+    })
+    .optional(),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

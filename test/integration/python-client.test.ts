@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -359,6 +359,37 @@ emit({'publish_resp': publish_resp, 'template_names_input': 'Input3' in template
     assert.equal(out.saved_has_script, true);
     assert.deepEqual(out.by_saved, { result: [{ Plus214_Output_0: 5 }] });
     assert.equal(out.deployment_script_is_the_file, true);
+  });
+
+  it('labels without a script: deploy(labels=, top_k=), put_labels from a text file and an index_to_name.json, update_deployment(labels=False)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ibx-labels-'));
+    writeFileSync(join(dir, 'digits.txt'), 'zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n');
+    writeFileSync(join(dir, 'index_to_name.json'), JSON.stringify(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), ['n' + i, 'digit ' + i]]))));
+    const out = await python(
+      String.raw`
+client = Client()
+names = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
+deployed = client.deploy(model_name='mnist', deployment_name='mnist-labels', labels=names, top_k=2)
+by_list = client.predict('mnist-labels', files={'Input3': 'test/fixtures/mnist-png/ps_4.png'})
+from_text = client.put_labels('mnist-labels', os.path.join(os.environ['LABELS_DIR'], 'digits.txt'), top_k=1)
+from_json = client.put_labels('mnist-labels', os.path.join(os.environ['LABELS_DIR'], 'index_to_name.json'))
+by_json = client.predict('mnist-labels', files={'Input3': 'test/fixtures/mnist-png/ps_8.png'})
+removed = client.update_deployment('mnist-labels', labels=False)
+client.delete_deployment('mnist-labels')
+emit({'deployed': deployed['labels'], 'by_list': by_list, 'from_text': from_text['labels'], 'from_json': from_json['labels'],
+      'by_json': by_json, 'removed': 'labels' in removed})
+`,
+      { LABELS_DIR: dir },
+    );
+    await rm(dir, { recursive: true });
+    const view = (topK: number) => ({ top_k: topK, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    assert.deepEqual(out.deployed, view(2));
+    assert.deepEqual(out.by_list.result[0].Plus214_Output_0.map((s: { label: string }) => s.label)[0], 'four');
+    assert.equal(out.by_list.result[0].Plus214_Output_0.length, 2);
+    assert.deepEqual(out.from_text, view(1));
+    assert.deepEqual(out.from_json, view(1));
+    assert.deepEqual(out.by_json.result[0].Plus214_Output_0.map((s: { label: string }) => s.label), ['digit 8']);
+    assert.equal(out.removed, false);
   });
 
   it('raises InferboxError with the server code, status, details and request id; InferboxConnectionError without a server', async () => {

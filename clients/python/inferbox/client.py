@@ -1,5 +1,6 @@
 """The inferbox REST API as Python calls, in the shape of DaaS-client (publish, test, deploy)."""
 
+import json as _json
 import os
 import shutil
 import tempfile
@@ -361,12 +362,16 @@ class Client:
         max_result_bytes: Optional[int] = None,
         max_records: Optional[int] = None,
         max_elements: Optional[int] = None,
+        labels: Any = None,
+        top_k: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
 
         ``script``: ``True`` runs the version's saved script, text (or a file path) runs that
-        script, ``None`` none. The token is remembered for ``predict`` in this client."""
+        script, ``None`` none. ``labels``: class names (a list, or ``{output: [...]}``), so the
+        output answers its ``top_k`` best ``{'label', 'score'}``; without a script only.
+        The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
@@ -380,6 +385,10 @@ class Client:
             body["max_records"] = max_records
         if max_elements is not None:
             body["max_elements"] = max_elements
+        if labels is not None:
+            body["labels"] = labels
+        if top_k is not None:
+            body["top_k"] = top_k
         answer = self.request("POST", "/api/v1/deployments", json=body)
         if isinstance(answer, dict) and answer.get("access_token"):
             self.deployment_tokens[deployment_name] = answer["access_token"]
@@ -404,9 +413,11 @@ class Client:
         max_result_bytes: Optional[int] = None,
         max_records: Optional[int] = None,
         max_elements: Optional[int] = None,
+        labels: Any = None,
+        top_k: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
-        removes the script. Answers the deployment. The token does not change."""
+        removes the script, ``labels=False`` the labels. Answers the deployment. The token does not change."""
         body: Dict[str, Any] = {}
         if model_version is not None:
             body["model_version"] = str(model_version)
@@ -424,7 +435,25 @@ class Client:
             body["max_records"] = max_records
         if max_elements is not None:
             body["max_elements"] = max_elements
+        if labels is not None:
+            body["labels"] = None if labels is False else labels
+        if top_k is not None:
+            body["top_k"] = top_k
         return self.request("PATCH", "/api/v1/deployments/" + _q(name), json=body)
+
+    def put_labels(self, name: str, labels: Any, output: Optional[str] = None, top_k: Optional[int] = None) -> Dict[str, Any]:
+        """Sets a deployment's labels from a label file: the path of a text file (one label per
+        line) or of TorchServe's ``index_to_name.json``, or such a dict or a list. ``output`` names
+        the output when the model has several. Answers the deployment."""
+        query = urllib.parse.urlencode({k: v for k, v in (("output", output), ("top_k", top_k)) if v is not None})
+        path = "/api/v1/deployments/{}/labels{}".format(_q(name), "?" + query if query else "")
+        if isinstance(labels, (str, os.PathLike)):
+            with open(os.fspath(labels), "r", encoding="utf-8") as f:
+                content = f.read()
+            if os.fspath(labels).lower().endswith(".json"):
+                return self.request("PUT", path, json=_json.loads(content))
+            return self.request("PUT", path, text=content)
+        return self.request("PUT", path, json=labels)
 
     def deployment_script(self, name: str) -> str:
         """The script text a deployment runs (``InferboxError`` ``SCRIPT_NOT_FOUND`` without one)."""

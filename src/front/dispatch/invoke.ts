@@ -1,5 +1,5 @@
 import { ServeError } from '../../errors.js';
-import type { InvokeArgs, InvokeResult } from '../../protocol/messages.js';
+import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
 import type { AppDeps } from '../deps.js';
 import { modelRef } from '../views.js';
@@ -7,6 +7,20 @@ import type { CrashVerdict, MessageFor, Outgoing } from './worker-pool.js';
 
 /** Args as a worker gets them for a call without a script (see invokeVersion). */
 const asSent = (args: InvokeArgs): InvokeArgs | string => (args.files === undefined ? JSON.stringify(args) : args);
+
+const labelRefs = new WeakMap<DeploymentRecord, Pick<InvokeRequest, 'labels'>>();
+
+/** A deployment's labels as its calls without a script carry them (front/deployment-labels.ts); built once per stored record. */
+function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
+  const { labels } = record;
+  if (labels === undefined) return {};
+  let ref = labelRefs.get(record);
+  if (ref === undefined) {
+    ref = { labels: { topK: labels.topK, outputs: labels.outputs.map((o) => ({ output: o.output, names: o.names, softmax: o.scores === 'softmax' })) } };
+    labelRefs.set(record, ref);
+  }
+  return ref;
+}
 
 /**
  * Runs one call of a model version (no script) on any serving runtime worker. Its tenant for fair
@@ -36,7 +50,7 @@ export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, '
     const served = deps.placer.served(name);
     const model = served.model();
     onWorker?.(worker);
-    if (served.record.script === null) return { msg: { t: 'invoke', model, fn, args: (asText ??= asSent(args)) } };
+    if (served.record.script === null) return { msg: { t: 'invoke', model, fn, args: (asText ??= asSent(args)), ...labelsOf(served.record) } };
     const sent = deps.scripts.messagesFor(served.record, served.placement, { model, fn, args }, worker);
     again = { worker, msg: sent.full, onCrash: sent.onCrash };
     return sent;

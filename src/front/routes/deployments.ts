@@ -6,8 +6,9 @@ import { ServeError } from '../../errors.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
 import { baseUrl } from '../base-url.js';
-import { jsonBody } from '../body.js';
+import { jsonBody, textBody } from '../body.js';
 import { bodyOf } from '../context.js';
+import { labelsFor, labelsFromFile } from '../deployment-labels.js';
 import type { AppDeps } from '../deps.js';
 import { deploymentView, samplePayload } from '../views.js';
 
@@ -76,17 +77,20 @@ export function deploymentRoutes(deps: AppDeps): Router {
     if (store.deployments.has(name)) throw new ServeError('DEPLOYMENT_EXISTS', `deployment "${name}" already exists; PATCH it to change it`);
     const manifest = store.models.get(body.model_name, body.model_version ?? 'latest');
     const token = mintToken('ibx_svc');
+    const script = await scriptFor(deps, body.script, manifest);
+    const labels = await labelsFor(deps, body, manifest, script);
     const now = new Date().toISOString();
     const record: DeploymentRecord = {
       name,
       modelName: manifest.name,
       modelVersion: manifest.version,
       replicas: checkReplicas(deps, body.replicas ?? 1),
-      script: await scriptFor(deps, body.script, manifest),
+      script,
       tokenHash: hashToken(token),
       createdAt: now,
       updatedAt: now,
       limits: limitsFrom(deps, body),
+      ...(labels === undefined ? {} : { labels }),
     };
     // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
     await deps.placer.deploy(record);
@@ -141,17 +145,45 @@ export function deploymentRoutes(deps: AppDeps): Router {
     const current = store.deployments.get(ctx.params.name!);
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
     const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
+    const script = body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest);
+    const { labels: _, ...rest } = current;
+    const labels = await labelsFor(deps, body, manifest, script, current);
     const record: DeploymentRecord = {
-      ...current,
+      ...rest,
       modelVersion: manifest.version,
       replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
-      script: body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest),
+      script,
       limits: limitsFrom(deps, body, current.limits),
+      ...(labels === undefined ? {} : { labels }),
       updatedAt: new Date().toISOString(),
     };
     // New sandboxes (or the model) first, where it is placed; then the switch. If they fail, the old ones keep serving.
     await deps.placer.deploy(record);
     ctx.body = view(ctx, record);
+  });
+
+  /**
+   * A label file for an output: text/plain with one label per line (class 0 first), or JSON (TorchServe's
+   * index_to_name.json, or a list). `?output=` names the output when the model has several, `?top_k=` sets top_k.
+   */
+  router.put('/:name/labels', textBody(config.limits.maxJsonBytes), async (ctx) => {
+    const current = store.deployments.get(ctx.params.name!);
+    const names = labelsFromFile(bodyOf(ctx));
+    const output = typeof ctx.query.output === 'string' ? ctx.query.output : undefined;
+    const topK = typeof ctx.query.top_k === 'string' ? ctx.query.top_k : undefined;
+    const body = parseBody(PatchDeploymentSchema, { labels: output === undefined ? names : { [output]: names }, ...(topK === undefined ? {} : { top_k: Number(topK) }) }, 'query');
+    const manifest = store.models.get(current.modelName, current.modelVersion);
+    const labels = await labelsFor(deps, body, manifest, current.script, current);
+    const record: DeploymentRecord = { ...current, ...(labels === undefined ? {} : { labels }), updatedAt: new Date().toISOString() };
+    await deps.placer.deploy(record);
+    ctx.body = view(ctx, record);
+  });
+
+  /** The labels by output name, in class order: `{ top_k, labels: { "<output>": [...] } }`. */
+  router.get('/:name/labels', (ctx) => {
+    const d = store.deployments.get(ctx.params.name!);
+    if (d.labels === undefined) throw new ServeError('LABELS_NOT_FOUND', `deployment "${d.name}" has no labels`);
+    ctx.body = { top_k: d.labels.topK, labels: Object.fromEntries(d.labels.outputs.map((o) => [o.output, o.names])) };
   });
 
   router.delete('/:name', async (ctx) => {

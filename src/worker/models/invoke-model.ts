@@ -5,9 +5,12 @@ import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/mes
 import { defaultImageFeeds } from '../images/index.js';
 import type { ModelPool } from './model-pool.js';
 import { outputsToJson, requireRecords, runRecords } from './run-records.js';
+import { applyLabels } from './output-labels.js';
 import type { LoadedModel } from '../runtimes/types.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
+
+type Outputs = Parameters<typeof outputsToJson>[1];
 
 export interface InvokeDeps {
   readonly pool: ModelPool;
@@ -36,7 +39,9 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   try {
     const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels);
     const t2 = performance.now();
-    const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
+    const { labels } = req;
+    const each = labels === undefined ? (o: Outputs) => outputsToJson(lease.model, o) : (o: Outputs) => applyLabels(outputsToJson(lease.model, o), o, labels);
+    const results = await runRecords(lease.model, records, each);
     const t3 = performance.now();
     // As JSON text: one native stringify here, and the front sends it on without parsing it. The
     // frame codec would visit every value twice (its replacer here, its reviver in the front),

@@ -75,6 +75,19 @@ describe('labels: outputs answer their top labels without a script', () => {
     assert.deepEqual((await admin.listDeployments()).map((d) => d.deployment_name).sort(), ['digits', 'mlp-labels']);
   });
 
+  it('checks kept labels again against a new model version', async () => {
+    await admin.publishModel({ name: 'digits-model', files: [fixtureFile(MNIST_ONNX)] });
+    await admin.publishModel({ name: 'digits-model', files: [fixtureFile('keras2-mnist-mlp-h5/mnist.h5')] });
+    const created = await admin.deploy({ modelName: 'digits-model', deploymentName: 'versions', modelVersion: 1, labels: DIGITS });
+    assert.deepEqual(created.labels, { top_k: 5, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    await rejectsWith(admin.patchDeployment('versions', { model_version: 2 }), 400, 'REQUEST_INVALID', /version 2 has no output "Plus214_Output_0"/);
+    const moved = await admin.patchDeployment('versions', { model_version: 2, labels: DIGITS });
+    assert.equal(moved.model_version, '2');
+    assert.equal(moved.labels?.outputs[0]!.scores, 'probabilities');
+    assert.equal(moved.labels?.top_k, 5);
+    await admin.deleteDeployment('versions');
+  });
+
   it('takes a label file: text one per line, or TorchServe index_to_name.json', async () => {
     const created = await admin.deploy({ modelName: 'mnist', deploymentName: 'files' });
     assert.equal(created.labels, undefined);

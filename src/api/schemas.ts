@@ -35,6 +35,26 @@ const limits = {
   max_elements: z.number().int().min(1).optional(),
 };
 
+const perChannel = z.union([z.number(), z.array(z.number()).min(1).max(4)]);
+
+/** One image input's declarative preprocessing (docs/uploads.md); every key optional. */
+export const PreprocessSpecSchema = z
+  .object({
+    width: z.number().int().min(1).max(16384).optional(),
+    height: z.number().int().min(1).max(16384).optional(),
+    fit: z.enum(['fill', 'cover', 'contain']).optional(),
+    color: z.enum(['rgb', 'bgr', 'gray']).optional(),
+    layout: z.enum(['nchw', 'nhwc', 'chw', 'hwc']).optional(),
+    scale: z.number().optional(),
+    mean: perChannel.optional(),
+    std: perChannel.refine((v) => (Array.isArray(v) ? v : [v]).every((x) => x !== 0), 'no std of 0').optional(),
+    dtype: z.enum(['float32', 'float16', 'uint8']).optional(),
+  })
+  .strict();
+
+/** Image input name -> its preprocessing; checked against the model's inputs by the route. */
+export const PreprocessBlockSchema = z.record(z.string(), PreprocessSpecSchema);
+
 export const CreateDeploymentSchema = z.object({
   deployment_name: z.string().min(1),
   model_name: z.string().min(1),
@@ -43,6 +63,8 @@ export const CreateDeploymentSchema = z.object({
   /** true: the version's saved script; a string: that script; false/absent: none. */
   script: z.union([z.boolean(), z.string()]).optional(),
   ...limits,
+  /** Declarative image preprocessing per image input (#15). */
+  preprocess: PreprocessBlockSchema.optional(),
 });
 export type CreateDeploymentBody = z.infer<typeof CreateDeploymentSchema>;
 
@@ -51,6 +73,8 @@ export const PatchDeploymentSchema = z.object({
   replicas: z.number().int().min(1).optional(),
   script: z.union([z.boolean(), z.string()]).optional(),
   ...limits,
+  /** Replaces the block; null removes it. */
+  preprocess: PreprocessBlockSchema.nullable().optional(),
 });
 export type PatchDeploymentBody = z.infer<typeof PatchDeploymentSchema>;
 

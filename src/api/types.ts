@@ -2,6 +2,7 @@
  * Response bodies of the REST contract, shared by the front and the client SDK.
  * Field names follow the DaaS client (snake_case) so its payloads work unchanged.
  */
+import type { PreprocessSpec } from '../model/index.js';
 
 /** A tensor as the API shows it; -1 marks a free dimension. */
 export interface TensorView {
@@ -129,6 +130,8 @@ export interface DeploymentView {
   max_records: number;
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
+  /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
+  preprocess: Record<string, PreprocessSpec> | null;
   placement: PlacementView;
   created: string;
   updated: string;

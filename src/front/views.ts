@@ -70,6 +70,7 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
     max_records: d.limits.maxRecords ?? config.limits.maxRecords,
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
+    preprocess: d.preprocess ?? null,
     placement,
     created: d.createdAt,
     updated: d.updatedAt,

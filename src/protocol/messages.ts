@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
+import type { PreprocessBlock, ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
 import type { ScriptLimits } from './worker-config.js';
 
 /**
@@ -85,6 +85,8 @@ export interface InvokeRequest {
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;
+  /** The deployment's preprocess block: how the pipeline without a script feeds uploaded images. */
+  readonly preprocess?: PreprocessBlock;
 }
 
 /** Builds a script's sandboxes (running init) ahead of traffic; answers the script's function names. */

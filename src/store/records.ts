@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PreprocessBlockSchema } from '../api/schemas.js';
 import { DTYPES, type DType } from '../model/index.js';
 
 /** What the store keeps on disk, parsed back with these schemas (a damaged file is reported, not trusted). */
@@ -68,5 +69,7 @@ export const DeploymentRecordSchema = z.object({
     maxElements: z.number().int().optional(),
     maxResultBytes: z.number().int().optional(),
   }),
+  /** The declarative image preprocessing per image input (#15), as validated at deploy time; absent for none. */
+  preprocess: PreprocessBlockSchema.optional(),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

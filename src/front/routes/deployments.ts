@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema, type CreateDeploymentBody } from '../../api/schemas.js';
 import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
+import { preprocessProblems, type PreprocessBlock } from '../../model/index.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
 import { baseUrl } from '../base-url.js';
@@ -62,6 +63,14 @@ async function scriptFor(deps: AppDeps, choice: boolean | string | undefined, ma
   return saved;
 }
 
+/** A preprocess block checked against the version's inputs: REQUEST_INVALID naming each bad field. */
+function checkPreprocess(block: PreprocessBlock | null | undefined, manifest: VersionManifest): { preprocess?: PreprocessBlock } {
+  if (block === null || block === undefined || Object.keys(block).length === 0) return {};
+  const problems = preprocessProblems(block, manifest.inputs);
+  if (problems.length > 0) throw new ServeError('REQUEST_INVALID', `invalid body: ${problems.join('; ')}`, { field: 'preprocess', issues: problems });
+  return { preprocess: block };
+}
+
 /** Create, list, read, change and delete deployments. */
 export function deploymentRoutes(deps: AppDeps): Router {
   const { store, config } = deps;
@@ -87,6 +96,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
       createdAt: now,
       updatedAt: now,
       limits: limitsFrom(deps, body),
+      ...checkPreprocess(body.preprocess, manifest),
     };
     // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
     await deps.placer.deploy(record);
@@ -141,8 +151,10 @@ export function deploymentRoutes(deps: AppDeps): Router {
     const current = store.deployments.get(ctx.params.name!);
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
     const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
+    const { preprocess: _old, ...unchanged } = current;
     const record: DeploymentRecord = {
-      ...current,
+      ...unchanged,
+      ...checkPreprocess(body.preprocess === undefined ? current.preprocess : body.preprocess, manifest),
       modelVersion: manifest.version,
       replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
       script: body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest),

@@ -7,7 +7,7 @@ import type { ModelPool } from './model-pool.js';
 import { outputsToJson, requireRecords, runRecords } from './run-records.js';
 import type { LoadedModel } from '../runtimes/types.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
-import { PREDICT_FUNCTION } from '../../model/index.js';
+import { PREDICT_FUNCTION, type PreprocessBlock } from '../../model/index.js';
 
 export interface InvokeDeps {
   readonly pool: ModelPool;
@@ -15,9 +15,9 @@ export interface InvokeDeps {
 }
 
 /** X as records; files under an image input's name join the first record (created when X is absent). */
-async function recordsWithImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number): Promise<NormalizedX> {
+async function recordsWithImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number, preprocess: PreprocessBlock | undefined): Promise<NormalizedX> {
   if (args.files === undefined) return normalizeX(args.X, model.inputs);
-  const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels });
+  const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels }, preprocess);
   if (args.X === undefined) return { records: [feeds], orientation: 'records' };
   if (!Array.isArray(args.X) || args.X.length === 0) throw new ServeError('REQUEST_INVALID', 'with files, X must be a list of records or rows (the files join the first)');
   const [first, ...rest] = normalizeX(args.X, model.inputs).records as Record_[];
@@ -34,7 +34,7 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   const lease = await deps.pool.acquire(req.model);
   const t1 = performance.now();
   try {
-    const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels);
+    const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels, req.preprocess);
     const t2 = performance.now();
     const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
     const t3 = performance.now();

@@ -1,0 +1,90 @@
+import { IMAGE_SHAPES, imageLayoutOf, imageOptionsOf, type InputImageOptions } from './image-layout.js';
+import type { TensorSpec } from './tensor-spec.js';
+import { formatShape } from './tensor.js';
+
+/**
+ * A deployment's declarative image preprocessing (#15): per image input, what the pipeline without a
+ * script does to an uploaded image before the model, instead of the input's raw 0..255 pixels.
+ * Every key is optional; the steps run in this order: decode, resize, colour, `x * scale`,
+ * `(x - mean) / std`, layout, dtype.
+ */
+export interface PreprocessSpec {
+  readonly width?: number;
+  readonly height?: number;
+  readonly fit?: 'fill' | 'cover' | 'contain';
+  readonly color?: 'rgb' | 'bgr' | 'gray';
+  readonly layout?: 'nchw' | 'nhwc' | 'chw' | 'hwc';
+  readonly scale?: number;
+  readonly mean?: number | number[];
+  readonly std?: number | number[];
+  readonly dtype?: 'float32' | 'float16' | 'uint8';
+}
+
+/** Image input name -> its preprocessing. */
+export type PreprocessBlock = Record<string, PreprocessSpec>;
+
+/** The image() options of an input with its block applied: the input's own, overridden key by key. */
+export function imageOptionsWith(base: InputImageOptions, block: PreprocessSpec | undefined): Record<string, unknown> {
+  if (block === undefined) return { ...base };
+  const out: Record<string, unknown> = { ...base };
+  for (const key of ['width', 'height', 'fit', 'layout', 'scale', 'mean', 'std', 'dtype'] as const) {
+    if (block[key] !== undefined) out[key] = block[key];
+  }
+  if (block.color === 'gray') {
+    out.grayscale = true;
+    delete out.alpha;
+  } else if (block.color !== undefined) {
+    delete out.grayscale;
+    out.channels = block.color;
+  }
+  return out;
+}
+
+/** Channels a block makes for an input of `channels`: gray one, else the input's own. */
+const channelsWith = (channels: number, block: PreprocessSpec) => (block.color === 'gray' ? 1 : block.color !== undefined && channels === 1 ? 3 : channels);
+
+/**
+ * What is wrong with a block for a model's inputs, one message per problem naming the field
+ * (`preprocess.<input>.<key>`) and what it expects; empty when it fits.
+ */
+export function preprocessProblems(block: PreprocessBlock, inputs: readonly TensorSpec[]): string[] {
+  const problems: string[] = [];
+  for (const [name, spec] of Object.entries(block)) {
+    const input = inputs.find((i) => i.name === name);
+    const field = `preprocess.${name}`;
+    if (input === undefined) {
+      problems.push(`${field}: the model has no input '${name}' (its inputs: ${inputs.map((i) => `'${i.name}'`).join(', ') || 'none'})`);
+      continue;
+    }
+    const layout = imageLayoutOf(input);
+    if (layout === null) {
+      problems.push(`${field}: input '${name}' is ${input.dtype ?? 'not a tensor'} ${formatShape(input.shape)}, not an image input (expected ${IMAGE_SHAPES})`);
+      continue;
+    }
+    const channels = channelsWith(layout.channels, spec);
+    for (const key of ['mean', 'std'] as const) {
+      const v = spec[key];
+      if (Array.isArray(v) && v.length !== 1 && v.length !== channels) {
+        problems.push(`${field}.${key}: ${v.length} values for ${channels} channel${channels === 1 ? '' : 's'}; give one value or ${channels}`);
+      }
+    }
+    if (spec.dtype === 'uint8' && (spec.scale !== undefined || spec.mean !== undefined || spec.std !== undefined)) {
+      problems.push(`${field}.dtype: "uint8" keeps raw pixels; drop scale, mean and std or use "float32"`);
+    }
+    if (input.dtype === 'uint8' && spec.dtype !== undefined && spec.dtype !== 'uint8') {
+      problems.push(`${field}.dtype: input '${name}' is uint8, so it takes "uint8" pixels, not "${spec.dtype}"`);
+    }
+    if (spec.dtype === 'float16' && input.dtype !== 'float16') {
+      problems.push(`${field}.dtype: input '${name}' is ${input.dtype}; "float16" fits float16 inputs only (use "float32")`);
+    }
+  }
+  return problems;
+}
+
+/** The image() options the pipeline without a script feeds `spec` with under `block`, or null when not an image input. */
+export function pipelineImageOptions(spec: TensorSpec, block: PreprocessBlock | undefined): Record<string, unknown> | null {
+  const layout = imageLayoutOf(spec);
+  if (layout === null) return null;
+  // A "float32" block for a float16 input still reaches the model as halves: the binding converts.
+  return imageOptionsWith(imageOptionsOf(spec, layout), block?.[spec.name]);
+}

@@ -62,6 +62,14 @@ export function preprocessProblems(block: PreprocessBlock, inputs: readonly Tens
       continue;
     }
     const channels = channelsWith(layout.channels, spec);
+    // What the model would refuse on every upload is refused here, once.
+    if (channels !== layout.channels) {
+      problems.push(`${field}.color: "${spec.color}" makes ${channels} channel${channels === 1 ? '' : 's'}; input '${name}' ${formatShape(input.shape)} takes ${layout.channels}`);
+    }
+    const planar = spec.layout === 'nchw' || spec.layout === 'chw';
+    if (spec.layout !== undefined && layout.layout !== 'hw' && planar !== (layout.layout === 'nchw')) {
+      problems.push(`${field}.layout: input '${name}' ${formatShape(input.shape)} is ${layout.layout}; "${spec.layout}" does not fit it (use "${layout.layout}")`);
+    }
     for (const key of ['mean', 'std'] as const) {
       const v = spec[key];
       if (Array.isArray(v) && v.length !== 1 && v.length !== channels) {

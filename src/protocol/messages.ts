@@ -69,6 +69,8 @@ export interface ScriptRef extends ScriptHandle {
   readonly limits: ScriptLimits;
   /** Sandboxes (isolates) this worker keeps for the owner: how many calls run scripts at once here. */
   readonly replicas: number;
+  /** The deployment's preprocess block: what `file.image()` without options does for a file under a blocked input's name. */
+  readonly preprocess?: PreprocessBlock;
 }
 
 export interface InvokeRequest {

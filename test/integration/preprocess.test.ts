@@ -30,14 +30,15 @@ describe('a deployment preprocess block: declarative image preprocessing without
   const tokens = new Map<string, string>();
 
   /** A multipart upload as `curl -F x=@file` sends it, to a deployment's predict endpoint. */
-  async function upload(deployment: string, field: string, file: string): Promise<{ status: number; body: Record<string, any> }> {
+  async function upload(deployment: string, field: string, file: string, fields: Record<string, string> = {}): Promise<{ status: number; body: Record<string, any> }> {
     const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.set(name, value);
     form.set(field, new Blob([readFileSync(fixturePath(`tiny-images/${file}`))]), file);
     const res = await fetch(`${server.url}/api/v1/svc/${deployment}/predict`, { method: 'POST', headers: { authorization: `Bearer ${tokens.get(deployment)}` }, body: form });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   }
-  const seen = async (deployment: string, file: string) => {
-    const { status, body } = await upload(deployment, 'x', file);
+  const seen = async (deployment: string, file: string, fields?: Record<string, string>) => {
+    const { status, body } = await upload(deployment, 'x', file, fields);
     assert.equal(status, 200, JSON.stringify(body));
     return flattenDeep(body.result[0].y);
   };
@@ -117,6 +118,23 @@ describe('a deployment preprocess block: declarative image preprocessing without
     await refused(server.client.patchDeployment('patched', { preprocess: { y: {} } }), 400, 'REQUEST_INVALID', /preprocess\.y: the model has no input 'y'/);
     assert.equal((await server.client.patchDeployment('patched', { preprocess: null })).preprocess, null);
     assert.deepEqual(await seen('patched', PNG.file), nchw(PNG.pixels));
+  });
+
+  it('composes with a script: image() without options follows the block, with options it does as asked', async () => {
+    const script = [
+      'async function preprocess_files(args) {',
+      '  const image = args.raw === "1" ? await args.files.x.image({ layout: "nchw" }) : await args.files.x.image();',
+      '  args.X = [{ x: image }];',
+      '  return args;',
+      '}',
+    ].join('\n');
+    await deploy('scripted', 'rgb', { x: { scale: 1 / 255, color: 'bgr' } });
+    await server.client.patchDeployment('scripted', { script });
+    assert.deepEqual(await seen('scripted', PNG.file), nchw(normalised(PNG.pixels, { scale: 1 / 255, bgr: true })).map(Math.fround));
+    assert.deepEqual(await seen('scripted', PNG.file, { raw: '1' }), nchw(PNG.pixels));
+    // PATCHing the block alone reaches the script's sandboxes.
+    await server.client.patchDeployment('scripted', { preprocess: { x: { scale: 2 } } });
+    assert.deepEqual(await seen('scripted', PNG.file), nchw(PNG.pixels).map((v) => v * 2));
   });
 
   it('answers 422 INPUT_FILE_UNEXPECTED saying what the field is and what an image input is, without contradiction', async () => {

@@ -59,6 +59,12 @@ export interface ModelVersionView {
   sample: Record<string, unknown> | null;
   /** The score on the x_test/y_test sent at publish, or null. */
   evaluation: EvaluationView | null;
+  /**
+   * Present when the model file says how it wants images (ONNX metadata_props, WinML's
+   * Image.BitmapPixelFormat / Image.NominalPixelRange): the preprocess block that implies, which a
+   * new deployment of the version takes unless its body gives one.
+   */
+  preprocess?: Record<string, PreprocessSpec>;
   size: number;
   sha256: string;
   files: { name: string; bytes: number; sha256: string }[];

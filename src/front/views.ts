@@ -33,6 +33,7 @@ export function versionView(m: VersionManifest): ModelVersionView {
     outputs: m.outputs.map(tensorView),
     sample: m.sample,
     evaluation: evaluationView(m.evaluation),
+    ...(m.preprocess ? { preprocess: m.preprocess } : {}),
     size: m.bytes,
     sha256: m.sha256,
     files: m.files,

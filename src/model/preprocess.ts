@@ -96,3 +96,32 @@ export function pipelineImageOptions(spec: TensorSpec, block: PreprocessBlock | 
   // A "float32" block for a float16 input still reaches the model as halves: the binding converts.
   return imageOptionsWith(imageOptionsOf(spec, layout), block?.[spec.name]);
 }
+
+/** WinML's `Image.BitmapPixelFormat` values -> the channel order they mean (alpha formats as their colours). */
+const PIXEL_FORMATS: Readonly<Record<string, PreprocessSpec['color']>> = { Gray8: 'gray', Rgb8: 'rgb', Rgba8: 'rgb', Bgr8: 'bgr', Bgra8: 'bgr' };
+
+/** WinML's `Image.NominalPixelRange` values -> scale and mean (x * scale - mean); 0..255 is the default, nothing to add. */
+const PIXEL_RANGES: Readonly<Record<string, Pick<PreprocessSpec, 'scale' | 'mean'>>> = {
+  NominalRange_0_255: {},
+  Normalized_0_1: { scale: 1 / 255 },
+  Normalized_1_1: { scale: 2 / 255, mean: 1 },
+};
+
+/**
+ * The block an ONNX model's own `metadata_props` imply for its image inputs, following WinML's
+ * convention (`Image.BitmapPixelFormat`, `Image.NominalPixelRange`); null when they say nothing
+ * usable. A colour the input cannot take (gray for a 3-channel input) is left out.
+ */
+export function inferredPreprocess(metadata: Readonly<Record<string, string>>, inputs: readonly TensorSpec[]): PreprocessBlock | null {
+  const color = PIXEL_FORMATS[metadata['Image.BitmapPixelFormat'] ?? ''];
+  const range = PIXEL_RANGES[metadata['Image.NominalPixelRange'] ?? ''] ?? {};
+  const block: PreprocessBlock = {};
+  for (const input of inputs) {
+    const layout = imageLayoutOf(input);
+    if (layout === null || input.dtype === 'uint8') continue;
+    const fits = color !== undefined && (color === 'gray') === (layout.channels === 1);
+    const spec: PreprocessSpec = { ...(fits && color !== 'rgb' && color !== 'gray' ? { color } : {}), ...range };
+    if (Object.keys(spec).length > 0) block[input.name] = spec;
+  }
+  return Object.keys(block).length > 0 ? block : null;
+}

@@ -149,10 +149,15 @@ export interface PreparedUpload {
   readonly mainFile: string;
   /** Files the worker wrote into the staging folder (converted artefacts, serving copies, notes). */
   readonly written: readonly string[];
+  /** An ONNX model's metadata_props (key -> value); absent for other formats. */
+  readonly metadataProps?: Readonly<Record<string, string>>;
 }
 
 /** What inspecting a staged upload found, and what it added to serve it. */
-export interface InspectResult extends ModelSignature, PreparedUpload {}
+export interface InspectResult extends ModelSignature, PreparedUpload {
+  /** The preprocess block the model file's own metadata implies (model/preprocess.ts), or null. */
+  readonly preprocess: PreprocessBlock | null;
+}
 
 export interface InvokeResult {
   readonly result: unknown;

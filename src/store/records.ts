@@ -34,6 +34,8 @@ export const VersionManifestSchema = z.object({
   inputs: z.array(TensorSpecSchema),
   outputs: z.array(TensorSpecSchema),
   sample: z.record(z.string(), z.unknown()).nullable(),
+  /** The preprocess block the model file's metadata implies (ONNX metadata_props, WinML's keys); absent when none. */
+  preprocess: PreprocessBlockSchema.optional(),
   /** Accuracy or R² on the x_test/y_test sent at publish; absent for versions published without them. */
   evaluation: z
     .object({

@@ -65,6 +65,7 @@ describe('a deployment preprocess block: declarative image preprocessing without
       ['half', identityImageOnnx('float16', 'nchw')],
       ['double', identityImageOnnx('float64', 'nhwc')],
       ['rows', float16AddOnnx()],
+      ['winml', identityImageOnnx('float32', 'nchw', { 'Image.BitmapPixelFormat': 'Bgr8', 'Image.NominalPixelRange': 'Normalized_1_1', 'Image.ColorSpaceGamma': 'SRGB' })],
     ];
     for (const [name, data] of models) await server.client.publishModel({ name, files: [{ name: `${name}.onnx`, data }] });
   });
@@ -135,6 +136,17 @@ describe('a deployment preprocess block: declarative image preprocessing without
     // PATCHing the block alone reaches the script's sandboxes.
     await server.client.patchDeployment('scripted', { preprocess: { x: { scale: 2 } } });
     assert.deepEqual(await seen('scripted', PNG.file), nchw(PNG.pixels).map((v) => v * 2));
+  });
+
+  it('reads the block a model file implies (WinML metadata_props), shows it in the version, and a new deployment takes it unless it gives its own', async () => {
+    const implied = { x: { color: 'bgr', scale: 2 / 255, mean: 1 } };
+    assert.deepEqual((await server.client.getVersion('winml')).preprocess, implied);
+    assert.equal((await server.client.getVersion('rgb')).preprocess, undefined, 'no metadata, no block');
+    assert.deepEqual((await deploy('winml-svc', 'winml')).preprocess, implied);
+    const f = Math.fround;
+    assert.deepEqual(await seen('winml-svc', PNG.file), nchw(PNG.pixels.map((px) => [px[2]!, px[1]!, px[0]!].map((v) => f(v * f(2 / 255) + f(-1))))));
+    assert.deepEqual((await deploy('winml-own', 'winml', { x: { scale: 1 } })).preprocess, { x: { scale: 1 } });
+    assert.equal((await server.client.patchDeployment('winml-svc', { preprocess: null })).preprocess, null);
   });
 
   it('answers 422 INPUT_FILE_UNEXPECTED saying what the field is and what an image input is, without contradiction', async () => {

@@ -96,7 +96,8 @@ export function deploymentRoutes(deps: AppDeps): Router {
       createdAt: now,
       updatedAt: now,
       limits: limitsFrom(deps, body),
-      ...checkPreprocess(body.preprocess, manifest),
+      // Without a block of its own, the one the model file implies (shown in the version, PATCH null drops it).
+      ...checkPreprocess(body.preprocess === undefined ? manifest.preprocess : body.preprocess, manifest),
     };
     // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
     await deps.placer.deploy(record);

@@ -127,10 +127,11 @@ interface InferboxImageOptions {
    */
   readonly layout?: 'hwc' | 'chw' | 'nhwc' | 'nchw';
   /**
-   * Element type: "float32" (a Float32Array), or "uint8" for the raw 0..255 pixels (a Uint8Array;
-   * scale, mean and std are then not allowed). @defaultValue "float32"
+   * Element type: "float32" (a Float32Array), "float16" (a Uint16Array of IEEE half floats' raw
+   * bits, what a float16 input takes), or "uint8" for the raw 0..255 pixels (a Uint8Array; scale,
+   * mean and std are then not allowed). @defaultValue "float32"
    */
-  readonly dtype?: 'float32' | 'uint8';
+  readonly dtype?: 'float32' | 'float16' | 'uint8';
   /** 255 - v, before scaling: for white-on-black models fed black-on-white images. @defaultValue false */
   readonly invert?: boolean;
   /** Multiplies every 0..255 value, e.g. 1 / 255. @defaultValue 1 */
@@ -145,7 +146,7 @@ interface InferboxImageOptions {
 }
 
 /** A decoded image: flat row-major pixels with their shape (see `layout`). */
-interface InferboxImage<T extends Float32Array | Uint8Array = Float32Array | Uint8Array> {
+interface InferboxImage<T extends Float32Array | Uint16Array | Uint8Array = Float32Array | Uint16Array | Uint8Array> {
   data: T;
   shape: number[];
 }
@@ -191,9 +192,12 @@ interface InferboxFile {
    * - "INPUT_IMAGE_TOO_LARGE" (422): more pixels than the server's limits.maxImagePixels, or a
    *   decoded tensor over half the sandbox memory limit (ask for a smaller width/height or uint8);
    * - "SCRIPT_FAILED": a bad option, or image() called after the script's call ended.
+   * Without options, for a file under an input the deployment's preprocess block names: what the
+   * pipeline without a script feeds that input (its size, channels, layout and dtype, block applied).
    * @example const { data, shape } = await args.files.photo.image({ width: 224, height: 224, layout: 'nchw', scale: 1 / 255 });
    */
-  image<O extends InferboxImageOptions = {}>(options?: O): Promise<InferboxImage<O['dtype'] extends 'uint8' ? Uint8Array : Float32Array>>;
+  image(): Promise<InferboxImage>;
+  image<O extends InferboxImageOptions>(options: O): Promise<InferboxImage<O['dtype'] extends 'uint8' ? Uint8Array : O['dtype'] extends 'float16' ? Uint16Array : Float32Array>>;
   /** `{ name, type, size }`: what JSON.stringify and copying out of the sandbox keep of a file. */
   toJSON(): { name: string; type: string; size: number };
 }

@@ -43,6 +43,26 @@ const labelFields = {
   top_k: z.number().int().min(1).optional(),
 };
 
+const perChannel = z.union([z.number(), z.array(z.number()).min(1).max(4)]);
+
+/** One image input's declarative preprocessing (docs/uploads.md); every key optional. */
+export const PreprocessSpecSchema = z
+  .object({
+    width: z.number().int().min(1).max(16384).optional(),
+    height: z.number().int().min(1).max(16384).optional(),
+    fit: z.enum(['fill', 'cover', 'contain']).optional(),
+    color: z.enum(['rgb', 'bgr', 'gray']).optional(),
+    layout: z.enum(['nchw', 'nhwc', 'chw', 'hwc']).optional(),
+    scale: z.number().optional(),
+    mean: perChannel.optional(),
+    std: perChannel.refine((v) => (Array.isArray(v) ? v : [v]).every((x) => x !== 0), 'no std of 0').optional(),
+    dtype: z.enum(['float32', 'float16', 'uint8']).optional(),
+  })
+  .strict();
+
+/** Image input name -> its preprocessing; checked against the model's inputs by the route. */
+export const PreprocessBlockSchema = z.record(z.string(), PreprocessSpecSchema);
+
 export const CreateDeploymentSchema = z.object({
   deployment_name: z.string().min(1),
   model_name: z.string().min(1),
@@ -52,6 +72,8 @@ export const CreateDeploymentSchema = z.object({
   script: z.union([z.boolean(), z.string()]).optional(),
   ...limits,
   ...labelFields,
+  /** Declarative image preprocessing per image input (#15). */
+  preprocess: PreprocessBlockSchema.optional(),
 });
 export type CreateDeploymentBody = z.infer<typeof CreateDeploymentSchema>;
 
@@ -62,6 +84,8 @@ export const PatchDeploymentSchema = z.object({
   ...limits,
   ...labelFields,
   labels: labels.nullable().optional(),
+  /** Replaces the block; null removes it. */
+  preprocess: PreprocessBlockSchema.nullable().optional(),
 });
 export type PatchDeploymentBody = z.infer<typeof PatchDeploymentSchema>;
 

@@ -2,6 +2,7 @@
  * Response bodies of the REST contract, shared by the front and the client SDK.
  * Field names follow the DaaS client (snake_case) so its payloads work unchanged.
  */
+import type { PreprocessSpec } from '../model/index.js';
 
 /** A tensor as the API shows it; -1 marks a free dimension. */
 export interface TensorView {
@@ -58,6 +59,12 @@ export interface ModelVersionView {
   sample: Record<string, unknown> | null;
   /** The score on the x_test/y_test sent at publish, or null. */
   evaluation: EvaluationView | null;
+  /**
+   * Present when the model file says how it wants images (ONNX metadata_props, WinML's
+   * Image.BitmapPixelFormat / Image.NominalPixelRange): the preprocess block that implies, which a
+   * new deployment of the version takes unless its body gives one.
+   */
+  preprocess?: Record<string, PreprocessSpec>;
   size: number;
   sha256: string;
   files: { name: string; bytes: number; sha256: string }[];
@@ -129,6 +136,8 @@ export interface DeploymentView {
   max_records: number;
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
+  /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
+  preprocess: Record<string, PreprocessSpec> | null;
   placement: PlacementView;
   /** Present when outputs answer labels (deployments without a script). */
   labels?: LabelsView;

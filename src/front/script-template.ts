@@ -60,7 +60,7 @@ function imageInputOf(spec: TensorSpec): ImageInput | null {
   const w = o.width ?? 'w';
   const dims = o.layout === 'nchw' ? [1, layout.channels, h, w] : o.layout === 'nhwc' ? [1, h, w, layout.channels] : [1, h, w];
   const count = typeof h === 'number' && typeof w === 'number' ? dims.reduce<number>((n, d) => n * (d as number), 1) : null;
-  const array = spec.dtype === 'uint8' ? 'Uint8Array' : 'Float32Array';
+  const array = spec.dtype === 'uint8' ? 'Uint8Array' : spec.dtype === 'float16' ? 'Uint16Array' : 'Float32Array';
   return { spec, options: `{ ${options.join(', ')} }`, answer: `{ data: ${array}(${count ?? '...'}), shape: [${dims.join(', ')}] }` };
 }
 
@@ -114,6 +114,8 @@ function preprocessFilesLines(inputs: readonly TensorSpec[]): string[] {
     ' * As generated, a file under an image input\'s name is decoded and resized to that input (raw',
     ` * 0..255 pixels) and joins the first record${images.length === 1 ? ', as without a script' : ''}. Add options as the model needs,`,
     " * e.g. scale: 1 / 255, invert: true, mean/std, channels: 'bgr' (see docs/scripts.md#files).",
+    " * A deployment's preprocess block (docs/uploads.md) declares those instead; image() without",
+    ' * options then feeds what the block says for that input.',
     ' */',
     'async function preprocess_files(args) {',
     ...body,

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
+import type { PreprocessBlock, ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
 import type { ScriptLimits } from './worker-config.js';
 
 /**
@@ -69,6 +69,8 @@ export interface ScriptRef extends ScriptHandle {
   readonly limits: ScriptLimits;
   /** Sandboxes (isolates) this worker keeps for the owner: how many calls run scripts at once here. */
   readonly replicas: number;
+  /** The deployment's preprocess block: what `file.image()` without options does for a file under a blocked input's name. */
+  readonly preprocess?: PreprocessBlock;
 }
 
 export interface InvokeRequest {
@@ -85,6 +87,8 @@ export interface InvokeRequest {
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;
+  /** The deployment's preprocess block: how the pipeline without a script feeds uploaded images. */
+  readonly preprocess?: PreprocessBlock;
   /** A deployment's labels (calls without a script only): those outputs answer their top labels. */
   readonly labels?: LabelsRef;
 }
@@ -161,10 +165,15 @@ export interface PreparedUpload {
   readonly mainFile: string;
   /** Files the worker wrote into the staging folder (converted artefacts, serving copies, notes). */
   readonly written: readonly string[];
+  /** An ONNX model's metadata_props (key -> value); absent for other formats. */
+  readonly metadataProps?: Readonly<Record<string, string>>;
 }
 
 /** What inspecting a staged upload found, and what it added to serve it. */
-export interface InspectResult extends ModelSignature, PreparedUpload {}
+export interface InspectResult extends ModelSignature, PreparedUpload {
+  /** The preprocess block the model file's own metadata implies (model/preprocess.ts), or null. */
+  readonly preprocess: PreprocessBlock | null;
+}
 
 export interface InvokeResult {
   readonly result: unknown;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PreprocessBlockSchema } from '../api/schemas.js';
 import { DTYPES, type DType } from '../model/index.js';
 
 /** What the store keeps on disk, parsed back with these schemas (a damaged file is reported, not trusted). */
@@ -33,6 +34,8 @@ export const VersionManifestSchema = z.object({
   inputs: z.array(TensorSpecSchema),
   outputs: z.array(TensorSpecSchema),
   sample: z.record(z.string(), z.unknown()).nullable(),
+  /** The preprocess block the model file's metadata implies (ONNX metadata_props, WinML's keys); absent when none. */
+  preprocess: PreprocessBlockSchema.optional(),
   /** Accuracy or R² on the x_test/y_test sent at publish; absent for versions published without them. */
   evaluation: z
     .object({
@@ -75,5 +78,7 @@ export const DeploymentRecordSchema = z.object({
       outputs: z.array(z.object({ output: z.string(), names: z.array(z.string()), scores: z.enum(['probabilities', 'softmax']) })),
     })
     .optional(),
+  /** The declarative image preprocessing per image input (#15), as validated at deploy time; absent for none. */
+  preprocess: PreprocessBlockSchema.optional(),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

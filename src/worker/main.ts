@@ -33,7 +33,7 @@ const retire = (reason: string) => {
   log.error({ reason }, 'asking the front to replace this worker');
   send({ t: 'retire', reason });
 };
-const scripts = new ScriptHost(pool, (model) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }), log, config.sandboxEntries, retire);
+const scripts = new ScriptHost(pool, (model, images) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }, images), log, config.sandboxEntries, retire);
 
 async function serve(req: WorkerRequest): Promise<void> {
   let reply: WorkerReply;

@@ -107,3 +107,22 @@ export function stringLabelTreeOnnx(): Buffer {
     { opType: 'ZipMap', domain: ML, input: ['probabilities'], output: ['output_probability'], name: 'ZipMap', attribute: [attr.strings('classlabels_strings', ['no', 'maybe', 'yes'])] },
   ], 1, 'string');
 }
+
+/**
+ * An image model that shows what it was fed (built here): y = Identity(x) for an image input `x` of
+ * `dtype` with free height and width, [1,3,h,w] or [1,h,w,3], so a test reads back the exact tensor
+ * the preprocessing made from an upload. `metadata` goes into metadata_props (WinML's Image.* keys).
+ */
+export function identityImageOnnx(dtype: 'float32' | 'float16' | 'float64', layout: 'nchw' | 'nhwc', metadata: Record<string, string> = {}): Buffer {
+  const elemType = { float32: onnx.TensorProto.DataType.FLOAT, float16: onnx.TensorProto.DataType.FLOAT16, float64: onnx.TensorProto.DataType.DOUBLE }[dtype];
+  const dims = layout === 'nchw' ? [{ dimValue: 1 }, { dimValue: 3 }, { dimParam: 'h' }, { dimParam: 'w' }] : [{ dimValue: 1 }, { dimParam: 'h' }, { dimParam: 'w' }, { dimValue: 3 }];
+  const tensor = (name: string) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims } } } });
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: 'inferbox-tests',
+    opsetImport: [{ domain: '', version: 13 }],
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    graph: { name: 'image_identity', node: [{ opType: 'Identity', input: ['x'], output: ['y'], name: 'identity' }], input: [tensor('x')], output: [tensor('y')] },
+  });
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
+}

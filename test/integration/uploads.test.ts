@@ -62,6 +62,6 @@ describe('multipart predictions: image uploads without a script', () => {
   });
 
   it('answers 422 INPUT_FILE_UNEXPECTED for a file under another name', async () => {
-    await refuse({ image: digitPng(1) }, 422, 'INPUT_FILE_UNEXPECTED', /the model's image input is 'Input3'/);
+    await refuse({ image: digitPng(1) }, 422, 'INPUT_FILE_UNEXPECTED', /the model has no input 'image'; its image input is 'Input3': send the file under that name/);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
-import { imageLayoutOf } from '../../src/model/index.js';
+import { fromHalf, IMAGE_SHAPES, imageLayoutOf, pipelineImageOptions, preprocessProblems } from '../../src/model/index.js';
 import { resizedSize } from '../../src/worker/images/decode.js';
 import { decodeImage, decodeToTensor, parseImageOptions } from '../../src/worker/images/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -115,5 +115,39 @@ describe('imageLayoutOf', () => {
     assert.deepEqual(imageLayoutOf(spec([-1, 28, 28])), { layout: 'hw', channels: 1, height: 28, width: 28 });
     assert.equal(imageLayoutOf(spec([-1, 4])), null);
     assert.equal(imageLayoutOf(spec([1, 3, 3, 3])), null, 'too small to be an image');
+  });
+});
+
+describe('image inputs of other float types, and the preprocess block (#15)', () => {
+  const spec = (dtype: 'float32' | 'float16' | 'float64' | 'uint8' | 'int64', shape: number[]) => ({ name: 'x', dtype, shape });
+
+  it('reads float16 and float64 inputs as image inputs (SqueezeNet 1.1 float16: data_0 [1,3,224,224]), not int64 ones', () => {
+    assert.deepEqual(imageLayoutOf(spec('float16', [1, 3, 224, 224])), { layout: 'nchw', channels: 3, height: 224, width: 224 });
+    assert.deepEqual(imageLayoutOf(spec('float64', [-1, 28, 28, 1])), { layout: 'nhwc', channels: 1, height: 28, width: 28 });
+    assert.equal(imageLayoutOf(spec('int64', [1, 3, 224, 224])), null);
+  });
+
+  it('gives a float16 input IEEE halves, and the block overrides the input\'s own options key by key', async () => {
+    const options = pipelineImageOptions(spec('float16', [1, 3, -1, -1]), { x: { scale: 0.5, color: 'bgr' } });
+    assert.deepEqual(options, { layout: 'nchw', dtype: 'float16', scale: 0.5, channels: 'bgr' });
+    const png = readFileSync(fixturePath('tiny-images/image_png_test.png'));
+    const tensor = await decodeToTensor(png, options, { field: 'x', name: '' }, { maxPixels: 1e6 });
+    assert.ok(tensor.data instanceof Uint16Array);
+    assert.deepEqual(tensor.shape, [1, 3, 2, 2]);
+    // B plane first (bgr), halved: pixels (238,101,0) (50,50,50) (100,50,0) (200,100,50).
+    assert.deepEqual(Array.from(tensor.data, fromHalf), [0, 25, 0, 25, 50.5, 25, 25, 50, 119, 25, 50, 100]);
+    assert.deepEqual(pipelineImageOptions(spec('uint8', [1, 28, 28]), { x: { color: 'gray' } }), { grayscale: true, width: 28, height: 28, layout: 'chw', dtype: 'uint8' });
+    assert.equal(pipelineImageOptions(spec('float32', [-1, 4]), undefined), null);
+  });
+
+  it('names every problem of a block against the model\'s inputs', () => {
+    const inputs = [spec('float32', [1, 3, 224, 224]), { name: 'rows', dtype: 'float32' as const, shape: [-1, 4] }];
+    assert.deepEqual(preprocessProblems({ x: { mean: [1, 2, 3], std: [1], width: 10 } }, inputs), []);
+    assert.deepEqual(preprocessProblems({ nope: {}, rows: {}, x: { std: [1, 2], dtype: 'uint8', scale: 2 } }, inputs), [
+      "preprocess.nope: the model has no input 'nope' (its inputs: 'x', 'rows')",
+      `preprocess.rows: input 'rows' is float32 [-1,4], not an image input (expected ${IMAGE_SHAPES})`,
+      'preprocess.x.std: 2 values for 3 channels; give one value or 3',
+      'preprocess.x.dtype: "uint8" keeps raw pixels; drop scale, mean and std or use "float32"',
+    ]);
   });
 });

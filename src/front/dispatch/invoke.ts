@@ -50,7 +50,10 @@ export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, '
     const served = deps.placer.served(name);
     const model = served.model();
     onWorker?.(worker);
-    if (served.record.script === null) return { msg: { t: 'invoke', model, fn, args: (asText ??= asSent(args)), ...labelsOf(served.record) } };
+    if (served.record.script === null) {
+      const { preprocess } = served.record;
+      return { msg: { t: 'invoke', model, fn, args: (asText ??= asSent(args)), ...labelsOf(served.record), ...(preprocess ? { preprocess } : {}) } };
+    }
     const sent = deps.scripts.messagesFor(served.record, served.placement, { model, fn, args }, worker);
     again = { worker, msg: sent.full, onCrash: sent.onCrash };
     return sent;

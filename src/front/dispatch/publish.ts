@@ -138,6 +138,7 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       inputs: [...signature.inputs],
       outputs: [...signature.outputs],
       sample: records === undefined ? null : { ...records[0]! },
+      ...(signature.preprocess ? { preprocess: signature.preprocess } : {}),
     });
   } catch (err) {
     await staging.discard();

@@ -7,7 +7,7 @@ import type { DeploymentRecord } from '../../store/index.js';
 import { runnableScript } from './transpile-script.js';
 import type { Placement } from './placement.js';
 import type { CrashVerdict, Outgoing, WorkerPool } from './worker-pool.js';
-import { PREDICT_FUNCTION } from '../../model/index.js';
+import { PREDICT_FUNCTION, type PreprocessBlock } from '../../model/index.js';
 
 /** Crashes of workers with a script's call in flight before the script is refused. */
 export const QUARANTINE_AFTER_CRASHES = 2;
@@ -75,11 +75,12 @@ export class ScriptRouter {
     };
   }
 
-  private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number): ScriptRef {
-    // The replica count is part of the revision, so a PATCH of replicas alone builds the new number.
-    const revision = sha256(JSON.stringify({ text, limits, model: model.key, replicas })).slice(0, 32);
+  private refFor(owner: string, text: string, limits: ScriptLimits, model: ModelRef, replicas: number, preprocess?: PreprocessBlock): ScriptRef {
+    // The replica count is part of the revision, so a PATCH of replicas alone builds the new number;
+    // the preprocess block too, as the sandboxes' image() defaults follow it.
+    const revision = sha256(JSON.stringify({ text, limits, model: model.key, replicas, ...(preprocess ? { preprocess } : {}) })).slice(0, 32);
     // Workers get JavaScript: TypeScript's types are stripped here, lines kept (transpile-script.ts).
-    return { owner, revision, text: runnableScript(text), limits, replicas };
+    return { owner, revision, text: runnableScript(text), limits, replicas, ...(preprocess ? { preprocess } : {}) };
   }
 
   /**
@@ -95,7 +96,7 @@ export class ScriptRouter {
         .map((worker, i) => [worker, placement.sandboxes[i]!] as const)
         .filter(([worker]) => only === undefined || worker === only)
         .map(([worker, replicas]) =>
-          this.workers.request<{ functions: string[] }>({ t: 'prepare', model, script: this.refFor(record.name, record.script!, limits, model, replicas) }, { worker, onCrash: this.verdict(record.script!) }),
+          this.workers.request<{ functions: string[] }>({ t: 'prepare', model, script: this.refFor(record.name, record.script!, limits, model, replicas, record.preprocess) }, { worker, onCrash: this.verdict(record.script!) }),
         ),
     );
     return answers[0]?.functions ?? [];
@@ -132,7 +133,7 @@ export class ScriptRouter {
     // Each hosting worker gets its own replica count, so its own revision.
     const refs = new Map(
       placement.workers.map((w, i) => {
-        const full = this.refFor(record.name, text, limits, model, placement.sandboxes[i]!);
+        const full = this.refFor(record.name, text, limits, model, placement.sandboxes[i]!, record.preprocess);
         return [w, { full, light: { owner: full.owner, revision: full.revision } }];
       }),
     );

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema, type CreateDeploymentBody } from '../../api/schemas.js';
 import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
+import { preprocessProblems, type PreprocessBlock } from '../../model/index.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
 import { baseUrl } from '../base-url.js';
@@ -63,6 +64,14 @@ async function scriptFor(deps: AppDeps, choice: boolean | string | undefined, ma
   return saved;
 }
 
+/** A preprocess block checked against the version's inputs: REQUEST_INVALID naming each bad field. */
+function checkPreprocess(block: PreprocessBlock | null | undefined, manifest: VersionManifest): { preprocess?: PreprocessBlock } {
+  if (block === null || block === undefined || Object.keys(block).length === 0) return {};
+  const problems = preprocessProblems(block, manifest.inputs);
+  if (problems.length > 0) throw new ServeError('REQUEST_INVALID', `invalid body: ${problems.join('; ')}`, { field: 'preprocess', issues: problems });
+  return { preprocess: block };
+}
+
 /** Create, list, read, change and delete deployments. */
 export function deploymentRoutes(deps: AppDeps): Router {
   const { store, config } = deps;
@@ -91,6 +100,8 @@ export function deploymentRoutes(deps: AppDeps): Router {
       updatedAt: now,
       limits: limitsFrom(deps, body),
       ...(labels === undefined ? {} : { labels }),
+      // Without a block of its own, the one the model file implies (shown in the version, PATCH null drops it).
+      ...checkPreprocess(body.preprocess === undefined ? manifest.preprocess : body.preprocess, manifest),
     };
     // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
     await deps.placer.deploy(record);
@@ -146,10 +157,11 @@ export function deploymentRoutes(deps: AppDeps): Router {
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
     const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
     const script = body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest);
-    const { labels: _, ...rest } = current;
+    const { labels: _, preprocess: _old, ...rest } = current;
     const labels = await labelsFor(deps, body, manifest, script, current);
     const record: DeploymentRecord = {
       ...rest,
+      ...checkPreprocess(body.preprocess === undefined ? current.preprocess : body.preprocess, manifest),
       modelVersion: manifest.version,
       replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
       script,

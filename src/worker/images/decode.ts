@@ -123,7 +123,7 @@ function checkOutput(o: ResolvedImageOptions, width: number, height: number, fil
   if (pixels > limits.maxPixels) {
     throw new ServeError('INPUT_IMAGE_TOO_LARGE', `${asked} would be ${pixels} pixels; the limit is ${limits.maxPixels} (limits.maxImagePixels)`, { field: file.field });
   }
-  const bytes = pixels * channelsOf(o) * (o.dtype === 'float32' ? 4 : 1);
+  const bytes = pixels * channelsOf(o) * (o.dtype === 'float32' ? 4 : o.dtype === 'float16' ? 2 : 1);
   const sandbox = limits.sandbox;
   if (sandbox !== undefined && bytes > sandbox.maxTensorBytes) {
     const mb = (n: number) => (n / 2 ** 20).toFixed(1);

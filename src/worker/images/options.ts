@@ -23,8 +23,11 @@ export const ImageOptionsSchema = z
     channels: z.enum(['rgb', 'bgr']).default('rgb'),
     /** Memory layout; the n-variants add a leading batch dimension of 1. @defaultValue "hwc" */
     layout: z.enum(['hwc', 'chw', 'nhwc', 'nchw']).default('hwc'),
-    /** Element type: float32, or the raw uint8 pixels (scale/mean/std not allowed). @defaultValue "float32" */
-    dtype: z.enum(['float32', 'uint8']).default('float32'),
+    /**
+     * Element type: float32, float16 (a Uint16Array of IEEE half bits, what a float16 input takes),
+     * or the raw uint8 pixels (scale/mean/std not allowed). @defaultValue "float32"
+     */
+    dtype: z.enum(['float32', 'float16', 'uint8']).default('float32'),
     /** 255 - v, for white-on-black models fed black-on-white images. @defaultValue false */
     invert: z.boolean().default(false),
     /** Multiplies every value, e.g. 1/255. @defaultValue 1 */

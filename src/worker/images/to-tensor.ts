@@ -1,8 +1,10 @@
+import { toHalf } from '../../model/index.js';
 import type { ResolvedImageOptions } from './options.js';
 import type { RawImage } from './decode.js';
 
 export interface ImageTensor {
-  readonly data: Float32Array | Uint8Array;
+  /** Uint16Array: float16 values as their raw IEEE half bits. */
+  readonly data: Float32Array | Uint16Array | Uint8Array;
   readonly shape: number[];
 }
 
@@ -14,7 +16,8 @@ export function imageToTensor(image: RawImage, o: ResolvedImageOptions): ImageTe
   const planar = o.layout === 'chw' || o.layout === 'nchw';
   const shape = planar ? [c, h, w] : [h, w, c];
   if (o.layout === 'nchw' || o.layout === 'nhwc') shape.unshift(1);
-  const out = o.dtype === 'uint8' ? new Uint8Array(w * h * c) : new Float32Array(w * h * c);
+  const out = o.dtype === 'uint8' ? new Uint8Array(w * h * c) : o.dtype === 'float16' ? new Uint16Array(w * h * c) : new Float32Array(w * h * c);
+  const half = o.dtype === 'float16';
   const bgr = o.channels === 'bgr' && c >= 3;
   const scale = new Float32Array(c);
   const offset = new Float32Array(c);
@@ -31,7 +34,7 @@ export function imageToTensor(image: RawImage, o: ResolvedImageOptions): ImageTe
       let v = src[p * c + from]!;
       if (o.invert) v = 255 - v;
       const at = planar ? k * pixels + p : p * c + k;
-      out[at] = o.dtype === 'uint8' ? v : v * scale[k]! + offset[k]!;
+      out[at] = o.dtype === 'uint8' ? v : half ? toHalf(v * scale[k]! + offset[k]!) : v * scale[k]! + offset[k]!;
     }
   }
   return { data: out, shape };

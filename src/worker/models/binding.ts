@@ -156,6 +156,11 @@ function writeValues(spec: TensorSpec, values: ArrayLike<unknown>, out: DTypeMap
     return;
   }
   if (dtype === 'float16') {
+    // A Uint16Array is taken as half floats' raw bits, as image() and tensors carry them (tensor.ts).
+    if (values instanceof Uint16Array) {
+      (out as Uint16Array).set(values, offset);
+      return;
+    }
     for (let i = 0; i < n; i++) {
       const v = values[i];
       if (typeof v !== 'number') throw dtypeError(spec, i, v);

@@ -8,7 +8,7 @@ import { outputsToJson, requireRecords, runRecords } from './run-records.js';
 import { applyLabels } from './output-labels.js';
 import type { LoadedModel } from '../runtimes/types.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
-import { PREDICT_FUNCTION } from '../../model/index.js';
+import { PREDICT_FUNCTION, type PreprocessBlock } from '../../model/index.js';
 
 type Outputs = Parameters<typeof outputsToJson>[1];
 
@@ -18,9 +18,9 @@ export interface InvokeDeps {
 }
 
 /** X as records; files under an image input's name join the first record (created when X is absent). */
-async function recordsWithImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number): Promise<NormalizedX> {
+async function recordsWithImageFiles(args: InvokeArgs, model: LoadedModel, maxPixels: number, preprocess: PreprocessBlock | undefined): Promise<NormalizedX> {
   if (args.files === undefined) return normalizeX(args.X, model.inputs);
-  const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels });
+  const feeds = await defaultImageFeeds(args.files, model.inputs, { maxPixels }, preprocess);
   if (args.X === undefined) return { records: [feeds], orientation: 'records' };
   if (!Array.isArray(args.X) || args.X.length === 0) throw new ServeError('REQUEST_INVALID', 'with files, X must be a list of records or rows (the files join the first)');
   const [first, ...rest] = normalizeX(args.X, model.inputs).records as Record_[];
@@ -37,7 +37,7 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   const lease = await deps.pool.acquire(req.model);
   const t1 = performance.now();
   try {
-    const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels);
+    const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels, req.preprocess);
     const t2 = performance.now();
     const { labels } = req;
     const each = labels === undefined ? (o: Outputs) => outputsToJson(lease.model, o) : (o: Outputs) => applyLabels(outputsToJson(lease.model, o), o, labels);

@@ -41,10 +41,12 @@ function classesOf(node: onnxProto.onnx.INodeProto): (number | string)[] | null 
  * Writes `model.serving.onnx` and `serving.json` when the model has ZipMap outputs; returns the
  * file to serve and the files it wrote (none when the model needs no change).
  */
-export async function prepareOnnxForServing(dir: string, mainFile: string): Promise<{ mainFile: string; written: string[] }> {
+export async function prepareOnnxForServing(dir: string, mainFile: string): Promise<{ mainFile: string; written: string[]; metadataProps: Record<string, string> }> {
   const model = onnx.ModelProto.decode(await readFile(join(dir, mainFile)));
+  // The model's own key/value notes (e.g. WinML's Image.BitmapPixelFormat), read while it is decoded anyway.
+  const metadataProps = Object.fromEntries((model.metadataProps ?? []).filter((p) => p.key).map((p) => [p.key!, p.value ?? '']));
   const graph = model.graph;
-  if (!graph) return { mainFile, written: [] };
+  if (!graph) return { mainFile, written: [], metadataProps };
   const outputs = new Set((graph.output ?? []).map((o) => o.name));
   const zipmaps: ZipMapOutput[] = [];
   for (const node of graph.node ?? []) {
@@ -58,10 +60,10 @@ export async function prepareOnnxForServing(dir: string, mainFile: string): Prom
       graph.output!.push(onnx.ValueInfoProto.create({ name: tensor, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
     }
   }
-  if (zipmaps.length === 0) return { mainFile, written: [] };
+  if (zipmaps.length === 0) return { mainFile, written: [], metadataProps };
   await writeFile(join(dir, SERVING_MODEL), onnx.ModelProto.encode(model).finish());
   await writeFile(join(dir, SERVING_NOTES), JSON.stringify({ zipmaps } satisfies ServingNotes, null, 2));
-  return { mainFile: SERVING_MODEL, written: [SERVING_MODEL, SERVING_NOTES] };
+  return { mainFile: SERVING_MODEL, written: [SERVING_MODEL, SERVING_NOTES], metadataProps };
 }
 
 export async function readServingNotes(dir: string): Promise<ServingNotes> {

@@ -18,8 +18,8 @@ async function prepareOnnx(dir: string, stored: string, bytes: Uint8Array | null
   // An ONNX file found inside a zip, or uploaded under another name, is written where it is served from.
   if (bytes !== null && stored !== ONNX_MODEL_FILE) await writeFile(join(dir, ONNX_MODEL_FILE), bytes);
   const copied = bytes !== null && stored !== ONNX_MODEL_FILE;
-  const serving = await prepareOnnxForServing(dir, copied ? ONNX_MODEL_FILE : stored).catch(() => ({ mainFile: copied ? ONNX_MODEL_FILE : stored, written: [] as string[] }));
-  return { format: 'onnx', sourceFormat: 'onnx', kerasVersion: null, primary, mainFile: serving.mainFile, written: [...(copied ? [ONNX_MODEL_FILE] : []), ...serving.written] };
+  const serving = await prepareOnnxForServing(dir, copied ? ONNX_MODEL_FILE : stored).catch(() => ({ mainFile: copied ? ONNX_MODEL_FILE : stored, written: [] as string[], metadataProps: {} }));
+  return { format: 'onnx', sourceFormat: 'onnx', kerasVersion: null, primary, mainFile: serving.mainFile, written: [...(copied ? [ONNX_MODEL_FILE] : []), ...serving.written], metadataProps: serving.metadataProps };
 }
 
 async function prepareKeras(dir: string, sourceFormat: SourceFormat, converted: ConvertedKerasModel, primary: string): Promise<PreparedUpload> {

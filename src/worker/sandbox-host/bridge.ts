@@ -158,12 +158,12 @@ export class ScriptBridge {
   }
 
   /** The decoded tensor, checked again against the sandbox it is about to enter (a header may lack its size). */
-  private imageAnswer(tensor: { data: Float32Array | Uint8Array; shape: number[] }, file: { field: string; name: string }): Answer {
+  private imageAnswer(tensor: { data: Float32Array | Uint16Array | Uint8Array; shape: number[] }, file: { field: string; name: string }): Answer {
     const { data, shape } = tensor;
     const maxBytes = this.maxImageBytes();
     if (data.byteLength > maxBytes) {
       const mb = (data.byteLength / 2 ** 20).toFixed(1);
-      const text = `file '${file.field}'${file.name ? ` (${file.name})` : ''} decodes to ${mb} MB (shape [${shape.join(',')}], ${data instanceof Uint8Array ? 'uint8' : 'float32'}); a sandbox with a ${this.limits.memoryLimitMb} MB memory limit takes images of up to ${maxBytes / 2 ** 20} MB: ask image() for a smaller width/height or dtype "uint8"`;
+      const text = `file '${file.field}'${file.name ? ` (${file.name})` : ''} decodes to ${mb} MB (shape [${shape.join(',')}], ${data instanceof Uint8Array ? 'uint8' : data instanceof Uint16Array ? 'float16' : 'float32'}); a sandbox with a ${this.limits.memoryLimitMb} MB memory limit takes images of up to ${maxBytes / 2 ** 20} MB: ask image() for a smaller width/height or dtype "uint8"`;
       throw new ServeError('INPUT_IMAGE_TOO_LARGE', text, { field: file.field });
     }
     // Only a buffer the view covers whole is moved; a view into a larger (shared) buffer is copied.

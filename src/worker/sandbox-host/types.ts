@@ -38,7 +38,7 @@ export interface HostBridge {
     options: unknown,
     file: { field: string; name: string },
     sandbox: { maxTensorBytes: number; memoryLimitMb: number },
-  ): Promise<{ data: Float32Array | Uint8Array; shape: number[] }>;
+  ): Promise<{ data: Float32Array | Uint16Array | Uint8Array; shape: number[] }>;
 }
 
 export type { FlowPlan } from '../../model/index.js';

@@ -2,6 +2,7 @@ import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ModelRef, ScriptHandle, ScriptRef } from '../../protocol/messages.js';
 import type { ModelPool } from '../models/model-pool.js';
+import type { ImageDefaults } from './host-bridge.js';
 import { CallPacer, SandboxReplica, type HostBridge } from '../sandbox-host/index.js';
 
 /** The sandboxes of one script revision in this worker. */
@@ -70,7 +71,8 @@ export class ScriptHost {
 
   constructor(
     private readonly pool: ModelPool,
-    private readonly bridgeFor: (model: ModelRef) => HostBridge,
+    /** `images` lets image() without options follow the deployment's preprocess block. */
+    private readonly bridgeFor: (model: ModelRef, images: ImageDefaults) => HostBridge,
     private readonly log: Logger,
     /** config sandbox.entries: every call asynchronous, or the pacer's adaptive choice (trusted scripts only). */
     private readonly entries: 'async' | 'adaptive' = 'async',
@@ -141,7 +143,7 @@ export class ScriptHost {
     const lease = await this.pool.acquire(model);
     const info = { name: model.name, version: String(model.version), inputs: lease.model.inputs, outputs: lease.model.outputs };
     lease.release();
-    const bridge = this.bridgeFor(model);
+    const bridge = this.bridgeFor(model, { preprocess: ref.preprocess, inputs: info.inputs });
     const replicas: SandboxReplica[] = [];
     try {
       for (let i = 0; i < Math.max(1, ref.replicas); i++) {

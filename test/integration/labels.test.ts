@@ -112,4 +112,25 @@ describe('labels: outputs answer their top labels without a script', () => {
     await rejectsWith(admin.putLabels('files', { 0: 'a', 2: 'b' }), 400, 'REQUEST_INVALID', /keys must be the class indexes 0\.\.1, got "2"/);
     await rejectsWith(admin.putLabels('files', 'a\nb\n'), 400, 'REQUEST_INVALID', /has 10 classes .*got 2 labels/);
   });
+
+  // #15's "done when": a photo sent with curl -F to a deployment whose only customisation is a
+  // declarative block and a label file answers the right label. The Keras MLP (Kotlin/kotlindl's
+  // mnist.h5) wants grey pixels / 255 in [N,28,28]; raw pixels would answer wrong classes.
+  it('a photo in, the right label out: the Keras MLP with only a preprocess block and a label file', async () => {
+    const created = await admin.createDeployment({ deployment_name: 'mlp-photo', model_name: 'mlp', preprocess: { flatten_3_input: { color: 'gray', scale: 1 / 255 } } });
+    await admin.putLabels('mlp-photo', `${DIGITS.join('\n')}\n`);
+    const answers: string[] = [];
+    for (let d = 0; d <= 9; d++) {
+      const form = new FormData();
+      form.set('flatten_3_input', new Blob([digitPng(d).data], { type: 'image/png' }), `ps_${d}.png`);
+      const res = await fetch(`${server.url}/api/v1/svc/mlp-photo/predict`, { method: 'POST', headers: { authorization: `Bearer ${created.access_token}` }, body: form });
+      assert.equal(res.status, 200, await res.clone().text());
+      const body = (await res.json()) as { result: Record<string, Scored[]>[] };
+      const top = body.result[0]!.dense_7!;
+      answers.push(top[0]!.label);
+      // ps_5 is the model's own miss (its makers report 15 of 16 real digits right): 5 comes second.
+      if (d === 5) assert.equal(top[1]!.label, 'five');
+    }
+    assert.deepEqual(answers, [...DIGITS.slice(0, 5), 'three', ...DIGITS.slice(6)]);
+  });
 });

@@ -14,11 +14,12 @@ import { checkRequestSize, deploymentSizeLimits } from '../request-size.js';
 const FUNCTION_NAME = /^[A-Za-z_$][A-Za-z0-9_$]{0,127}$/;
 /** With ?debug=true: the serving runtime worker (0-based) that ran the call. */
 export const WORKER_HEADER = 'X-Inferbox-Worker';
+export const SVC_PREFIX = '/api/v1/svc';
 
 /** `POST /api/v1/svc/{deployment}/{function}`: the deployment's token (or the admin token). */
 export function svcRoutes(deps: AppDeps): Router {
   const { store, config } = deps;
-  const router = new Router({ prefix: '/api/v1/svc' });
+  const router = new Router({ prefix: SVC_PREFIX });
   const { limits } = config;
 
   const authorize: RouterMiddleware = async (ctx, next) => {

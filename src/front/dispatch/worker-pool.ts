@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ServeError, toServeError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -54,7 +55,8 @@ export type MessageFor = (worker: number) => { readonly msg: Outgoing; readonly 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** When it times out (performance.now()). */
+  readonly deadline: number;
   readonly onCrash?: CrashVerdict;
   readonly tenant?: string;
 }
@@ -74,7 +76,10 @@ interface Slot {
   child: ChildProcess | null;
   channel: Socket | null;
   ready: boolean;
+  /** In the order they were sent, which is their deadlines' order (one timeout for all). */
   readonly inflight: Map<number, Pending>;
+  /** Fires at the oldest in-flight request's deadline; one per worker rather than one per request. */
+  sweep: NodeJS.Timeout | undefined;
   /** Tenants' requests in flight here, by tenant, and their sum. */
   readonly tenants: Map<string, number>;
   tenanted: number;
@@ -141,6 +146,7 @@ export class WorkerPool {
       channel: null,
       ready: false,
       inflight: new Map(),
+      sweep: undefined,
       tenants: new Map(),
       tenanted: 0,
       recentCrashes: 0,
@@ -333,8 +339,8 @@ export class WorkerPool {
 
   private dispatch(slot: Slot, msg: Outgoing, onCrash: CrashVerdict | undefined, tenant: string | undefined, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
     const id = this.nextId++;
-    const timer = setTimeout(() => this.timeOut(slot, id), this.options.requestTimeoutMs);
-    slot.inflight.set(id, { resolve, reject, timer, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
+    slot.inflight.set(id, { resolve, reject, deadline: performance.now() + this.options.requestTimeoutMs, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
+    if (slot.sweep === undefined) this.armSweep(slot, this.options.requestTimeoutMs);
     if (tenant !== undefined) {
       slot.tenants.set(tenant, (slot.tenants.get(tenant) ?? 0) + 1);
       slot.tenanted++;
@@ -347,7 +353,6 @@ export class WorkerPool {
     const pending = slot.inflight.get(id);
     if (!pending) return undefined;
     slot.inflight.delete(id);
-    clearTimeout(pending.timer);
     const { tenant } = pending;
     if (tenant !== undefined) {
       const n = (slot.tenants.get(tenant) ?? 1) - 1;
@@ -356,6 +361,27 @@ export class WorkerPool {
       slot.tenanted--;
     }
     return pending;
+  }
+
+  /**
+   * A timer per request cost every call a setTimeout and a clearTimeout (#14). One timer per worker
+   * is armed for the oldest request's deadline; when it fires it times out what is due and is armed
+   * again for the next oldest, so it fires about once per timeout period under load.
+   */
+  private armSweep(slot: Slot, ms: number): void {
+    slot.sweep = setTimeout(() => {
+      slot.sweep = undefined;
+      const now = performance.now();
+      for (const [id, pending] of slot.inflight) {
+        if (pending.deadline > now) {
+          this.armSweep(slot, pending.deadline - now);
+          return;
+        }
+        this.timeOut(slot, id);
+      }
+    }, Math.ceil(ms));
+    // It outlives the requests it was armed for: it must not hold a closed front's process open.
+    slot.sweep.unref();
   }
 
   private timeOut(slot: Slot, id: number): void {

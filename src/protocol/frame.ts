@@ -14,6 +14,8 @@
  * JSON string escaped the message again (and every JSON text inside it a second time).
  */
 
+import type { Writable } from 'node:stream';
+
 const MARK = '\u0000ta';
 
 const KINDS = {
@@ -169,6 +171,17 @@ function decodeBody(body: Uint8Array): unknown {
     }
     return value;
   });
+}
+
+/** Writes frames in one system call (a writev: large frames are not copied together first). */
+export function writeAll(stream: Pick<Writable, 'write' | 'cork' | 'uncork'>, frames: readonly Buffer[]): void {
+  if (frames.length === 1) {
+    stream.write(frames[0]!);
+    return;
+  }
+  stream.cork();
+  for (const frame of frames) stream.write(frame);
+  stream.uncork();
 }
 
 /**

@@ -48,9 +48,7 @@ export function svcRoutes(deps: AppDeps): Router {
       deps.stats.sentTo(deployment.name, worker);
     };
     try {
-      const out = await invokeDeployment(deps, deployment, fn, args, onWorker).catch((err: unknown) => {
-        throw debug ? err : withoutScriptOutput(err);
-      });
+      const out = await invokeDeployment(deps, deployment, fn, args, onWorker);
       stateOf(ctx).timings = out.timings;
       sendPredictResponse(ctx, out, debug);
       // Which worker answered, with the script's output: for debugging placement and fair sharing.
@@ -59,7 +57,7 @@ export function svcRoutes(deps: AppDeps): Router {
     } catch (err) {
       // Calls of functions the script does not have are not counted: their names are the caller's.
       if (!(err instanceof ServeError && err.code === 'FUNCTION_NOT_FOUND')) deps.stats.record(deployment.name, fn, performance.now() - started, false);
-      throw err;
+      throw debug ? err : withoutScriptOutput(err);
     }
   });
   return router;

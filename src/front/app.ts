@@ -5,6 +5,7 @@ import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
+import { sequence } from './middleware/sequence.js';
 import { consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
@@ -22,19 +23,16 @@ export function createApp(deps: AppDeps): Koa {
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
   const management = [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)];
-  app.use(byPrefix(`${SVC_PREFIX}/`, mounted([svcRoutes(deps)]), mounted(management)));
+  const svc = svcRoutes(deps);
+  app.use(byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted))));
   return app;
 }
 
-/** Each router's routes, then its allowedMethods (405 with Allow, 501), in order. */
-function mounted(routers: readonly Router[]): Middleware {
+/** A router's routes, then its allowedMethods (405 with Allow, 501). */
+function mounted(router: Router): Middleware[] {
   // Not `throw: true`: the router sets the Allow header only when it does not throw;
   // errorHandler turns the bare 405 into the JSON error body.
-  const chain = routers.flatMap((router) => [router.routes() as Middleware, router.allowedMethods() as Middleware]);
-  return (ctx, next) => {
-    const run = (i: number): Promise<unknown> => (i === chain.length ? next() : Promise.resolve(chain[i]!(ctx, () => run(i + 1))));
-    return run(0);
-  };
+  return [router.routes() as Middleware, router.allowedMethods() as Middleware];
 }
 
 /**

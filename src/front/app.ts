@@ -1,15 +1,17 @@
-import Koa from 'koa';
+import type { Router } from '@koa/router';
+import Koa, { type Middleware } from 'koa';
 import type { AppDeps } from './deps.js';
 import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
+import { sequence } from './middleware/sequence.js';
 import { consoleRoutes } from './routes/console.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { scriptRoutes } from './routes/scripts.js';
-import { svcRoutes } from './routes/svc.js';
+import { SVC_PREFIX, svcRoutes } from './routes/svc.js';
 import { testRoutes } from './routes/test.js';
 
 /** Assembles the front. Does no work itself and never listens (see start.ts). */
@@ -20,11 +22,27 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accessLog());
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
-  for (const router of [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps), svcRoutes(deps)]) {
-    app.use(router.routes());
-    // Not `throw: true`: the router sets the Allow header only when it does not throw;
-    // errorHandler turns the bare 405 into the JSON error body.
-    app.use(router.allowedMethods());
-  }
+  const management = [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)];
+  const svc = svcRoutes(deps);
+  app.use(byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted))));
   return app;
+}
+
+/** A router's routes, then its allowedMethods (405 with Allow, 501). */
+function mounted(router: Router): Middleware[] {
+  // Not `throw: true`: the router sets the Allow header only when it does not throw;
+  // errorHandler turns the bare 405 into the JSON error body.
+  return [router.routes() as Middleware, router.allowedMethods() as Middleware];
+}
+
+/**
+ * Paths under `prefix` (matched as the routers match, ignoring case) go to `under` only, others to
+ * `rest` only. Every router tries its routes' patterns on every request it sees: with the svc route
+ * mounted last, each call went through the six other routers first (22 µs of the front's CPU per
+ * iris call, against 2.5 µs of routing in the floor, #14). No route of `rest` matches a path under
+ * the prefix, so both sides answer as one chain of all the routers did.
+ */
+function byPrefix(prefix: string, under: Middleware, rest: Middleware): Middleware {
+  const lower = prefix.toLowerCase();
+  return (ctx, next) => (ctx.path.length > lower.length && ctx.path.slice(0, lower.length).toLowerCase() === lower ? under(ctx, next) : rest(ctx, next));
 }

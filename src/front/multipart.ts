@@ -180,11 +180,21 @@ function multipartParser(limits: MultipartLimits, dir?: string): MultipartParse 
 
 const PREDICT_KEYS = { fileBytes: 'limits.maxFileBytes', files: 'limits.maxFiles', fields: 'limits.maxFields' };
 
+/**
+ * `ctx.is('multipart')`, answered without parsing the content type when it cannot be multipart:
+ * type-is parses it on every call, and a JSON call asked twice (#14).
+ */
+export function isMultipart(ctx: Context): boolean {
+  const type = ctx.req.headers['content-type'];
+  if (type === undefined || !/multipart/i.test(type)) return false;
+  return Boolean(ctx.is('multipart'));
+}
+
 /** Parses multipart/form-data into memory (prediction uploads); other content types pass through. */
 export function multipartInMemory(limits: MultipartLimits): Middleware {
   const parse = multipartParser(limits);
   return async (ctx, next) => {
-    if (!ctx.is('multipart')) return next();
+    if (!isMultipart(ctx)) return next();
     await parse(ctx, next, (err) => limitError(err, limits, PREDICT_KEYS));
   };
 }

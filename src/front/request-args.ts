@@ -4,7 +4,7 @@ import { ServeError } from '../errors.js';
 import type { InvokeArgs, UploadedFile } from '../protocol/messages.js';
 import { parseJsonText } from './body.js';
 import { bodyOf } from './context.js';
-import { fieldsOf, partsOf } from './multipart.js';
+import { fieldsOf, isMultipart, partsOf } from './multipart.js';
 
 /** Multipart text fields that are control fields, not script arguments. */
 const CONTROL_FIELDS = new Set(['model_name', 'model_version', 'function', 'script']);
@@ -14,7 +14,7 @@ const CONTROL_FIELDS = new Set(['model_name', 'model_version', 'function', 'scri
  * files become `args.files[field]` and an `X` field may hold JSON records.
  */
 export function argsFromRequest(ctx: Context): InvokeArgs {
-  if (!ctx.is('multipart')) return parseBody(PredictBodySchema, bodyOf(ctx), 'body').args as InvokeArgs;
+  if (!isMultipart(ctx)) return parseBody(PredictBodySchema, bodyOf(ctx), 'body').args as InvokeArgs;
   const fields = fieldsOf(ctx);
   const args: InvokeArgs = {};
   for (const [key, value] of Object.entries(fields)) {

@@ -81,9 +81,9 @@ export interface InvokeRequest {
   readonly fn: string;
   /**
    * A string is the args as JSON text: script predict invokes without files send that, and the
-   * worker hands it to the sandbox without parsing it and encoding it again; calls without a
-   * script and without files send it too, parsed once in the worker (cheaper than the frame
-   * codec's walk of every value).
+   * worker hands it to the sandbox without parsing it and encoding it again. Calls without a
+   * script send the object: without files it is plain JSON in the frame, parsed once in the
+   * worker with the rest of the message.
    */
   readonly args: InvokeArgs | string;
   readonly script?: ScriptHandle | ScriptRef;

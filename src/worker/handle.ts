@@ -38,7 +38,7 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
   }
 }
 
-/** Args without files come as JSON text (see InvokeRequest.args): parsed here, once. */
+/** Args may come as JSON text (see InvokeRequest.args): parsed here, once. */
 function withArgsObject(req: InvokeRequest): InvokeRequest & { readonly args: InvokeArgs } {
   return typeof req.args === 'string' ? { ...req, args: JSON.parse(req.args) as InvokeArgs } : (req as InvokeRequest & { readonly args: InvokeArgs });
 }

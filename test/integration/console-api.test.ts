@@ -87,6 +87,8 @@ describe('console API', () => {
   describe('POST /api/v1/deployments/{name}/token', () => {
     it('mints a new token: the old one stops working, the new one predicts', async () => {
       const dep = await server.client.createDeployment({ deployment_name: 'iris-token', model_name: 'iris' });
+      // Used before it is rotated: whatever the front keeps of a token seen must not outlive it.
+      assert.equal((await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, dep.access_token)).status, 200);
       const rotated = await call(server, 'POST', '/api/v1/deployments/iris-token/token');
       assert.equal(rotated.status, 200);
       assert.equal(rotated.body.deployment_name, 'iris-token');
@@ -97,6 +99,14 @@ describe('console API', () => {
       assert.equal(old.body.error.code, 'AUTH_INVALID_TOKEN');
       assert.equal((await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, rotated.body.access_token)).status, 200);
       assert.equal((await call(server, 'POST', '/api/v1/deployments/iris-token/token', undefined, rotated.body.access_token)).status, 401, 'a service token cannot mint tokens');
+      // Deleted, then created again under the same name: the token of the deleted one fails at once.
+      await server.client.deleteDeployment('iris-token');
+      const gone = await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, rotated.body.access_token);
+      assert.equal(gone.status, 401);
+      assert.equal(gone.body.error.code, 'AUTH_INVALID_TOKEN');
+      const again = await server.client.createDeployment({ deployment_name: 'iris-token', model_name: 'iris' });
+      assert.equal((await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, rotated.body.access_token)).status, 401);
+      assert.equal((await call(server, 'POST', '/api/v1/svc/iris-token/predict', { args: { X } }, again.access_token)).status, 200);
     });
   });
 

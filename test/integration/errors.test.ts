@@ -44,6 +44,20 @@ describe('bad input gets a clear error and never loses data', () => {
     assert.match(res.headers.get('allow') ?? '', /POST/);
   });
 
+  it('routes svc paths as every other route: 405 with Allow, 404 ROUTE_NOT_FOUND, case ignored', async () => {
+    const get = await rawRequest(server.url, 'GET', '/api/v1/svc/iris-svc/predict', { token: svcToken });
+    assert.equal(get.status, 405);
+    assert.equal(get.json?.error.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(get.headers.get('allow'), 'POST');
+    for (const path of ['/api/v1/svc', '/api/v1/svc/', '/api/v1/svc/iris-svc', '/api/v1/svc/iris-svc/predict/more', '/api/v1/svcx/iris-svc/predict']) {
+      const res = await rawRequest(server.url, 'POST', path, { token: svcToken, body: { args: { X: [{ float_input: [1, 2, 3, 4] }] } } });
+      assert.equal(res.status, 404, path);
+      assert.equal(res.json?.error.code, 'ROUTE_NOT_FOUND', path);
+    }
+    const upper = await rawRequest(server.url, 'POST', '/API/V1/SVC/iris-svc/predict/', { token: svcToken, body: { args: { X: [{ float_input: [1, 2, 3, 4] }] } } });
+    assert.equal(upper.status, 200);
+  });
+
   it('answers 404 FUNCTION_NOT_FOUND for a function a deployment without a script lacks', async () => {
     const res = await rawRequest(server.url, 'POST', '/api/v1/svc/iris-svc/explain', { token: svcToken, body: { args: { X: [{ float_input: [1, 2, 3, 4] }] } } });
     assert.equal(res.status, 404);

@@ -81,3 +81,40 @@ describe('a runtime worker that dies costs only its in-flight requests', () => {
     }
   });
 });
+
+describe('a runtime worker that stops answering', () => {
+  const TIMEOUT_MS = 2000;
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ env: { INFERBOX_WORKERS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) } });
+    await server.client.publishModel({ name: 'mnist', files: [fixtureFile(MNIST_ONNX)] });
+  });
+  after(() => server.close());
+
+  it('answers past workers.requestTimeoutMs with 504 WORKER_TIMEOUT, also after an earlier request was answered in time, and is replaced', async () => {
+    const dep = await server.client.createDeployment({ deployment_name: 'mnist-stuck', model_name: 'mnist' });
+    const svc = server.client.withToken(dep.access_token);
+    const [worker] = dep.placement.workers;
+    const victim = server.workers.workerInfo()[worker!]!;
+    const predict = () =>
+      svc.predict('mnist-stuck', { X: [{ Input3: zeros() }] }).then(
+        () => 'ok',
+        (err: ApiError) => `${err.status} ${err.code}`,
+      );
+    // Answered in time; the worker's timeout was armed for this one and must still catch the next.
+    assert.equal(await predict(), 'ok');
+    await sleep(TIMEOUT_MS / 2);
+    process.kill(victim.pid!, 'SIGSTOP');
+    try {
+      const [first, second] = await Promise.all([predict(), predict()]);
+      assert.equal(first, '504 WORKER_TIMEOUT');
+      // Due a moment later: timed out too, or failed by the kill that the first one's timeout sent.
+      assert.ok(second === '504 WORKER_TIMEOUT' || second === '503 WORKER_CRASHED', second);
+    } finally {
+      process.kill(victim.pid!, 'SIGCONT');
+    }
+    while (server.workers.workerInfo()[worker!]!.pid === victim.pid || server.workers.readyCount < 2) await sleep(20);
+    assert.equal(server.workers.workerInfo()[worker!]!.restarts, 1);
+    assert.equal(await predict(), 'ok');
+  });
+});

@@ -79,6 +79,31 @@ describe('worker protocol frames', () => {
     assert.deepEqual(new FrameDecoder().push(all).length, 2);
   });
 
+  it('round-trips a message without typed arrays as plain JSON, a forged marker dropped there too', () => {
+    const msg = { t: 'invoke', id: 3, args: '{"X":[{"a":"\\"quoted\\" é 😀"}]}', nested: [{ a: [1, null, 'x'] }], forged: { '\u0000ta': 0, keep: 1 } };
+    const [out] = new FrameDecoder().push(encodeFrame(msg)) as [typeof msg];
+    assert.deepEqual(out, { ...msg, forged: { keep: 1 } });
+  });
+
+  it('decodes frames whatever their chunks, with empty chunks among them', () => {
+    const frames = [encodeFrame({ n: 1 }), encodeFrame({ n: 2, x: new Uint8Array([5]) }), encodeFrame({ n: 3, s: 'é'.repeat(50) })];
+    const all = Buffer.concat(frames);
+    for (const size of [1, 2, 5, 13, all.length]) {
+      const decoder = new FrameDecoder();
+      const got: unknown[] = [];
+      for (let i = 0; i < all.length; i += size) got.push(...decoder.push(all.subarray(i, i + size)), ...decoder.push(Buffer.alloc(0)));
+      assert.deepEqual(got.map((m) => (m as { n: number }).n), [1, 2, 3], `chunks of ${size}`);
+      assert.deepEqual([...(got[1] as { x: Uint8Array }).x], [5]);
+      assert.equal((got[2] as { s: string }).s, 'é'.repeat(50));
+    }
+  });
+
+  it('refuses a header longer than its frame', () => {
+    const bad = encodeFrame({ n: 1 });
+    bad.writeUInt32LE(1000, 4);
+    assert.throws(() => new FrameDecoder().push(bad), /corrupt frame/);
+  });
+
   it('refuses a length prefix beyond the limit', () => {
     const bad = Buffer.alloc(8);
     bad.writeUInt32LE(2 ** 31 + 5, 0);

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ServeError, toServeError, type ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { encodeFrame, FrameDecoder } from '../../protocol/frame.js';
+import { encodeFrame, FrameDecoder, writeAll } from '../../protocol/frame.js';
 import type { WorkerMessage, WorkerReply, WorkerRequest } from '../../protocol/messages.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
 import { FairQueue } from './fair-queue.js';
@@ -54,7 +55,8 @@ export type MessageFor = (worker: number) => { readonly msg: Outgoing; readonly 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** When it times out (performance.now()). */
+  readonly deadline: number;
   readonly onCrash?: CrashVerdict;
   readonly tenant?: string;
 }
@@ -73,8 +75,13 @@ interface Slot {
   readonly index: number;
   child: ChildProcess | null;
   channel: Socket | null;
+  /** Frames for the channel, written together once this turn of the event loop is done (see send). */
+  outbox: Buffer[];
   ready: boolean;
+  /** In the order they were sent, which is their deadlines' order (one timeout for all). */
   readonly inflight: Map<number, Pending>;
+  /** Fires at the oldest in-flight request's deadline; one per worker rather than one per request. */
+  sweep: NodeJS.Timeout | undefined;
   /** Tenants' requests in flight here, by tenant, and their sum. */
   readonly tenants: Map<string, number>;
   tenanted: number;
@@ -141,8 +148,10 @@ export class WorkerPool {
       index,
       child: null,
       channel: null,
+      outbox: [],
       ready: false,
       inflight: new Map(),
+      sweep: undefined,
       tenants: new Map(),
       tenanted: 0,
       recentCrashes: 0,
@@ -336,13 +345,31 @@ export class WorkerPool {
 
   private dispatch(slot: Slot, msg: Outgoing, onCrash: CrashVerdict | undefined, tenant: string | undefined, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
     const id = this.nextId++;
-    const timer = setTimeout(() => this.timeOut(slot, id), this.options.requestTimeoutMs);
-    slot.inflight.set(id, { resolve, reject, timer, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
+    slot.inflight.set(id, { resolve, reject, deadline: performance.now() + this.options.requestTimeoutMs, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
+    if (slot.sweep === undefined) this.armSweep(slot, this.options.requestTimeoutMs);
     if (tenant !== undefined) {
       slot.tenants.set(tenant, (slot.tenants.get(tenant) ?? 0) + 1);
       slot.tenanted++;
     }
-    slot.channel!.write(encodeFrame({ ...msg, id }));
+    this.send(slot, encodeFrame({ ...msg, id }));
+  }
+
+  /**
+   * Frames given to a worker in one turn of the event loop leave in one write, after the turn
+   * (setImmediate). A write per request cost a system call and woke the worker for each one: under
+   * load the front reads several requests per turn, and the worker then reads them at once (#14).
+   */
+  private send(slot: Slot, frame: Buffer): void {
+    slot.outbox.push(frame);
+    if (slot.outbox.length === 1) setImmediate(() => this.flush(slot));
+  }
+
+  private flush(slot: Slot): void {
+    const frames = slot.outbox;
+    slot.outbox = [];
+    // A worker that exited meanwhile took its requests with it (onExit answered them).
+    if (frames.length === 0 || slot.channel === null) return;
+    writeAll(slot.channel, frames);
   }
 
   /** Takes a request off a worker's books (answered, timed out, or the worker died). */
@@ -350,7 +377,6 @@ export class WorkerPool {
     const pending = slot.inflight.get(id);
     if (!pending) return undefined;
     slot.inflight.delete(id);
-    clearTimeout(pending.timer);
     const { tenant } = pending;
     if (tenant !== undefined) {
       const n = (slot.tenants.get(tenant) ?? 1) - 1;
@@ -359,6 +385,27 @@ export class WorkerPool {
       slot.tenanted--;
     }
     return pending;
+  }
+
+  /**
+   * A timer per request cost every call a setTimeout and a clearTimeout (#14). One timer per worker
+   * is armed for the oldest request's deadline; when it fires it times out what is due and is armed
+   * again for the next oldest, so it fires about once per timeout period under load.
+   */
+  private armSweep(slot: Slot, ms: number): void {
+    slot.sweep = setTimeout(() => {
+      slot.sweep = undefined;
+      const now = performance.now();
+      for (const [id, pending] of slot.inflight) {
+        if (pending.deadline > now) {
+          this.armSweep(slot, pending.deadline - now);
+          return;
+        }
+        this.timeOut(slot, id);
+      }
+    }, Math.ceil(ms));
+    // It outlives the requests it was armed for: it must not hold a closed front's process open.
+    slot.sweep.unref();
   }
 
   private timeOut(slot: Slot, id: number): void {
@@ -474,6 +521,7 @@ export class WorkerPool {
     slot.retiring = false;
     slot.child = null;
     slot.channel = null;
+    slot.outbox = [];
     const pid = child.pid ?? -1;
     const killedForTimeout = slot.killedForTimeout;
     slot.killedForTimeout = false;

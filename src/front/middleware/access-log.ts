@@ -10,17 +10,20 @@ export function accessLog(): Middleware {
       await next();
     } finally {
       const state = stateOf(ctx);
-      const line = {
-        method: ctx.method,
-        path: ctx.path,
-        status: ctx.status,
-        ms: Math.round((performance.now() - start) * 100) / 100,
-        ...(state.deployment ? { deployment: state.deployment } : {}),
-        ...(state.worker !== undefined ? { worker: state.worker } : {}),
-        ...state.timings,
-      };
-      if (ctx.status >= 500) state.log.error(line, 'request');
-      else state.log.info(line, 'request');
+      const level = ctx.status >= 500 ? 'error' : 'info';
+      // Below the log level the line is not even built.
+      if (state.log.isLevelEnabled(level)) {
+        const line = {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round((performance.now() - start) * 100) / 100,
+          ...(state.deployment ? { deployment: state.deployment } : {}),
+          ...(state.worker !== undefined ? { worker: state.worker } : {}),
+          ...state.timings,
+        };
+        state.log[level](line, 'request');
+      }
     }
   };
 }

@@ -215,8 +215,12 @@ export interface Batch {
   readonly rows: readonly number[];
 }
 
+/** Input names by model signature: built once, not per request. */
+const inputNames = new WeakMap<readonly TensorSpec[], ReadonlySet<string>>();
+
 function checkNames(records: readonly Record_[], inputs: readonly TensorSpec[], firstIndex: number): void {
-  const names = new Set(inputs.map((i) => i.name));
+  let names = inputNames.get(inputs);
+  if (names === undefined) inputNames.set(inputs, (names = new Set(inputs.map((i) => i.name))));
   records.forEach((record, i) => {
     const r = firstIndex + i;
     for (const key of Object.keys(record)) {
@@ -247,6 +251,7 @@ export function bindRecords(records: readonly Record_[], inputs: readonly Tensor
   if (unsupported) throw new ServeError('MODEL_UNSUPPORTED', `input '${unsupported.name}' is not a tensor (${unsupported.kind ?? 'unknown type'})`);
   if (records.length === 0) throw new ServeError('REQUEST_INVALID', 'args.X holds no records');
   checkNames(records, inputs, firstIndex);
+  if (records.length === 1) return [bindOne(records[0]!, inputs)];
   const flats = records.map((record) =>
     inputs.map((spec) => {
       const flat = flatten(spec, record[spec.name]);
@@ -280,6 +285,23 @@ export function bindRecords(records: readonly Record_[], inputs: readonly Tensor
     const rows = group.map((r) => (firstInput ? (flats[r]![0]!.shape[0] ?? 1) : 1));
     return { feeds, recordIndices: group, rows };
   });
+}
+
+/** bindRecords of one record (a call's usual size), without the grouping of records into runs. */
+function bindOne(record: Record_, inputs: readonly TensorSpec[]): Batch {
+  // Every input's shape first, then the values: the errors come in the same order as for many records.
+  const flats = inputs.map((spec) => {
+    const flat = flatten(spec, record[spec.name]);
+    return { shape: conformShape(spec, flat.shape), values: flat.values };
+  });
+  const feeds: Record<string, Tensor> = {};
+  inputs.forEach((spec, i) => {
+    const { shape, values } = flats[i]!;
+    const data = allocate(spec.dtype!, values.length);
+    writeValues(spec, values, data, 0);
+    feeds[spec.name] = { dtype: spec.dtype!, shape, data } as Tensor;
+  });
+  return { feeds, recordIndices: [0], rows: [flats[0]?.shape[0] ?? 1] };
 }
 
 /** Splits a batch's outputs back into one set per record, in the batch's record order. */

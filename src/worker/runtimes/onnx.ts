@@ -51,6 +51,8 @@ class OnnxModel implements LoadedModel {
   readonly outputs: readonly TensorSpec[];
   private readonly fetches: Record<string, null>;
   private readonly fetchNames: string[];
+  /** The fetched outputs that are served as they are (the others are ZipMaps' probability tensors). */
+  private readonly servedFetches: string[];
 
   constructor(
     private readonly session: NativeOrtSession,
@@ -70,6 +72,8 @@ class OnnxModel implements LoadedModel {
       });
     this.fetchNames = [...new Set([...this.outputs.filter((o) => o.dtype !== null && !o.classes).map((o) => o.name), ...zipmaps.map((z) => z.tensor)])];
     this.fetches = Object.fromEntries(this.fetchNames.map((n) => [n, null]));
+    const served = new Set(this.outputs.map((o) => o.name));
+    this.servedFetches = this.fetchNames.filter((n) => served.has(n));
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
@@ -86,10 +90,11 @@ class OnnxModel implements LoadedModel {
     } catch (err) {
       throw new ServeError('INFERENCE_FAILED', `onnxruntime could not run the model: ${cleanOrtMessage(err)}`, undefined, { cause: err });
     }
+    // Only served outputs are ever set: deleting the others left an object in V8's slow
+    // dictionary mode, which every later copy of it paid for (#14).
     const out: Record<string, Tensor> = {};
-    for (const name of this.fetchNames) out[name] = fromOrtTensor(results[name]!);
-    for (const zip of this.zipmaps) out[zip.output] = out[zip.tensor]!;
-    for (const name of Object.keys(out)) if (!this.outputs.some((o) => o.name === name)) delete out[name];
+    for (const name of this.servedFetches) out[name] = fromOrtTensor(results[name]!);
+    for (const zip of this.zipmaps) out[zip.output] = out[zip.tensor] ?? fromOrtTensor(results[zip.tensor]!);
     return out;
   }
 

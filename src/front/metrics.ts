@@ -59,6 +59,14 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     for (const [k, v] of Object.entries(sum)) pool.set({ stat: k }, v);
   };
 
+  // A route's label, from its pattern once rather than a regular expression per request.
+  const labels = new Map<string, string>();
+  const routeLabel = (matched: string) => {
+    let label = labels.get(matched);
+    if (label === undefined) labels.set(matched, (label = matched.replace(/\(\?:.*$/, '/*')));
+    return label;
+  };
+
   const middleware: Middleware = async (ctx, next) => {
     if (ctx.path === '/metrics') {
       await refreshWorkers();
@@ -72,11 +80,12 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     } finally {
       // A router-level rejection (e.g. auth) leaves the router's prefix pattern; label it by its prefix.
       const matched = (ctx as { _matchedRoute?: string })._matchedRoute;
-      const route = matched === undefined ? 'unmatched' : matched.replace(/\(\?:.*$/, '/*');
+      const route = matched === undefined ? 'unmatched' : routeLabel(matched);
       end({ route });
-      requests.inc({ route, method: ctx.method, status: String(ctx.status) });
+      const status = String(ctx.status);
+      requests.inc({ route, method: ctx.method, status });
       const deployment = stateOf(ctx).deployment;
-      if (deployment) predictions.inc({ deployment, status: String(ctx.status) });
+      if (deployment) predictions.inc({ deployment, status });
     }
   };
   return { registry, middleware };

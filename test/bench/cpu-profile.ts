@@ -163,7 +163,7 @@ export function callersOf(profile: CpuProfile, functionName: string, depth = 8, 
  */
 const STAGES: readonly (readonly [string, RegExp])[] = [
   ['garbage collector', /^\(garbage collector\)/],
-  ['frame encode (protocol/frame.ts)', /^(encodeFrame|replacer|kindOf) .*protocol\/frame\./],
+  ['frame encode (protocol/frame.ts)', /^(encodeFrame|toJson|needsReplacer|stringifyWithoutBufferToJSON|replacer|kindOf|writeAll) .*protocol\/frame\./],
   ['frame decode (protocol/frame.ts)', /protocol\/frame\./],
   ['onnxruntime run', /onnx-session\.|onnxruntime-node|onnxruntime-common/],
   ['worker: records -> tensors, outputs -> JSON', /worker\/models\/(binding|run-records)\.|model\/tensor\.|worker\/runtimes\/onnx\./],

@@ -58,6 +58,11 @@ export class FairQueue<T> {
     }
   }
 
+  /** Every waiting item, tenant by tenant. */
+  items(): T[] {
+    return [...this.queues.values()].flat();
+  }
+
   /** Empties every queue (shutdown), answering the items in no particular order. */
   clear(): T[] {
     const all = [...this.queues.values()].flat();

@@ -66,9 +66,10 @@ interface Waiting {
   readonly options: RequestOptions;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  timer?: NodeJS.Timeout;
   /** When it started waiting (Date.now()). */
   readonly since: number;
+  /** When the waiting sweep looks at it next (Date.now() time). */
+  checkAt: number;
 }
 
 interface Slot {
@@ -129,6 +130,10 @@ export class WorkerPool {
   private readonly waiting: Waiting[] = [];
   /** Tenants' requests waiting for a ready worker under the caps. */
   private readonly queued = new FairQueue<Waiting>();
+  /** The one timer of the waiting requests (see armWaitSweep). */
+  private waitSweep: NodeJS.Timeout | undefined;
+  /** When it fires (Date.now() time); Infinity when it is not armed. */
+  private waitSweepAt = Infinity;
   /** Rotates where the search for the least busy worker starts, so equally busy workers take turns. */
   private turn = 0;
   /** Every serving worker's index: where a request with no `worker` or `workers` may go. */
@@ -226,51 +231,74 @@ export class WorkerPool {
       return Promise.reject(new ServeError('OVERLOADED', `${this.load} requests are already queued (workers.maxQueue = ${this.options.maxQueue})`, { retryAfterSeconds: 1 }));
     }
     return new Promise<T>((resolve, reject) => {
-      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, since: Date.now() };
+      const since = Date.now();
+      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, since, checkAt: since + Math.min(this.options.startTimeoutMs, this.options.requestTimeoutMs) };
       const { tenant } = options;
       // A tenant's requests keep their order: behind its queue if it has one.
       if ((tenant === undefined || !this.queued.has(tenant)) && this.tryDispatch(waiting)) return;
       if (tenant === undefined) this.waiting.push(waiting);
       else this.queued.push(tenant, waiting);
-      this.armTimer(waiting, Math.min(this.options.startTimeoutMs, this.options.requestTimeoutMs));
+      if (waiting.checkAt < this.waitSweepAt) this.armWaitSweep(waiting.checkAt);
     });
   }
 
   /**
    * A waiting request gives up after `workers.startTimeoutMs` when none of its workers is ready
    * (WORKER_UNAVAILABLE), or after `workers.requestTimeoutMs` when they are but the caps keep it
-   * waiting (OVERLOADED).
+   * waiting (OVERLOADED). It is looked at first after the shorter of the two, then when the one
+   * that applies runs out. One timer for all waiting requests, armed for the next look: under load
+   * most requests wait a moment for a slot, and a timer each cost a setTimeout and a clearTimeout
+   * per request (#14).
    */
-  private armTimer(w: Waiting, ms: number): void {
-    w.timer = setTimeout(() => {
-      const elapsed = Date.now() - w.since;
-      let anyReady: boolean;
-      try {
-        anyReady = this.candidates(w.options).some((i) => this.slots[i]?.ready);
-      } catch (err) {
-        this.unqueue(w);
-        w.reject(toServeError(err));
-        return;
-      }
-      const limit = anyReady ? this.options.requestTimeoutMs : this.options.startTimeoutMs;
-      if (elapsed < limit) {
-        this.armTimer(w, limit - elapsed);
-        return;
-      }
+  private armWaitSweep(at: number): void {
+    clearTimeout(this.waitSweep);
+    this.waitSweepAt = at;
+    this.waitSweep = setTimeout(() => this.sweepWaiting(), Math.max(0, at - Date.now()));
+    // It may outlive the requests it was armed for: it must not hold a closed front's process open.
+    this.waitSweep.unref();
+  }
+
+  private sweepWaiting(): void {
+    this.waitSweep = undefined;
+    this.waitSweepAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const w of [...this.waiting, ...this.queued.items()]) {
+      if (w.checkAt > now || this.stillWaits(w, now)) next = Math.min(next, w.checkAt);
+    }
+    if (next !== Infinity) this.armWaitSweep(next);
+  }
+
+  /** Refuses a request that waited past the limit that applies to it (false), or sets when to look again (true). */
+  private stillWaits(w: Waiting, now: number): boolean {
+    const elapsed = now - w.since;
+    let anyReady: boolean;
+    try {
+      anyReady = this.candidates(w.options).some((i) => this.slots[i]?.ready);
+    } catch (err) {
       this.unqueue(w);
-      if (!anyReady) {
-        w.reject(new ServeError('WORKER_UNAVAILABLE', `no runtime worker was ready within ${this.options.startTimeoutMs} ms`));
-        return;
-      }
-      const { tenant } = w.options;
-      w.reject(
-        new ServeError(
-          'OVERLOADED',
-          `waited ${elapsed} ms for a free slot on a runtime worker ("${tenant}" has ${this.queued.lengthOf(tenant ?? '')} more requests queued; workers.maxInflightPerDeployment = ${this.options.maxInflightPerDeployment}, workers.maxInflightPerWorker = ${this.options.maxInflightPerWorker})`,
-          { retryAfterSeconds: 1 },
-        ),
-      );
-    }, ms);
+      w.reject(toServeError(err));
+      return false;
+    }
+    const limit = anyReady ? this.options.requestTimeoutMs : this.options.startTimeoutMs;
+    if (elapsed < limit) {
+      w.checkAt = w.since + limit;
+      return true;
+    }
+    this.unqueue(w);
+    if (!anyReady) {
+      w.reject(new ServeError('WORKER_UNAVAILABLE', `no runtime worker was ready within ${this.options.startTimeoutMs} ms`));
+      return false;
+    }
+    const { tenant } = w.options;
+    w.reject(
+      new ServeError(
+        'OVERLOADED',
+        `waited ${elapsed} ms for a free slot on a runtime worker ("${tenant}" has ${this.queued.lengthOf(tenant ?? '')} more requests queued; workers.maxInflightPerDeployment = ${this.options.maxInflightPerDeployment}, workers.maxInflightPerWorker = ${this.options.maxInflightPerWorker})`,
+        { retryAfterSeconds: 1 },
+      ),
+    );
+    return false;
   }
 
   private unqueue(w: Waiting): void {
@@ -309,8 +337,8 @@ export class WorkerPool {
   /** Stops accepting work, lets workers finish what they hold (up to graceMs), then ends them. */
   async close(graceMs = 5000): Promise<void> {
     this.closing = true;
+    clearTimeout(this.waitSweep);
     for (const w of [...this.waiting.splice(0), ...this.queued.clear()]) {
-      clearTimeout(w.timer);
       w.reject(new ServeError('SHUTTING_DOWN', 'the server is shutting down'));
     }
     const deadline = Date.now() + graceMs;
@@ -427,14 +455,9 @@ export class WorkerPool {
         continue;
       }
       this.waiting.splice(i, 1);
-      clearTimeout(w.timer);
     }
     if (this.queued.size === 0) return;
-    this.queued.drain((w) => {
-      if (!this.tryDispatch(w)) return false;
-      clearTimeout(w.timer);
-      return true;
-    });
+    this.queued.drain((w) => this.tryDispatch(w));
   }
 
   private spawn(slot: Slot): void {

@@ -17,4 +17,14 @@ describe('tokens', () => {
     assert.ok(!verifyToken(`${token}x`, hash));
     assert.ok(!verifyToken(token, 'not-a-hash'));
   });
+
+  it('checks against the hash given each time: a token seen before fails once its hash is replaced, and a flood of tokens changes nothing', () => {
+    const token = mintToken('ibx_svc');
+    assert.ok(verifyToken(token, hashToken(token)));
+    const rotated = mintToken('ibx_svc');
+    assert.ok(!verifyToken(token, hashToken(rotated)));
+    for (let i = 0; i < 3000; i++) assert.ok(!verifyToken(`stranger-${i}`, hashToken(rotated)));
+    assert.ok(verifyToken(rotated, hashToken(rotated)));
+    assert.ok(verifyToken(token, hashToken(token)));
+  });
 });

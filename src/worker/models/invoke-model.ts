@@ -34,7 +34,8 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   }
   if (req.args.files === undefined) requireRecords(req.args.X);
   const t0 = performance.now();
-  const lease = await deps.pool.acquire(req.model);
+  // A loaded model without lru-cache's asynchronous fetch: the usual case, and a promise less.
+  const lease = deps.pool.acquireLoaded(req.model) ?? (await deps.pool.acquire(req.model));
   const t1 = performance.now();
   try {
     const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels, req.preprocess);

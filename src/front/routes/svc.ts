@@ -24,7 +24,7 @@ export interface SvcRoutes {
   readonly router: Router;
   /**
    * The route's POST calls, run without the router (any other request goes on to it). The router
-   * composes a new middleware chain for every request it routes: ~4 % of the front's CPU per iris
+   * composes a new middleware chain for every request it routes: ~6 % of the front's CPU per iris
    * call, for one route (#14). This is the same route: the router's own layer matches the path and
    * decodes its parameters, and the same middleware runs, composed once.
    */

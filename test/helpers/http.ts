@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
+import { ApiError } from '../../src/client/index.js';
 import type { ErrorBody } from '../../src/errors.js';
 import { ADMIN_TOKEN } from './server.js';
 
@@ -62,5 +64,16 @@ export function postHugeBody(baseUrl: string, path: string, options: { headers: 
       });
     });
     body.pipe(req);
+  });
+}
+
+/** Asserts that an SDK call fails with an ApiError of this status and code, its message matching. */
+export async function rejectsApi(promise: Promise<unknown>, status: number, code: string, message: RegExp): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(err instanceof ApiError, String(err));
+    assert.equal(err.status, status, err.message);
+    assert.equal(err.code, code, err.message);
+    assert.match(err.message, message);
+    return true;
   });
 }

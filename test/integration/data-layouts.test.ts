@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { ApiError } from '../../src/client/index.js';
 import { assertSetosa, fixtureFile, flattenDeep, IRIS_ONNX, KERAS_ADD_ONNX } from '../helpers/fixtures.js';
 import { rawRequest } from '../helpers/http.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 import { fixture, MNIST_H5 } from '../helpers/tfjs-fixtures.js';
+import { rejectsApi } from '../helpers/http.js';
 
 /** Iris rows as numpy's `X_test.tolist()` has them, with their species (0 setosa, 1 versicolor, 2 virginica). */
 const IRIS_ROWS = [
@@ -25,15 +25,6 @@ const probabilities = (label: number) => [0, 1, 2].map((c) => (c === label ? 0.8
 /** A [3,3,3] value of one number, one record of an input [1,3,3,3]. */
 const cube = (v: number) => Array.from({ length: 3 }, () => Array.from({ length: 3 }, () => [v, v, v]));
 
-async function rejectsApi(promise: Promise<unknown>, status: number, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof ApiError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('x_test, X and y_test as users have them: records, split tables, plain rows, one-hot rows', () => {
   let server: TestServer;

@@ -1,22 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { ApiError, type InferboxClient } from '../../src/client/index.js';
+import type { InferboxClient } from '../../src/client/index.js';
 import { fixtureFile, fixturePath, flattenDeep, MNIST_ONNX } from '../helpers/fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { rejectsApi } from '../helpers/http.js';
 
 const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 const digitPng = (d: number) => ({ name: `ps_${d}.png`, data: readFileSync(fixturePath(`mnist-png/ps_${d}.png`)), type: 'image/png' });
 type Scored = { label: string; score: number };
 
-const rejectsWith = (call: Promise<unknown>, status: number, code: string, message: RegExp) =>
-  assert.rejects(call, (e: unknown) => {
-    assert.ok(e instanceof ApiError, String(e));
-    assert.equal(e.status, status);
-    assert.equal(e.code, code);
-    assert.match(e.message, message);
-    return true;
-  });
 
 describe('labels: outputs answer their top labels without a script', () => {
   let server: TestServer;
@@ -61,17 +54,17 @@ describe('labels: outputs answer their top labels without a script', () => {
     const raw = flattenDeep(((await svc.predict('mlp-labels', { X: [record] })).result as Record<string, unknown>[])[0]![output]);
     assert.equal(labelled.length, 10);
     for (const { label, score } of labelled) assert.equal(score, raw[DIGITS.indexOf(label)], label);
-    await rejectsWith(admin.request('GET', '/api/v1/deployments/mlp-labels/labels'), 404, 'LABELS_NOT_FOUND', /has no labels/);
+    await rejectsApi(admin.request('GET', '/api/v1/deployments/mlp-labels/labels'), 404, 'LABELS_NOT_FOUND', /has no labels/);
   });
 
   it('refuses a wrong label count naming the output and both counts, and top_k beyond the labels', async () => {
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'nine', labels: DIGITS.slice(0, 9) }), 400, 'REQUEST_INVALID', /output "Plus214_Output_0" has 10 classes .*got 9 labels/);
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'k11', labels: DIGITS, topK: 11 }), 400, 'REQUEST_INVALID', /top_k must be at most 10 .*got 11/);
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'k0', labels: DIGITS, topK: 0 }), 400, 'REQUEST_INVALID', /top_k/);
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'nolabels', topK: 3 }), 400, 'REQUEST_INVALID', /top_k needs labels/);
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'other', labels: { logits: DIGITS } }), 400, 'REQUEST_INVALID', /has no output "logits" \(its outputs: Plus214_Output_0\)/);
-    await rejectsWith(admin.deploy({ modelName: 'mnist', deploymentName: 'scripted', labels: DIGITS, script: 'export function predict(x) { return x; }' }), 400, 'REQUEST_INVALID', /labels apply to deployments without a script/);
-    await rejectsWith(admin.patchDeployment('digits', { script: 'export function predict(x) { return x; }' }), 400, 'REQUEST_INVALID', /labels apply to deployments without a script/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'nine', labels: DIGITS.slice(0, 9) }), 400, 'REQUEST_INVALID', /output "Plus214_Output_0" has 10 classes .*got 9 labels/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'k11', labels: DIGITS, topK: 11 }), 400, 'REQUEST_INVALID', /top_k must be at most 10 .*got 11/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'k0', labels: DIGITS, topK: 0 }), 400, 'REQUEST_INVALID', /top_k/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'nolabels', topK: 3 }), 400, 'REQUEST_INVALID', /top_k needs labels/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'other', labels: { logits: DIGITS } }), 400, 'REQUEST_INVALID', /has no output "logits" \(its outputs: Plus214_Output_0\)/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'scripted', labels: DIGITS, script: 'export function predict(x) { return x; }' }), 400, 'REQUEST_INVALID', /labels apply to deployments without a script/);
+    await rejectsApi(admin.patchDeployment('digits', { script: 'export function predict(x) { return x; }' }), 400, 'REQUEST_INVALID', /labels apply to deployments without a script/);
     assert.deepEqual((await admin.listDeployments()).map((d) => d.deployment_name).sort(), ['digits', 'mlp-labels']);
   });
 
@@ -80,7 +73,7 @@ describe('labels: outputs answer their top labels without a script', () => {
     await admin.publishModel({ name: 'digits-model', files: [fixtureFile('keras2-mnist-mlp-h5/mnist.h5')] });
     const created = await admin.deploy({ modelName: 'digits-model', deploymentName: 'versions', modelVersion: 1, labels: DIGITS });
     assert.deepEqual(created.labels, { top_k: 5, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
-    await rejectsWith(admin.patchDeployment('versions', { model_version: 2 }), 400, 'REQUEST_INVALID', /version 2 has no output "Plus214_Output_0"/);
+    await rejectsApi(admin.patchDeployment('versions', { model_version: 2 }), 400, 'REQUEST_INVALID', /version 2 has no output "Plus214_Output_0"/);
     const moved = await admin.patchDeployment('versions', { model_version: 2, labels: DIGITS });
     assert.equal(moved.model_version, '2');
     assert.equal(moved.labels?.outputs[0]!.scores, 'probabilities');
@@ -108,9 +101,9 @@ describe('labels: outputs answer their top labels without a script', () => {
     const stored = (await admin.request('GET', '/api/v1/deployments/files/labels')) as { top_k: number; labels: Record<string, string[]> };
     assert.deepEqual(stored.labels.Plus214_Output_0!.slice(0, 4), ['digit-0', 'digit-1', 'digit-2', 'drei']);
 
-    await rejectsWith(admin.putLabels('files', 'a\n\nb\n'), 400, 'REQUEST_INVALID', /line 2 is empty/);
-    await rejectsWith(admin.putLabels('files', { 0: 'a', 2: 'b' }), 400, 'REQUEST_INVALID', /keys must be the class indexes 0\.\.1, got "2"/);
-    await rejectsWith(admin.putLabels('files', 'a\nb\n'), 400, 'REQUEST_INVALID', /has 10 classes .*got 2 labels/);
+    await rejectsApi(admin.putLabels('files', 'a\n\nb\n'), 400, 'REQUEST_INVALID', /line 2 is empty/);
+    await rejectsApi(admin.putLabels('files', { 0: 'a', 2: 'b' }), 400, 'REQUEST_INVALID', /keys must be the class indexes 0\.\.1, got "2"/);
+    await rejectsApi(admin.putLabels('files', 'a\nb\n'), 400, 'REQUEST_INVALID', /has 10 classes .*got 2 labels/);
   });
 
   // #15's "done when": a photo sent with curl -F to a deployment whose only customisation is a

@@ -3,11 +3,11 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import sharp from 'sharp';
-import { ApiError } from '../../src/client/index.js';
 import { assertSetosa, IRIS_ONNX } from '../helpers/fixtures.js';
 import { float16AddOnnx, STRING_LABEL_PIPELINE, stringLabelPipelineOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { editKerasH5, fixture, GRU_DIR, KERAS3_FUNCTIONAL, KERAS3_SEQUENTIAL, MATMUL_DIR, MNIST_H5, REGRESSION_H5 } from '../helpers/tfjs-fixtures.js';
+import { rejectsApi } from '../helpers/http.js';
 
 const file = async (path: string, name = path.split('/').at(-1)!) => ({ name, data: await readFile(path) });
 
@@ -19,15 +19,6 @@ async function digitRows(digit: number): Promise<number[][]> {
 
 const flat = (value: unknown): number[] => (Array.isArray(value) ? value.flatMap(flat) : [value as number]);
 
-async function rejectsApi(promise: Promise<unknown>, status: number, code: string, message: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof ApiError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('publishing Keras, TF.js and zipped models', () => {
   let server: TestServer;

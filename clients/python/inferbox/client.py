@@ -39,6 +39,13 @@ def example_record(inputs: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
     return record
 
 
+def _set_limits(body: Dict[str, Any], **limits: Optional[int]) -> None:
+    """The deployment limits given (not None) into a create or PATCH body, under their API names."""
+    for key, value in limits.items():
+        if value is not None:
+            body[key] = value
+
+
 def _script_text(script: Any) -> str:
     """A script given as text, or as the path of a .js/.ts file."""
     if isinstance(script, os.PathLike) or (isinstance(script, str) and "\n" not in script and os.path.isfile(script)):
@@ -375,16 +382,7 @@ class Client:
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        if timeout_ms is not None:
-            body["timeout_ms"] = timeout_ms
-        if memory_limit_mb is not None:
-            body["memory_limit_mb"] = memory_limit_mb
-        if max_result_bytes is not None:
-            body["max_result_bytes"] = max_result_bytes
-        if max_records is not None:
-            body["max_records"] = max_records
-        if max_elements is not None:
-            body["max_elements"] = max_elements
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements)
         if labels is not None:
             body["labels"] = labels
         if top_k is not None:
@@ -425,16 +423,7 @@ class Client:
             body["replicas"] = replicas
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        if timeout_ms is not None:
-            body["timeout_ms"] = timeout_ms
-        if memory_limit_mb is not None:
-            body["memory_limit_mb"] = memory_limit_mb
-        if max_result_bytes is not None:
-            body["max_result_bytes"] = max_result_bytes
-        if max_records is not None:
-            body["max_records"] = max_records
-        if max_elements is not None:
-            body["max_elements"] = max_elements
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements)
         if labels is not None:
             body["labels"] = None if labels is False else labels
         if top_k is not None:

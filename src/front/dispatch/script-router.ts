@@ -175,8 +175,10 @@ export class ScriptRouter {
     return (this.crashes.get(sha256(text))?.size ?? 0) >= QUARANTINE_AFTER_CRASHES;
   }
 
-  assertNotQuarantined(text: string, sha = sha256(text)): void {
-    const crashes = this.crashes.get(sha)?.size ?? 0;
+  assertNotQuarantined(text: string, sha?: string): void {
+    // Called on every call of a script deployment: hash its text only once some script has crashed.
+    if (this.crashes.size === 0) return;
+    const crashes = this.crashes.get(sha ?? sha256(text))?.size ?? 0;
     if (crashes >= QUARANTINE_AFTER_CRASHES) {
       throw new ServeError('SCRIPT_QUARANTINED', `this script crashed its runtime worker ${crashes} times and is quarantined; change the script to lift it`);
     }

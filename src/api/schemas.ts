@@ -41,6 +41,8 @@ const labelFields = {
   labels: labels.optional(),
   /** How many labels a labelled output answers per row, best first. */
   top_k: z.number().int().min(1).optional(),
+  /** How the labelled outputs' values become scores; "auto" (the default) detects probabilities from the sample. */
+  scores: z.enum(['auto', 'probabilities', 'softmax', 'sigmoid']).optional(),
 };
 
 const perChannel = z.union([z.number(), z.array(z.number()).min(1).max(4)]);

@@ -148,7 +148,9 @@ export interface DeploymentView {
 /** A deployment's labels: per labelled output, how many, and whether its scores are softmaxed logits or the model's probabilities. */
 export interface LabelsView {
   top_k: number;
-  outputs: { output: string; count: number; scores: 'probabilities' | 'softmax' }[];
+  /** "auto": each output's scores were detected from a run of the sample; otherwise the deployment's choice. */
+  scores_set: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
+  outputs: { output: string; count: number; scores: 'probabilities' | 'softmax' | 'sigmoid' }[];
 }
 
 /** A deployment's new token (POST /api/v1/deployments/{name}/token); the previous one stops working. */

@@ -251,6 +251,8 @@ export class Client {
     labels?: string[] | Record<string, string[]>;
     /** How many labels each row answers (`top_k`); default 5, at most the number of labels. */
     topK?: number;
+    /** How the labelled outputs' values become scores (`scores`): "auto" (default), "softmax", "sigmoid" or "probabilities". */
+    scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -265,6 +267,7 @@ export class Client {
       ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
+      ...(options.scores !== undefined ? { scores: options.scores } : {}),
     });
   }
 
@@ -289,8 +292,12 @@ export class Client {
    * TorchServe's index_to_name.json as an object (`{ "0": "cat", ... }`). `output` names the output
    * when the model has several.
    */
-  putLabels(name: string, file: string | Record<string, unknown> | string[], options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
-    const query = new URLSearchParams({ ...(options.output !== undefined ? { output: options.output } : {}), ...(options.topK !== undefined ? { top_k: String(options.topK) } : {}) }).toString();
+  putLabels(name: string, file: string | Record<string, unknown> | string[], options: { output?: string; topK?: number; scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid' } = {}): Promise<DeploymentView> {
+    const query = new URLSearchParams({
+      ...(options.output !== undefined ? { output: options.output } : {}),
+      ...(options.topK !== undefined ? { top_k: String(options.topK) } : {}),
+      ...(options.scores !== undefined ? { scores: options.scores } : {}),
+    }).toString();
     return this.request('PUT', `/api/v1/deployments/${enc(name)}/labels${query === '' ? '' : `?${query}`}`, file);
   }
 

@@ -19,6 +19,7 @@ export type Labels = NonNullable<DeploymentRecord['labels']>;
 export interface LabelsRequest {
   readonly labels?: readonly string[] | Readonly<Record<string, readonly string[]>> | null;
   readonly top_k?: number;
+  readonly scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
 }
 
 /** TorchServe's default: the 5 best classes. */
@@ -94,17 +95,19 @@ async function sampleOutputs(deps: AppDeps, manifest: VersionManifest): Promise<
 export async function labelsFor(deps: AppDeps, req: LabelsRequest, manifest: VersionManifest, script: string | null, current?: DeploymentRecord): Promise<Labels | undefined> {
   if (req.labels === null) {
     if (req.top_k !== undefined) throw refuse('top_k needs labels: it cannot be set in the call that removes them', 'top_k');
+    if (req.scores !== undefined) throw refuse('scores needs labels: it cannot be set in the call that removes them', 'scores');
     return undefined;
   }
   const kept = current?.labels;
   if (req.labels === undefined && kept === undefined) {
     if (req.top_k !== undefined) throw refuse('top_k needs labels: send "labels" too (a list, or { "<output name>": [...] })', 'top_k');
+    if (req.scores !== undefined) throw refuse('scores needs labels: send "labels" too (a list, or { "<output name>": [...] })', 'scores');
     return undefined;
   }
   if (script !== null) {
     throw refuse("labels apply to deployments without a script: a script's postprocess gets the raw outputs. Send labels: null (PATCH) or script: false");
   }
-  if (req.labels === undefined && req.top_k === undefined && current?.modelVersion === manifest.version) return kept;
+  if (req.labels === undefined && req.top_k === undefined && req.scores === undefined && current?.modelVersion === manifest.version) return kept;
 
   const requested = req.labels === undefined ? new Map(kept!.outputs.map((o) => [o.output, o.names])) : namesByOutput(manifest, req.labels);
   const specs = new Map(manifest.outputs.map((o) => [o.name, o]));
@@ -117,20 +120,23 @@ export async function labelsFor(deps: AppDeps, req: LabelsRequest, manifest: Ver
     if (dim !== null && dim !== count) throw refuse(`labels: output "${output}" has ${dim} classes (its last dimension), got ${count} labels`);
   }
 
+  // The deployment's choice (a sigmoid multi-label head, logits that happen to look like probabilities)
+  // wins over detection; "auto" goes back to detecting, and a PATCH that does not say keeps the choice.
+  const scoresSet = req.scores === undefined ? kept?.scoresSet : req.scores === 'auto' ? undefined : req.scores;
   const sample = await sampleOutputs(deps, manifest);
   const outputs: Labels['outputs'] = [];
   for (const [output, names] of requested) {
     const rows = rowsOf(sample[output]);
     const width = rows[0]?.length ?? 0;
     if (width !== names.length) throw refuse(`labels: output "${output}" has ${width} classes (the width of its rows on the version's sample), got ${names.length} labels`);
-    outputs.push({ output, names: [...names], scores: rows.every(isProbabilityRow) ? 'probabilities' : 'softmax' });
+    outputs.push({ output, names: [...names], scores: scoresSet ?? (rows.every(isProbabilityRow) ? 'probabilities' : 'softmax') });
   }
 
   const fewest = Math.min(...outputs.map((o) => o.names.length));
   // New labels keep the deployment's top_k (within their count) unless the call sets one.
   const topK = req.top_k ?? Math.min(kept?.topK ?? DEFAULT_TOP_K, fewest);
   if (topK > fewest) throw refuse(`top_k must be at most ${fewest} (the number of labels${outputs.length > 1 ? ' of the smallest labelled output' : ''}), got ${topK}`, 'top_k');
-  return { topK, outputs };
+  return { topK, ...(scoresSet === undefined ? {} : { scoresSet }), outputs };
 }
 
 /**

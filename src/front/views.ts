@@ -81,7 +81,7 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
 
 /** Per labelled output: how many labels, and whether the scores are the model's probabilities or softmaxed logits. */
 export function labelsView(labels: NonNullable<DeploymentRecord['labels']>): LabelsView {
-  return { top_k: labels.topK, outputs: labels.outputs.map((o) => ({ output: o.output, count: o.names.length, scores: o.scores })) };
+  return { top_k: labels.topK, scores_set: labels.scoresSet ?? 'auto', outputs: labels.outputs.map((o) => ({ output: o.output, count: o.names.length, scores: o.scores })) };
 }
 
 /** A record that predicts: the stored sample, or zeros of each input's shape (batch dim dropped). */

@@ -93,6 +93,9 @@ export interface InvokeRequest {
   readonly labels?: LabelsRef;
 }
 
+/** How a labelled output's values become scores (front/deployment-labels.ts). */
+export type LabelScores = 'probabilities' | 'softmax' | 'sigmoid';
+
 /** Labels of a deployment without a script: each labelled output's rows answer `[{ label, score }]`, best first. */
 export interface LabelsRef {
   readonly topK: number;
@@ -103,8 +106,8 @@ export interface OutputLabels {
   readonly output: string;
   /** One per class, in the order of the output's last dimension. */
   readonly names: readonly string[];
-  /** The output is logits (scores are softmaxed), not already probabilities. */
-  readonly softmax: boolean;
+  /** How the output's values become scores: kept (already probabilities), softmax per row, or sigmoid per value. */
+  readonly scores: LabelScores;
 }
 
 /** Builds a script's sandboxes (running init) ahead of traffic; answers the script's function names. */

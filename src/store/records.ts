@@ -75,7 +75,9 @@ export const DeploymentRecordSchema = z.object({
   labels: z
     .object({
       topK: z.number().int().min(1),
-      outputs: z.array(z.object({ output: z.string(), names: z.array(z.string()), scores: z.enum(['probabilities', 'softmax']) })),
+      /** Scores the deployment chose ("softmax", "sigmoid" or "probabilities"); absent: detected from the sample. */
+      scoresSet: z.enum(['probabilities', 'softmax', 'sigmoid']).optional(),
+      outputs: z.array(z.object({ output: z.string(), names: z.array(z.string()), scores: z.enum(['probabilities', 'softmax', 'sigmoid']) })),
     })
     .optional(),
   /** The declarative image preprocessing per image input (#15), as validated at deploy time; absent for none. */

@@ -21,7 +21,7 @@ describe('labels: outputs answer their top labels without a script', () => {
     await admin.publishModel({ name: 'mnist', files: [fixtureFile(MNIST_ONNX)] });
     await admin.publishModel({ name: 'mlp', files: [fixtureFile('keras2-mnist-mlp-h5/mnist.h5')] });
     const created = await admin.deploy({ modelName: 'mnist', deploymentName: 'digits', labels: DIGITS, topK: 3 });
-    assert.deepEqual(created.labels, { top_k: 3, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    assert.deepEqual(created.labels, { top_k: 3, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
     mnist = admin.withToken(created.access_token);
   });
   after(() => server.close());
@@ -44,7 +44,7 @@ describe('labels: outputs answer their top labels without a script', () => {
     const input = version.inputs[0]!.name;
     const record = { [input]: Array.from({ length: 28 }, (_, r) => Array.from({ length: 28 }, (_, c) => ((r * 28 + c) * 37 % 256) / 255)) };
     const created = await admin.deploy({ modelName: 'mlp', deploymentName: 'mlp-labels', labels: DIGITS, topK: 10 });
-    assert.deepEqual(created.labels, { top_k: 10, outputs: [{ output, count: 10, scores: 'probabilities' }] });
+    assert.deepEqual(created.labels, { top_k: 10, scores_set: 'auto', outputs: [{ output, count: 10, scores: 'probabilities' }] });
     const svc = admin.withToken(created.access_token);
     const labelled = ((await svc.predict('mlp-labels', { X: [record] })).result as Record<string, Scored[]>[])[0]![output]!;
 
@@ -68,11 +68,42 @@ describe('labels: outputs answer their top labels without a script', () => {
     assert.deepEqual((await admin.listDeployments()).map((d) => d.deployment_name).sort(), ['digits', 'mlp-labels']);
   });
 
+  it("takes the deployment's scores over detection: sigmoid, raw values, and back to auto", async () => {
+    const created = await admin.deploy({ modelName: 'mnist', deploymentName: 'scored', labels: DIGITS, topK: 10, scores: 'probabilities' });
+    assert.deepEqual(created.labels, { top_k: 10, scores_set: 'probabilities', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'probabilities' }] });
+    const svc = admin.withToken(created.access_token);
+    const scored = async () => ((await svc.predictForm('scored', {}, { Input3: digitPng(7) })).result as Record<string, Scored[]>[])[0]!.Plus214_Output_0!;
+    // "probabilities" keeps the values as they are: mnist-8's raw logits, hundreds wide.
+    const raw = await scored();
+    assert.equal(raw[0]!.label, 'seven');
+    assert.ok(raw.some((s) => s.score > 1 || s.score < 0), `raw logits: ${JSON.stringify(raw)}`);
+    const logit = new Map(raw.map((s) => [s.label, s.score]));
+
+    // A PATCH that does not name scores keeps the choice; "sigmoid" scores each class on its own.
+    assert.equal((await admin.patchDeployment('scored', { top_k: 3 })).labels?.scores_set, 'probabilities');
+    const sig = await admin.patchDeployment('scored', { scores: 'sigmoid' });
+    assert.deepEqual(sig.labels, { top_k: 3, scores_set: 'sigmoid', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'sigmoid' }] });
+    const sigmoid = await scored();
+    assert.equal(sigmoid.length, 3);
+    for (const { label, score } of sigmoid) assert.equal(score, 1 / (1 + Math.exp(-logit.get(label)!)), label);
+
+    // A label file keeps it too, or sets it with ?scores=; "auto" goes back to detecting (softmax here).
+    const fromFile = await admin.putLabels('scored', DIGITS.join('\n'), { scores: 'softmax' });
+    assert.equal(fromFile.labels?.scores_set, 'softmax');
+    const auto = await admin.patchDeployment('scored', { scores: 'auto' });
+    assert.deepEqual(auto.labels, { top_k: 3, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+
+    await rejectsApi(admin.patchDeployment('scored', { scores: 'tanh' as never }), 400, 'REQUEST_INVALID', /scores/);
+    await rejectsApi(admin.patchDeployment('scored', { labels: null, scores: 'sigmoid' }), 400, 'REQUEST_INVALID', /scores needs labels/);
+    await rejectsApi(admin.deploy({ modelName: 'mnist', deploymentName: 'unlabelled', scores: 'sigmoid' }), 400, 'REQUEST_INVALID', /scores needs labels/);
+    await admin.deleteDeployment('scored');
+  });
+
   it('checks kept labels again against a new model version', async () => {
     await admin.publishModel({ name: 'digits-model', files: [fixtureFile(MNIST_ONNX)] });
     await admin.publishModel({ name: 'digits-model', files: [fixtureFile('keras2-mnist-mlp-h5/mnist.h5')] });
     const created = await admin.deploy({ modelName: 'digits-model', deploymentName: 'versions', modelVersion: 1, labels: DIGITS });
-    assert.deepEqual(created.labels, { top_k: 5, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    assert.deepEqual(created.labels, { top_k: 5, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
     await rejectsApi(admin.patchDeployment('versions', { model_version: 2 }), 400, 'REQUEST_INVALID', /version 2 has no output "Plus214_Output_0"/);
     const moved = await admin.patchDeployment('versions', { model_version: 2, labels: DIGITS });
     assert.equal(moved.model_version, '2');
@@ -87,7 +118,7 @@ describe('labels: outputs answer their top labels without a script', () => {
     const svc = admin.withToken(created.access_token);
     const text = `${DIGITS.map((d) => d.toUpperCase()).join('\r\n')}\n\n`;
     const fromText = await admin.putLabels('files', text, { topK: 2 });
-    assert.deepEqual(fromText.labels, { top_k: 2, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    assert.deepEqual(fromText.labels, { top_k: 2, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
     let top = ((await svc.predictForm('files', {}, { Input3: digitPng(7) })).result as Record<string, Scored[]>[])[0]!.Plus214_Output_0!;
     assert.deepEqual(top.map((s) => s.label).slice(0, 1), ['SEVEN']);
     assert.equal(top.length, 2);

@@ -382,7 +382,7 @@ emit({'deployed': deployed['labels'], 'by_list': by_list, 'from_text': from_text
       { LABELS_DIR: dir },
     );
     await rm(dir, { recursive: true });
-    const view = (topK: number) => ({ top_k: topK, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    const view = (topK: number) => ({ top_k: topK, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
     assert.deepEqual(out.deployed, view(2));
     assert.deepEqual(out.by_list.result[0].Plus214_Output_0.map((s: { label: string }) => s.label)[0], 'four');
     assert.equal(out.by_list.result[0].Plus214_Output_0.length, 2);

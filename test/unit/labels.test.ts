@@ -12,12 +12,20 @@ describe('labels: top k of a record, softmax of logits, label files', () => {
   const names = ['a', 'b', 'c'];
 
   it('answers the top k best first, probabilities as they are, ties in class order', () => {
-    const out = applyLabels({ p: 'raw' }, { p: f32([1, 3], [0.25, 0.5, 0.25]) }, { topK: 3, outputs: [{ output: 'p', names, softmax: false }] });
+    const out = applyLabels({ p: 'raw' }, { p: f32([1, 3], [0.25, 0.5, 0.25]) }, { topK: 3, outputs: [{ output: 'p', names, scores: 'probabilities' }] });
     assert.deepEqual(out, { p: [{ label: 'b', score: 0.5 }, { label: 'a', score: 0.25 }, { label: 'c', score: 0.25 }] });
   });
 
+  it('scores each class on its own with sigmoid (multi-label heads), best first', () => {
+    const out = applyLabels({}, { h: f32([1, 3], [0, 2, -2]) }, { topK: 2, outputs: [{ output: 'h', names, scores: 'sigmoid' }] });
+    assert.deepEqual(out.h, [
+      { label: names[1], score: 1 / (1 + Math.exp(-2)) },
+      { label: names[0], score: 0.5 },
+    ]);
+  });
+
   it('softmaxes logits (large ones without overflow), leaves unlabelled outputs alone, one list per row of a multi-row record', () => {
-    const out = applyLabels({ logits: null, other: [1] }, { logits: f32([2, 3], [1000, 1001, 999, 0, 0, Math.log(2)]) }, { topK: 2, outputs: [{ output: 'logits', names, softmax: true }] });
+    const out = applyLabels({ logits: null, other: [1] }, { logits: f32([2, 3], [1000, 1001, 999, 0, 0, Math.log(2)]) }, { topK: 2, outputs: [{ output: 'logits', names, scores: 'softmax' }] });
     const rows = out.logits as { label: string; score: number }[][];
     assert.deepEqual(out.other, [1]);
     assert.deepEqual(rows.map((r) => r.map((s) => s.label)), [['b', 'a'], ['c', 'a']]);
@@ -27,7 +35,7 @@ describe('labels: top k of a record, softmax of logits, label files', () => {
   });
 
   it('refuses at run time an output that does not split into rows of its labels', () => {
-    assert.throws(() => applyLabels({}, { p: f32([1, 4], [1, 2, 3, 4]) }, { topK: 1, outputs: [{ output: 'p', names, softmax: true }] }), (e: unknown) => e instanceof ServeError && e.code === 'INFERENCE_FAILED' && /output "p" has shape \[1,4\]/.test(e.message));
+    assert.throws(() => applyLabels({}, { p: f32([1, 4], [1, 2, 3, 4]) }, { topK: 1, outputs: [{ output: 'p', names, scores: 'softmax' }] }), (e: unknown) => e instanceof ServeError && e.code === 'INFERENCE_FAILED' && /output "p" has shape \[1,4\]/.test(e.message));
   });
 
   it('tells probabilities from logits within 1e-3', () => {

@@ -371,13 +371,15 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        scores: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
 
         ``script``: ``True`` runs the version's saved script, text (or a file path) runs that
         script, ``None`` none. ``labels``: class names (a list, or ``{output: [...]}``), so the
-        output answers its ``top_k`` best ``{'label', 'score'}``; without a script only.
+        output answers its ``top_k`` best ``{'label', 'score'}``; without a script only. ``scores``:
+        ``'auto'`` (detected), ``'softmax'``, ``'sigmoid'`` or ``'probabilities'``.
         The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
@@ -387,6 +389,8 @@ class Client:
             body["labels"] = labels
         if top_k is not None:
             body["top_k"] = top_k
+        if scores is not None:
+            body["scores"] = scores
         answer = self.request("POST", "/api/v1/deployments", json=body)
         if isinstance(answer, dict) and answer.get("access_token"):
             self.deployment_tokens[deployment_name] = answer["access_token"]
@@ -413,6 +417,7 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        scores: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
         removes the script, ``labels=False`` the labels. Answers the deployment. The token does not change."""
@@ -428,13 +433,15 @@ class Client:
             body["labels"] = None if labels is False else labels
         if top_k is not None:
             body["top_k"] = top_k
+        if scores is not None:
+            body["scores"] = scores
         return self.request("PATCH", "/api/v1/deployments/" + _q(name), json=body)
 
-    def put_labels(self, name: str, labels: Any, output: Optional[str] = None, top_k: Optional[int] = None) -> Dict[str, Any]:
+    def put_labels(self, name: str, labels: Any, output: Optional[str] = None, top_k: Optional[int] = None, scores: Optional[str] = None) -> Dict[str, Any]:
         """Sets a deployment's labels from a label file: the path of a text file (one label per
         line) or of TorchServe's ``index_to_name.json``, or such a dict or a list. ``output`` names
         the output when the model has several. Answers the deployment."""
-        query = urllib.parse.urlencode({k: v for k, v in (("output", output), ("top_k", top_k)) if v is not None})
+        query = urllib.parse.urlencode({k: v for k, v in (("output", output), ("top_k", top_k), ("scores", scores)) if v is not None})
         path = "/api/v1/deployments/{}/labels{}".format(_q(name), "?" + query if query else "")
         if isinstance(labels, (str, os.PathLike)):
             with open(os.fspath(labels), "r", encoding="utf-8") as f:

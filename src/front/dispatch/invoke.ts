@@ -13,7 +13,7 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
   if (labels === undefined) return {};
   let ref = labelRefs.get(record);
   if (ref === undefined) {
-    ref = { labels: { topK: labels.topK, outputs: labels.outputs.map((o) => ({ output: o.output, names: o.names, softmax: o.scores === 'softmax' })) } };
+    ref = { labels: { topK: labels.topK, outputs: labels.outputs.map((o) => ({ output: o.output, names: o.names, scores: o.scores })) } };
     labelRefs.set(record, ref);
   }
   return ref;

@@ -176,14 +176,19 @@ export function deploymentRoutes(deps: AppDeps): Router {
 
   /**
    * A label file for an output: text/plain with one label per line (class 0 first), or JSON (TorchServe's
-   * index_to_name.json, or a list). `?output=` names the output when the model has several, `?top_k=` sets top_k.
+   * index_to_name.json, or a list). `?output=` names the output when the model has several, `?top_k=` sets top_k, `?scores=` the scores.
    */
   router.put('/:name/labels', textBody(config.limits.maxJsonBytes), async (ctx) => {
     const current = store.deployments.get(ctx.params.name!);
     const names = labelsFromFile(bodyOf(ctx));
     const output = typeof ctx.query.output === 'string' ? ctx.query.output : undefined;
     const topK = typeof ctx.query.top_k === 'string' ? ctx.query.top_k : undefined;
-    const body = parseBody(PatchDeploymentSchema, { labels: output === undefined ? names : { [output]: names }, ...(topK === undefined ? {} : { top_k: Number(topK) }) }, 'query');
+    const scores = typeof ctx.query.scores === 'string' ? ctx.query.scores : undefined;
+    const body = parseBody(
+      PatchDeploymentSchema,
+      { labels: output === undefined ? names : { [output]: names }, ...(topK === undefined ? {} : { top_k: Number(topK) }), ...(scores === undefined ? {} : { scores }) },
+      'query',
+    );
     const manifest = store.models.get(current.modelName, current.modelVersion);
     const labels = await labelsFor(deps, body, manifest, current.script, current);
     const record: DeploymentRecord = { ...current, ...(labels === undefined ? {} : { labels }), updatedAt: new Date().toISOString() };

@@ -19,6 +19,11 @@ function softmax(row: readonly number[]): number[] {
   return exps.map((e) => e / sum);
 }
 
+/** Independent probabilities from per-class logits (multi-label outputs). */
+function sigmoid(row: readonly number[]): number[] {
+  return row.map((v) => 1 / (1 + Math.exp(-v)));
+}
+
 /** The top k of one row, best first; ties keep the class order. */
 function topOf(row: readonly number[], names: readonly string[], k: number): LabelScore[] {
   const order = row.map((_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
@@ -41,7 +46,7 @@ function labelTensor(tensor: Tensor, labels: OutputLabels, topK: number): LabelS
   const rows: LabelScore[][] = [];
   for (let at = 0; at < values.length; at += width) {
     const row = values.slice(at, at + width) as number[];
-    rows.push(topOf(labels.softmax ? softmax(row) : row, labels.names, topK));
+    rows.push(topOf(labels.scores === 'softmax' ? softmax(row) : labels.scores === 'sigmoid' ? sigmoid(row) : row, labels.names, topK));
   }
   return rows.length === 1 ? rows[0]! : rows;
 }

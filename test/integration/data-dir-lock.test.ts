@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -79,25 +79,59 @@ describe('one instance per data directory (real server processes)', () => {
     assert.equal(await started[0]!.stop(), 0);
   });
 
-  it('refuses a lock held from another host (it cannot be checked from here), and takes over one from before a reboot', async () => {
+  it('a lock from another host or container is checked by its heartbeat: refused while fresh, taken over once stale', async () => {
     const dataDir = await tempDir();
     const lockPath = join(dataDir, 'instance.lock');
-    const foreign = { pid: 4242, host: `not-${hostname()}`, started_at: '2026-01-01T00:00:00.000Z', boot_id: null, proc_start: null, nonce: 'aa' };
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    const foreign = { pid: 4242, host: `not-${hostname()}`, started_at: '2026-01-01T00:00:00.000Z', boot_id: null, proc_start: null, pid_ns: null, nonce: 'aa' };
     await writeFile(lockPath, JSON.stringify(foreign));
     const refused = await tryStart(dataDir);
     assert.ok('refused' in refused);
     assert.ok(refused.refused.includes(`pid 4242 on host not-${hostname()}`), refused.refused);
-    assert.ok(refused.refused.includes(`delete ${lockPath}`), refused.refused);
+    assert.match(refused.refused, /cannot be checked from here \(another host or container\), but it refreshed the lock \d+ s ago; a lock not refreshed for 20 s is taken over/);
     assert.equal((await lockOwner(dataDir)).pid, 4242, 'a refused start leaves the lock alone');
 
-    // Same host, same pid as a live process (this test's), but another boot: the owner died in a reboot.
-    await writeFile(lockPath, JSON.stringify({ ...foreign, host: hostname(), pid: process.pid, boot_id: 'an-earlier-boot' }));
+    await utimes(lockPath, aMinuteAgo, aMinuteAgo);
     const started = await tryStart(dataDir);
     assert.ok('server' in started, 'refused' in started ? started.refused : '');
     running.push(started.server);
     const takeover = await started.server.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes('taken over'));
-    assert.equal(takeover.reason, 'the host rebooted since');
+    assert.equal(takeover.previous_host, `not-${hostname()}`);
+    assert.match(String(takeover.reason), /^not refreshed for \d+ s$/);
     assert.equal(await started.server.stop(), 0);
+
+    // This host, another pid namespace (a container): a live pid here says nothing; the heartbeat decides.
+    await writeFile(lockPath, JSON.stringify({ ...foreign, host: hostname(), pid: process.pid, pid_ns: 'pid:[1]' }));
+    const refusedNs = await tryStart(dataDir);
+    assert.ok('refused' in refusedNs);
+    assert.match(refusedNs.refused, /another host or container/);
+  });
+
+  it('takes over a lock from before a reboot, and keeps its own lock fresh while it runs', async () => {
+    const dataDir = await tempDir();
+    const lockPath = join(dataDir, 'instance.lock');
+    // Same host, same pid as a live process (this test's), but another boot: the owner died in a reboot.
+    const stale = { pid: process.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot_id: 'an-earlier-boot', proc_start: null, pid_ns: null, nonce: 'cc' };
+    await writeFile(lockPath, JSON.stringify(stale));
+    const started = await tryStart(dataDir);
+    assert.ok('server' in started, 'refused' in started ? started.refused : '');
+    const server = started.server;
+    running.push(server);
+    const takeover = await server.waitForLine((l) => typeof l.msg === 'string' && l.msg.includes('taken over'));
+    assert.equal(takeover.reason, 'the host rebooted since');
+
+    // The heartbeat: an mtime set a minute back comes forward again.
+    const aMinuteAgo = new Date(Date.now() - 60_000);
+    await utimes(lockPath, aMinuteAgo, aMinuteAgo);
+    while ((await stat(lockPath)).mtimeMs <= aMinuteAgo.getTime()) await new Promise((r) => setTimeout(r, 200));
+
+    // Someone else's lock in its place: the server says so loudly, and its stop leaves that lock alone.
+    await writeFile(lockPath, JSON.stringify({ ...stale, boot_id: null, pid: 1234, nonce: 'dd' }));
+    const lost = await server.waitForLine((l) => typeof l.msg === 'string' && l.msg.startsWith('lost the data directory lock'));
+    assert.equal(lost.level, 50);
+    assert.equal(lost.other_pid, 1234);
+    assert.equal(await server.stop(), 0);
+    assert.equal((await lockOwner(dataDir)).pid, 1234);
   });
 
   it('tells a live owner from a reused pid by the process start time', async () => {
@@ -107,7 +141,8 @@ describe('one instance per data directory (real server processes)', () => {
     const stat = await readFile('/proc/self/stat', 'utf8');
     const procStart = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
     // This test process is alive: as the recorded owner with its true start time, it holds the directory.
-    const owner = { pid: process.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot_id: bootId, proc_start: procStart, nonce: 'bb' };
+    const pidNs = await readlink('/proc/self/ns/pid');
+    const owner = { pid: process.pid, host: hostname(), started_at: '2026-01-01T00:00:00.000Z', boot_id: bootId, proc_start: procStart, pid_ns: pidNs, nonce: 'bb' };
     await writeFile(lockPath, JSON.stringify(owner));
     const refused = await tryStart(dataDir);
     assert.ok('refused' in refused);

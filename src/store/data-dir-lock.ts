@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { link, open, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { link, open, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
 
@@ -172,6 +173,18 @@ async function writeSynced(path: string, flags: string, text: string): Promise<v
   }
 }
 
+/** The temporary files of createExclusive that a start killed between its write and its unlink left behind. */
+async function removeLeftovers(lockPath: string): Promise<void> {
+  const name = basename(lockPath).replace(/[.]/g, '\\.');
+  const pattern = new RegExp(`^${name}(?:\\.takeover)?\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  const entries = await readdir(dirname(lockPath)).catch(() => []);
+  for (const entry of entries) {
+    const pid = pattern.exec(entry)?.[1];
+    // Another start's, mid-write, when its pid runs.
+    if (pid !== undefined && !pidAlive(Number(pid))) await unlink(join(dirname(lockPath), entry)).catch(() => {});
+  }
+}
+
 /** How long ago `path` was last written (0 when it is gone: treated as just made). */
 async function ageMs(path: string): Promise<number> {
   return stat(path).then(
@@ -225,6 +238,7 @@ export async function lockDataDir(dataDir: string, lockPath: string, log: Logger
   };
   const text = `${JSON.stringify(owner)}\n`;
   const taken = async (): Promise<DataDirLock> => {
+    await removeLeftovers(lockPath);
     const heartbeat = setInterval(() => void beat(), LOCK_HEARTBEAT_MS).unref();
     const beat = async () => {
       const current = await readLock(lockPath).catch(() => null);

@@ -59,6 +59,9 @@ describe('one instance per data directory (real server processes)', () => {
     running.push(third);
     await third.kill9();
     assert.equal((await lockOwner(dataDir)).pid, third.child.pid, 'kill -9 leaves the lock behind');
+    // As a kill between writing the lock's temporary file and linking it would leave it.
+    const leftover = join(dataDir, `instance.lock.${third.child.pid}.0123abcd.tmp`);
+    await writeFile(leftover, '{}');
 
     const fourth = await spawnServer({ dataDir, adminToken: TOKEN, args: ARGS });
     running.push(fourth);
@@ -66,6 +69,7 @@ describe('one instance per data directory (real server processes)', () => {
     assert.equal(takeover.previous_pid, third.child.pid);
     assert.equal(takeover.reason, 'its pid is not running');
     assert.equal((await lockOwner(dataDir)).pid, fourth.child.pid);
+    assert.equal(existsSync(leftover), false, 'the dead start\'s temporary file is removed');
     assert.equal(await fourth.stop(), 0);
   });
 

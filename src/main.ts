@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { startServer, type RunningServer } from './front/start.js';
 import { createLogger } from './log.js';
+import { DataDirLockedError } from './store/index.js';
 
 const TOKEN_HINT: Record<RunningServer['adminToken'], string> = {
   generated: 'admin token: printed above, shown once',
@@ -53,6 +54,11 @@ async function start(argv: readonly string[], env: Readonly<Record<string, strin
  */
 export function serve(argv: readonly string[] = process.argv.slice(2), env: Readonly<Record<string, string | undefined>> = process.env): Promise<void> {
   return start(argv, env).catch((err: unknown) => {
+    // Not a bug: the message says what to do, a stack would bury it.
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(`inferbox failed to start: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });

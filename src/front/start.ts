@@ -48,6 +48,16 @@ async function adminTokenHash(config: Config, store: Store, announce: (line: str
 /** Opens the store, starts the runtime workers and the HTTP front. */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const store = await openFsStore(config.store.dataDir, log);
+  try {
+    return await startOnStore(config, log, options, store);
+  } catch (err) {
+    // A start that fails (port taken, workers that never come up) leaves the data directory free.
+    await store.close();
+    throw err;
+  }
+}
+
+async function startOnStore(config: Config, log: Logger, options: StartOptions, store: Store): Promise<RunningServer> {
   const adminToken = await adminTokenHash(config, store, options.announce ?? ((line) => log.warn(line)));
   let placer: DeploymentPlacer | undefined;
   const workers = new WorkerPool({
@@ -96,6 +106,7 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       await stopped;
       placer?.close();
       await workers.close(Math.max(0, deadline - Date.now()));
+      await store.close();
       log.info('inferbox stopped');
     })());
 

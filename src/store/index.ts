@@ -2,12 +2,14 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { removeAtomicLeftovers, writeFileAtomic } from './atomic.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { FsDeploymentStore } from './deployments.js';
 import { StoreLayout } from './layout.js';
 import { FsModelStore, type Staging } from './models.js';
 import type { DeploymentRecord, VersionManifest } from './records.js';
 
 export { checkName, NAME_PATTERN } from './names.js';
+export { DataDirLockedError } from './data-dir-lock.js';
 export type { Staging };
 export type { DeploymentRecord, ManifestDraft, VersionManifest } from './records.js';
 export { FsDeploymentStore, FsModelStore, StoreLayout };
@@ -46,6 +48,8 @@ export interface Store {
   readonly deployments: DeploymentStore;
   getAdminTokenHash(): Promise<string | null>;
   setAdminTokenHash(sha256: string): Promise<void>;
+  /** Lets go of the data directory (its lock), once nothing writes any more. */
+  close(): Promise<void>;
 }
 
 /** Every folder writeFileAtomic writes into: deployments/, secrets/, models/<name>/, models/<name>/<version>/. */
@@ -57,12 +61,25 @@ async function atomicWriteDirs(layout: StoreLayout): Promise<string[]> {
 }
 
 /**
- * Opens (creating if needed) the data directory and clears what a crash left behind: tmp/, and the
- * temp files of atomic writes that never reached their rename (`deployments/.<name>.json.<hex>.tmp`).
+ * Opens (creating if needed) the data directory, taking its lock (another live instance on it:
+ * DataDirLockedError), and clears what a crash left behind: tmp/, and the temp files of atomic
+ * writes that never reached their rename (`deployments/.<name>.json.<hex>.tmp`).
  */
 export async function openFsStore(dataDir: string, log: Logger): Promise<Store> {
   const layout = new StoreLayout(dataDir);
   await mkdir(layout.root, { recursive: true });
+  // Before anything is cleared or read: a second instance would empty the first one's tmp/ and then
+  // serve its own copy of the directory's state, diverging from the first with every write.
+  const lock = await lockDataDir(layout.root, layout.lockPath, log);
+  try {
+    return await openLocked(layout, log, () => lock.release());
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+}
+
+async function openLocked(layout: StoreLayout, log: Logger, release: () => Promise<void>): Promise<Store> {
   // Staged publishes that never committed (a crash mid-publish) are the only thing under tmp/.
   await rm(layout.tmpDir, { recursive: true, force: true });
   await mkdir(layout.uploadsDir, { recursive: true });
@@ -92,5 +109,6 @@ export async function openFsStore(dataDir: string, log: Logger): Promise<Store> 
     async setAdminTokenHash(sha256: string) {
       await writeFileAtomic(layout.adminTokenPath, JSON.stringify({ sha256, createdAt: new Date().toISOString() }));
     },
+    close: release,
   };
 }

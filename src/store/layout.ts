@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
  *   <data>/deployments/<name>.json                 model@version, script, token hash, limits
  *   <data>/secrets/admin-token.json                sha-256 of the admin token
  *   <data>/tmp/                                    staging; emptied at start
+ *   <data>/instance.lock                           pid, host and start of the one instance using it
  */
 export class StoreLayout {
   readonly root: string;
@@ -48,6 +49,10 @@ export class StoreLayout {
   }
   get adminTokenPath(): string {
     return join(this.secretsDir, 'admin-token.json');
+  }
+  /** Held by the running instance: a second one on the same directory is refused (data-dir-lock.ts). */
+  get lockPath(): string {
+    return join(this.root, 'instance.lock');
   }
   get tmpDir(): string {
     return join(this.root, 'tmp');

@@ -13,6 +13,7 @@ import type {
 } from '../api/types.js';
 import { exampleRecord, zeroOf } from '../model/example-record.js';
 import { ApiError, ConnectionError } from './errors.js';
+import { readFile } from 'node:fs/promises';
 import { filePart, modelParts, toBlob, type FilePart, type ModelSource } from './files.js';
 
 export interface ClientOptions {
@@ -251,6 +252,11 @@ export class Client {
     labels?: string[] | Record<string, string[]>;
     /** How many labels each row answers (`top_k`); default 5, at most the number of labels. */
     topK?: number;
+    /**
+     * Declarative image preprocessing per image input (`{ "<input>": { scale, mean, std, ... } }`,
+     * docs/uploads.md); absent, the block the version implies, if any.
+     */
+    preprocess?: CreateDeploymentBody['preprocess'];
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -265,6 +271,7 @@ export class Client {
       ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
+      ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
     });
   }
 
@@ -292,6 +299,22 @@ export class Client {
   putLabels(name: string, file: string | Record<string, unknown> | string[], options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
     const query = new URLSearchParams({ ...(options.output !== undefined ? { output: options.output } : {}), ...(options.topK !== undefined ? { top_k: String(options.topK) } : {}) }).toString();
     return this.request('PUT', `/api/v1/deployments/${enc(name)}/labels${query === '' ? '' : `?${query}`}`, file);
+  }
+
+  /**
+   * putLabels with a label file on disk: a `.json` file (index_to_name.json, or a list) is sent as
+   * JSON, anything else as text (one label per line).
+   */
+  async putLabelsFile(name: string, path: string, options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
+    const text = await readFile(path, 'utf8');
+    if (!path.toLowerCase().endsWith('.json')) return this.putLabels(name, text, options);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new TypeError(`putLabelsFile: ${path} is not JSON: ${(err as Error).message}`);
+    }
+    return this.putLabels(name, parsed as Record<string, unknown> | string[], options);
   }
 
   deleteDeployment(name: string): Promise<void> {

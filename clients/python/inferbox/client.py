@@ -371,6 +371,7 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        preprocess: Optional[Dict[str, Dict[str, Any]]] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
@@ -378,6 +379,8 @@ class Client:
         ``script``: ``True`` runs the version's saved script, text (or a file path) runs that
         script, ``None`` none. ``labels``: class names (a list, or ``{output: [...]}``), so the
         output answers its ``top_k`` best ``{'label', 'score'}``; without a script only.
+        ``preprocess``: the declarative image preprocessing per image input, e.g.
+        ``{'input': {'scale': 1 / 255}}``; ``None`` takes the block the version implies, if any.
         The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
@@ -387,6 +390,8 @@ class Client:
             body["labels"] = labels
         if top_k is not None:
             body["top_k"] = top_k
+        if preprocess is not None:
+            body["preprocess"] = preprocess
         answer = self.request("POST", "/api/v1/deployments", json=body)
         if isinstance(answer, dict) and answer.get("access_token"):
             self.deployment_tokens[deployment_name] = answer["access_token"]
@@ -413,9 +418,11 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        preprocess: Any = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
-        removes the script, ``labels=False`` the labels. Answers the deployment. The token does not change."""
+        removes the script, ``labels=False`` the labels, ``preprocess=False`` the preprocess block
+        (a dict replaces it). Answers the deployment. The token does not change."""
         body: Dict[str, Any] = {}
         if model_version is not None:
             body["model_version"] = str(model_version)
@@ -428,6 +435,8 @@ class Client:
             body["labels"] = None if labels is False else labels
         if top_k is not None:
             body["top_k"] = top_k
+        if preprocess is not None:
+            body["preprocess"] = None if preprocess is False else preprocess
         return self.request("PATCH", "/api/v1/deployments/" + _q(name), json=body)
 
     def put_labels(self, name: str, labels: Any, output: Optional[str] = None, top_k: Optional[int] = None) -> Dict[str, Any]:

@@ -301,6 +301,11 @@ export class Client {
     return this.request('PUT', `/api/v1/deployments/${enc(name)}/labels${query === '' ? '' : `?${query}`}`, file);
   }
 
+  /** The labels by output name, in class order: `{ top_k, labels: { "<output>": [...] } }` (LABELS_NOT_FOUND without). */
+  getLabels(name: string): Promise<{ top_k: number; labels: Record<string, string[]> }> {
+    return this.request('GET', `/api/v1/deployments/${enc(name)}/labels`);
+  }
+
   /**
    * putLabels with a label file on disk: a `.json` file (index_to_name.json, or a list) is sent as
    * JSON, anything else as text (one label per line).

@@ -108,4 +108,14 @@ describe('Keras preprocessing layers imply a preprocess block (#15)', () => {
     assert.equal(dropped.preprocess, null);
     assert.equal(dropped.preprocess_inferred, false);
   });
+
+  it('an inferred block follows the deployment to another model version: that version\'s implied block, or none', async () => {
+    const d = await server.client.createDeployment({ deployment_name: 'kp-follow', model_name: 'kp-keras3', model_version: '1' });
+    assert.equal(d.preprocess_inferred, true);
+    await server.client.publishModel({ name: 'kp-keras3', files: [fixtureFile('keras3-layers/cnn.keras')] });
+    const moved = await server.client.patchDeployment('kp-follow', { model_version: '2' });
+    assert.deepEqual([moved.model_version, moved.preprocess, moved.preprocess_inferred], ['2', null, false]);
+    const back = await server.client.patchDeployment('kp-follow', { model_version: '1' });
+    assert.deepEqual([back.preprocess, back.preprocess_inferred], [null, false], 'a version without a block leaves none to follow');
+  });
 });

@@ -3,6 +3,17 @@ import { describe, it } from 'node:test';
 import { kerasImpliedPreprocess, type TensorSpec } from '../../src/model/index.js';
 import type { LayerEntry } from '../../src/worker/publish/keras/layer-classes.js';
 import { leadingPreprocessing, rewriteForTfjs } from '../../src/worker/publish/keras/preprocessing-layers.js';
+import { initTfjsBackend } from '../../src/worker/runtimes/tfjs-backend.js';
+
+/** A converted one-layer model (after InputLayer and before Flatten) run on `x`. */
+async function runLayer(layer: LayerEntry, inputShape: (number | null)[], x: number[], shape: number[]): Promise<{ input: unknown; output: unknown; values: number[] }> {
+  const { tf } = await initTfjsBackend();
+  const { config } = rewriteForTfjs(sequential(layer), () => null);
+  const layers = [entry('InputLayer', { name: 'x', batch_input_shape: inputShape }), ...(config.config['layers'] as LayerEntry[]).slice(1), entry('Flatten', { name: 'f' })];
+  const model = await tf.models.modelFromJSON({ modelTopology: { class_name: 'Sequential', config: { name: 's', layers } } } as never);
+  const y = model.predict(tf.tensor(x, shape)) as import('@tensorflow/tfjs').Tensor;
+  return { input: model.inputs[0]!.shape, output: model.outputs[0]!.shape, values: [...(await y.data())] };
+}
 
 const entry = (class_name: string, config: Record<string, unknown>): LayerEntry => ({ class_name, config });
 const sequential = (...layers: LayerEntry[]) => entry('Sequential', { name: 'seq', layers: [entry('InputLayer', { name: 'x', batch_input_shape: [null, 8, 8, 3] }), ...layers] });
@@ -44,6 +55,20 @@ describe('Keras preprocessing layers: what TF.js serves and what block they impl
     refused(entry('Normalization', { name: 'ax', axis: 1, mean: [1], variance: [1] }), /^layer "ax" is a Normalization layer over axis 1; only the last axis/);
     refused(entry('Normalization', { name: 'bare', axis: -1, mean: null, variance: null }), /^layer "bare" is a Normalization layer without mean and variance in its config nor adapted statistics in the file$/);
     refused(entry('Resizing', { name: 'r', height: 4, width: 4, interpolation: 'bicubic' }), /^layer "r" is a Resizing layer with interpolation "bicubic"; inferbox serves "bilinear" and "nearest"$/);
+  });
+
+  it('resizes as Keras does (half-pixel centres) on batched images, and crops to the aspect ratio first when asked', async () => {
+    const row = await runLayer(entry('Resizing', { name: 'r', height: 1, width: 4, interpolation: 'bilinear' }), [null, 1, 2, 1], [0, 1], [1, 1, 2, 1]);
+    assert.deepEqual([row.input, row.output, row.values], [[null, 1, 2, 1], [null, 4], [0, 0.25, 0.75, 1]]);
+    // 2x4 to 1x1 with crop_to_aspect_ratio: the centred 2x2 box (columns 1 and 2), averaged.
+    const cropped = await runLayer(entry('Resizing', { name: 'r', height: 1, width: 1, crop_to_aspect_ratio: true }), [null, 2, 4, 1], [0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 4, 1]);
+    assert.deepEqual(cropped.values, [3.5]);
+  });
+
+  it('center-crops as Keras does: the centred box sliced, the input keeping its own shape', async () => {
+    const x = Array.from({ length: 72 }, (_, i) => i);
+    const crop = await runLayer(entry('CenterCrop', { name: 'c', height: 2, width: 3 }), [null, 6, 6, 1], x, [2, 6, 6, 1]);
+    assert.deepEqual([crop.input, crop.output, crop.values], [[null, 6, 6, 1], [null, 6], [13, 14, 15, 19, 20, 21, 49, 50, 51, 55, 56, 57]]);
   });
 
   it('finds the leading preprocessing layers of a Functional input, stopping at the first other layer', () => {

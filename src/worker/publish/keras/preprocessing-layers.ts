@@ -1,7 +1,7 @@
 import { ServeError } from '../../../errors.js';
 import type { KerasInputPreprocessing, KerasPreprocessingLayer } from '../../../model/index.js';
 import type { H5Array } from './h5-file.js';
-import { KERAS_RESIZING } from '../../runtimes/keras-resizing.js';
+import { KERAS_CENTER_CROP, KERAS_RESIZING } from '../../runtimes/keras-image-layers.js';
 import { isLayerEntry, type LayerEntry } from './layer-classes.js';
 
 /**
@@ -66,7 +66,7 @@ function rewriteNormalization(entry: LayerEntry, path: readonly string[], read: 
 }
 
 /**
- * Keras's Resizing as the KerasResizing class (runtimes/keras-resizing.ts), which computes what
+ * Keras's Resizing as the KerasResizing class (runtimes/keras-image-layers.ts), which computes what
  * Keras does; interpolations and layouts it does not implement are refused, naming the layer.
  */
 function rewriteResizing(entry: LayerEntry): LayerEntry {
@@ -81,15 +81,25 @@ function rewriteResizing(entry: LayerEntry): LayerEntry {
   return { ...entry, class_name: KERAS_RESIZING, config: { ...c, interpolation } } as LayerEntry;
 }
 
+/** Keras's CenterCrop as KerasCenterCrop (runtimes/keras-image-layers.ts); channels_first is refused. */
+function rewriteCenterCrop(entry: LayerEntry): LayerEntry {
+  const name = String(entry.config['name'] ?? 'center_crop');
+  if (entry.config['data_format'] === 'channels_first') {
+    throw new ServeError('MODEL_UNSUPPORTED', `layer "${name}" is a CenterCrop layer with data_format "channels_first"; inferbox serves channels_last`, { layer: name, class: 'CenterCrop' });
+  }
+  return { ...entry, class_name: KERAS_CENTER_CROP } as LayerEntry;
+}
+
 /**
  * The config with every Normalization (nested models included) replaced by the Rescaling that
- * computes it, and every Resizing by KerasResizing.
+ * computes it, every Resizing by KerasResizing and every CenterCrop by KerasCenterCrop.
  */
 export function rewriteForTfjs(root: LayerEntry, read: NormalizationWeightsReader): TfjsRewrite {
   const found = new Map<string, { mean: number[]; sd: number[] }>();
   const visit = (entry: LayerEntry, path: readonly string[]): LayerEntry => {
     if (entry.class_name === 'Normalization') return rewriteNormalization(entry, path, read, found);
     if (entry.class_name === 'Resizing') return rewriteResizing(entry);
+    if (entry.class_name === 'CenterCrop') return rewriteCenterCrop(entry);
     const config: Record<string, unknown> = Array.isArray(entry.config) ? { layers: entry.config } : entry.config;
     if (!MODEL_CLASSES.has(entry.class_name) || !Array.isArray(config['layers'])) return entry;
     // The top model's name is not part of a layer's path; a nested model's is.

@@ -2,7 +2,10 @@
  * Response bodies of the REST contract, shared by the front and the client SDK.
  * Field names follow the DaaS client (snake_case) so its payloads work unchanged.
  */
-import type { PreprocessSpec } from '../model/index.js';
+import type { PreprocessSource, PreprocessSpec } from '../model/index.js';
+
+/** Where a version's implied preprocess block came from: `onnx_metadata_props` or `keras_layers`, and a sentence saying why. */
+export type PreprocessSourceView = PreprocessSource;
 
 /** A tensor as the API shows it; -1 marks a free dimension. */
 export interface TensorView {
@@ -61,10 +64,13 @@ export interface ModelVersionView {
   evaluation: EvaluationView | null;
   /**
    * Present when the model file says how it wants images (ONNX metadata_props, WinML's
-   * Image.BitmapPixelFormat / Image.NominalPixelRange): the preprocess block that implies, which a
-   * new deployment of the version takes unless its body gives one.
+   * Image.BitmapPixelFormat / Image.NominalPixelRange; or a Keras model's own leading Rescaling,
+   * Normalization, Resizing, CenterCrop layers): the preprocess block that implies, which a new
+   * deployment of the version takes unless its body gives one.
    */
   preprocess?: Record<string, PreprocessSpec>;
+  /** With `preprocess`: what in the file implied it, and why (so a user can tell whether to correct it). */
+  preprocess_source?: PreprocessSourceView;
   size: number;
   sha256: string;
   files: { name: string; bytes: number; sha256: string }[];
@@ -138,6 +144,8 @@ export interface DeploymentView {
   max_elements: number;
   /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
   preprocess: Record<string, PreprocessSpec> | null;
+  /** True when `preprocess` is the block the model version implies (see ModelVersionView.preprocess_source), taken because the deploy call gave none. */
+  preprocess_inferred: boolean;
   placement: PlacementView;
   /** Present when outputs answer labels (deployments without a script). */
   labels?: LabelsView;

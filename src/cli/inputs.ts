@@ -127,3 +127,47 @@ export function csvTable(text: string, what: string, kind: 'x' | 'y'): unknown[]
   if (kind === 'y' && rows.every((r) => r.length === 1)) return rows.map((r) => r[0]);
   return rows;
 }
+
+/** A `--preprocess` value: JSON text (`{...}`), or a file holding it (`@file` too). Must be an object. */
+export function preprocessBlock(value: string, flag: string): Record<string, Record<string, unknown>> {
+  const trimmed = value.trim();
+  const fromFile = !trimmed.startsWith('{');
+  const path = value.startsWith('@') ? value.slice(1) : value;
+  const block = parseJson(fromFile ? readText(path, flag) : value, fromFile ? `${flag} ${path}` : flag);
+  if (block === null || typeof block !== 'object' || Array.isArray(block)) {
+    throw new UsageError(`${flag}: expected a JSON object per image input, e.g. {"input": {"scale": 0.00392156862745098}}`);
+  }
+  return block as Record<string, Record<string, unknown>>;
+}
+
+/**
+ * A label file as the `labels` of a deploy call: a text file, one label per line (class 0 first),
+ * or a `.json` file holding a list, TorchServe's index_to_name.json (`{"0": "cat"}` or
+ * `{"0": ["n0", "cat"]}`), or `{"<output>": [...]}`. The server checks the count against the model.
+ */
+export function labelsFile(path: string, flag: string): string[] | Record<string, string[]> {
+  const text = readText(path, flag).replace(/^\uFEFF/, '');
+  if (extname(path).toLowerCase() !== '.json') {
+    const lines = text.split(/\r?\n/).map((line) => line.trimEnd());
+    while (lines.length > 0 && lines.at(-1) === '') lines.pop();
+    const blank = lines.indexOf('');
+    if (blank >= 0) throw new UsageError(`${flag} ${path}: line ${blank + 1} is empty (one label per line, class 0 first)`);
+    if (lines.length === 0) throw new UsageError(`${flag} ${path}: no labels (one label per line, class 0 first)`);
+    return lines;
+  }
+  const parsed = parseJson(text, `${flag} ${path}`);
+  if (Array.isArray(parsed)) return parsed as string[];
+  if (parsed === null || typeof parsed !== 'object') throw new UsageError(`${flag} ${path}: expected a list of labels, index_to_name.json or {"<output>": [...]}`);
+  const entries = Object.entries(parsed);
+  if (entries.length === 0 || !entries.every(([key]) => /^\d+$/.test(key))) return parsed as Record<string, string[]>;
+  // index_to_name.json: class index -> name, or -> [id, name].
+  const names: string[] = [];
+  for (const [key, v] of entries) {
+    const name = Array.isArray(v) ? v.at(-1) : v;
+    if (typeof name !== 'string' || name === '') throw new UsageError(`${flag} ${path}: "${key}" must map to a label (a string, or [id, label])`);
+    names[Number(key)] = name;
+  }
+  const missing = Array.from({ length: names.length }, (_, i) => i).find((i) => names[i] === undefined);
+  if (missing !== undefined) throw new UsageError(`${flag} ${path}: index_to_name has no class ${missing}`);
+  return names;
+}

@@ -1,3 +1,5 @@
+import type { DeploymentView } from '../api/types.js';
+
 /**
  * What the CLI prints: columns for people, the server's JSON for scripts (`--json`), and the upload
  * progress bar. Results go to stdout; errors, notes, what a script printed and the bar to stderr.
@@ -162,4 +164,17 @@ export function progressBar(streams: Streams, label: string): { update(sent: num
       if (tty && drawn) streams.stderr.write('\n');
     },
   };
+}
+
+/** A deployment's preprocess block as a `key: value` row: compact JSON, and whether the version implied it. */
+export function preprocessRows(d: Pick<DeploymentView, 'preprocess' | 'preprocess_inferred'>): [string, string][] {
+  if (d.preprocess === null) return [['preprocess', 'none (raw 0..255 pixels at the model\'s size)']];
+  return [['preprocess', `${JSON.stringify(d.preprocess)}${d.preprocess_inferred ? '  (implied by the model version)' : ''}`]];
+}
+
+/** A deployment's labels as rows: per labelled output its count and scores, then top_k; none without labels. */
+export function labelRows(d: Pick<DeploymentView, 'labels'>): [string, string][] {
+  if (d.labels === undefined) return [];
+  const outputs = d.labels.outputs.map((o) => `${o.output}: ${o.count} labels (${o.scores === 'softmax' ? 'softmaxed logits' : 'probabilities'})`).join('; ');
+  return [['labels', `${outputs}, top_k ${d.labels.top_k}`]];
 }

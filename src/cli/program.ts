@@ -3,6 +3,7 @@ import { PACKAGE_VERSION } from '../package-info.js';
 import { registerDelete } from './commands/delete.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerLabels } from './commands/labels.js';
 import { registerModels } from './commands/models.js';
 import { registerPredict } from './commands/predict.js';
 import { registerPublish } from './commands/publish.js';
@@ -36,6 +37,7 @@ export function createProgram(io: Streams): Command {
   registerScript(program, io);
   registerDeploy(program, io);
   registerDeployments(program, io);
+  registerLabels(program, io);
   registerPredict(program, io);
   registerDelete(program, io);
 

@@ -13,6 +13,7 @@ import type {
 } from '../api/types.js';
 import { exampleRecord, zeroOf } from '../model/example-record.js';
 import { ApiError, ConnectionError } from './errors.js';
+import { readFile } from 'node:fs/promises';
 import { filePart, modelParts, toBlob, type FilePart, type ModelSource } from './files.js';
 
 export interface ClientOptions {
@@ -253,6 +254,11 @@ export class Client {
     topK?: number;
     /** How the labelled outputs' values become scores (`scores`): "auto" (default), "softmax", "sigmoid" or "probabilities". */
     scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
+    /**
+     * Declarative image preprocessing per image input (`{ "<input>": { scale, mean, std, ... } }`,
+     * docs/uploads.md); absent, the block the version implies, if any.
+     */
+    preprocess?: CreateDeploymentBody['preprocess'];
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -268,6 +274,7 @@ export class Client {
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
       ...(options.scores !== undefined ? { scores: options.scores } : {}),
+      ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
     });
   }
 
@@ -299,6 +306,27 @@ export class Client {
       ...(options.scores !== undefined ? { scores: options.scores } : {}),
     }).toString();
     return this.request('PUT', `/api/v1/deployments/${enc(name)}/labels${query === '' ? '' : `?${query}`}`, file);
+  }
+
+  /** The labels by output name, in class order: `{ top_k, labels: { "<output>": [...] } }` (LABELS_NOT_FOUND without). */
+  getLabels(name: string): Promise<{ top_k: number; labels: Record<string, string[]> }> {
+    return this.request('GET', `/api/v1/deployments/${enc(name)}/labels`);
+  }
+
+  /**
+   * putLabels with a label file on disk: a `.json` file (index_to_name.json, or a list) is sent as
+   * JSON, anything else as text (one label per line).
+   */
+  async putLabelsFile(name: string, path: string, options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
+    const text = await readFile(path, 'utf8');
+    if (!path.toLowerCase().endsWith('.json')) return this.putLabels(name, text, options);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new TypeError(`putLabelsFile: ${path} is not JSON: ${(err as Error).message}`);
+    }
+    return this.putLabels(name, parsed as Record<string, unknown> | string[], options);
   }
 
   deleteDeployment(name: string): Promise<void> {

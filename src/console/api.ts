@@ -102,7 +102,24 @@ export class ConsoleApi {
   stats = async (name: string) => (await this.request<DeploymentStatsView>('GET', `/api/v1/deployments/${enc(name)}/stats`)).body;
   deploy = async (body: { deployment_name: string; model_name: string; model_version: string; replicas: number; script: boolean }) =>
     (await this.request<CreateDeploymentResponse>('POST', '/api/v1/deployments', body)).body;
-  patchDeployment = async (name: string, body: { model_version?: string; replicas?: number }) => (await this.request<DeploymentView>('PATCH', `/api/v1/deployments/${enc(name)}`, body)).body;
+  patchDeployment = async (name: string, body: DeploymentChange) => (await this.request<DeploymentView>('PATCH', `/api/v1/deployments/${enc(name)}`, body)).body;
+  /** The labels by output, in class order (GET .../labels); null when the deployment has none. */
+  labels = async (name: string): Promise<LabelsFile | null> => {
+    try {
+      return (await this.request<LabelsFile>('GET', `/api/v1/deployments/${enc(name)}/labels`)).body;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'LABELS_NOT_FOUND') return null;
+      throw err;
+    }
+  };
+  /** A label file (one label per line, or index_to_name.json) for one output, as text: PUT .../labels. */
+  putLabels = async (name: string, text: string, options: { output?: string; top_k?: number } = {}) => {
+    const query = new URLSearchParams();
+    if (options.output) query.set('output', options.output);
+    if (options.top_k !== undefined) query.set('top_k', String(options.top_k));
+    const q = query.toString();
+    return (await this.request<DeploymentView>('PUT', `/api/v1/deployments/${enc(name)}/labels${q ? `?${q}` : ''}`, text)).body;
+  };
   deleteDeployment = (name: string) => this.request<void>('DELETE', `/api/v1/deployments/${enc(name)}`);
   rotateToken = async (name: string) => (await this.request<TokenResponse>('POST', `/api/v1/deployments/${enc(name)}/token`)).body;
   /** A call on the service, with ?debug=true so stdout and stderr come back too. */
@@ -132,6 +149,21 @@ export class ConsoleApi {
 }
 
 const enc = encodeURIComponent;
+
+/** What the console's forms change with PATCH /api/v1/deployments/{name}. */
+export interface DeploymentChange {
+  readonly model_version?: string;
+  readonly replicas?: number;
+  readonly preprocess?: DeploymentView['preprocess'];
+  readonly labels?: null;
+  readonly top_k?: number;
+}
+
+/** GET .../labels: top_k and each labelled output's names. */
+export interface LabelsFile {
+  readonly top_k: number;
+  readonly labels: Record<string, string[]>;
+}
 
 /** A request body as the call forms build it: JSON text, or form fields each text or a file. */
 export type CallBody = { readonly kind: 'json'; readonly json: string } | { readonly kind: 'form'; readonly fields: readonly FormField[] };

@@ -107,12 +107,25 @@ const PIXEL_RANGES: Readonly<Record<string, Pick<PreprocessSpec, 'scale' | 'mean
   Normalized_1_1: { scale: 2 / 255, mean: 1 },
 };
 
+/** Where a version's implied block came from, and why: shown with the block so the user can correct it. */
+export interface PreprocessSource {
+  /** "onnx_metadata_props" (WinML's Image.* keys) or "keras_layers" (the model's own preprocessing layers). */
+  readonly from: 'onnx_metadata_props' | 'keras_layers';
+  readonly reason: string;
+}
+
+/** A block a model file implies, with its source. */
+export interface ImpliedPreprocess {
+  readonly block: PreprocessBlock;
+  readonly source: PreprocessSource;
+}
+
 /**
  * The block an ONNX model's own `metadata_props` imply for its image inputs, following WinML's
  * convention (`Image.BitmapPixelFormat`, `Image.NominalPixelRange`); null when they say nothing
  * usable. A colour the input cannot take (gray for a 3-channel input) is left out.
  */
-export function inferredPreprocess(metadata: Readonly<Record<string, string>>, inputs: readonly TensorSpec[]): PreprocessBlock | null {
+export function inferredPreprocess(metadata: Readonly<Record<string, string>>, inputs: readonly TensorSpec[]): ImpliedPreprocess | null {
   const color = PIXEL_FORMATS[metadata['Image.BitmapPixelFormat'] ?? ''];
   const range = PIXEL_RANGES[metadata['Image.NominalPixelRange'] ?? ''] ?? {};
   const block: PreprocessBlock = {};
@@ -123,5 +136,46 @@ export function inferredPreprocess(metadata: Readonly<Record<string, string>>, i
     const spec: PreprocessSpec = { ...(fits && color !== 'rgb' && color !== 'gray' ? { color } : {}), ...range };
     if (Object.keys(spec).length > 0) block[input.name] = spec;
   }
-  return Object.keys(block).length > 0 ? block : null;
+  if (Object.keys(block).length === 0) return null;
+  const said = ['Image.BitmapPixelFormat', 'Image.NominalPixelRange'].filter((k) => metadata[k] !== undefined).map((k) => `${k}=${metadata[k]}`);
+  return { block, source: { from: 'onnx_metadata_props', reason: `the model's metadata_props say ${said.join(', ')} (WinML's convention)` } };
+}
+
+/** One Keras preprocessing layer an input passes through first (publish/keras/preprocessing-layers.ts). */
+export interface KerasPreprocessingLayer {
+  readonly class: string;
+  readonly name: string;
+  /** What it computes, e.g. "x * 0.00392157 + 0". */
+  readonly does: string;
+  /** Resizing and CenterCrop: the size it makes; `crop` when it keeps the aspect ratio by cropping. */
+  readonly size?: { readonly height: number; readonly width: number; readonly crop: boolean };
+}
+
+/** The preprocessing layers a Keras model applies to one of its inputs before anything else. */
+export interface KerasInputPreprocessing {
+  readonly input: string;
+  readonly layers: readonly KerasPreprocessingLayer[];
+}
+
+/**
+ * The block a Keras model's own leading preprocessing layers imply for its image inputs: the model
+ * rescales and normalises itself, so the pipeline feeds raw 0..255 pixels (`scale: 1`), and an
+ * input of free size gets the size its first Resizing or CenterCrop makes. Null when no image
+ * input starts with such layers.
+ */
+export function kerasImpliedPreprocess(leading: readonly KerasInputPreprocessing[], inputs: readonly TensorSpec[]): ImpliedPreprocess | null {
+  const block: PreprocessBlock = {};
+  const reasons: string[] = [];
+  for (const { input: name, layers } of leading) {
+    const input = inputs.find((i) => i.name === name);
+    const layout = input === undefined ? null : imageLayoutOf(input);
+    if (input === undefined || layout === null || input.dtype === 'uint8' || layers.length === 0) continue;
+    const sized = layers.find((l) => l.size !== undefined)?.size;
+    const free = layout.width <= 0 || layout.height <= 0;
+    block[name] = { ...(free && sized ? { width: sized.width, height: sized.height, fit: sized.crop ? 'cover' : 'fill' } : {}), scale: 1 };
+    const steps = layers.map((l) => `${l.class} "${l.name}" (${l.does})`).join(', then ');
+    reasons.push(`input '${name}' goes through ${steps} inside the model, so it takes raw 0..255 pixels${free && sized ? ` (resized on the host to ${sized.height}x${sized.width})` : ''}`);
+  }
+  if (reasons.length === 0) return null;
+  return { block, source: { from: 'keras_layers', reason: reasons.join('; ') } };
 }

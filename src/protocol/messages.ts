@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { PreprocessBlock, ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
+import type { ImpliedPreprocess, KerasInputPreprocessing, PreprocessBlock, ServingFormat, SourceFormat, TensorSpec } from '../model/index.js';
 import type { ScriptLimits } from './worker-config.js';
 
 /**
@@ -170,12 +170,14 @@ export interface PreparedUpload {
   readonly written: readonly string[];
   /** An ONNX model's metadata_props (key -> value); absent for other formats. */
   readonly metadataProps?: Readonly<Record<string, string>>;
+  /** A Keras model's leading preprocessing layers per input; absent for other formats. */
+  readonly kerasPreprocessing?: readonly KerasInputPreprocessing[];
 }
 
 /** What inspecting a staged upload found, and what it added to serve it. */
 export interface InspectResult extends ModelSignature, PreparedUpload {
-  /** The preprocess block the model file's own metadata implies (model/preprocess.ts), or null. */
-  readonly preprocess: PreprocessBlock | null;
+  /** The preprocess block the model file implies (ONNX metadata_props, Keras preprocessing layers) and why, or null. */
+  readonly preprocess: ImpliedPreprocess | null;
 }
 
 export interface InvokeResult {

@@ -34,8 +34,10 @@ export const VersionManifestSchema = z.object({
   inputs: z.array(TensorSpecSchema),
   outputs: z.array(TensorSpecSchema),
   sample: z.record(z.string(), z.unknown()).nullable(),
-  /** The preprocess block the model file's metadata implies (ONNX metadata_props, WinML's keys); absent when none. */
+  /** The preprocess block the model file implies (ONNX metadata_props, WinML's keys; Keras preprocessing layers); absent when none. */
   preprocess: PreprocessBlockSchema.optional(),
+  /** Where that block came from and why; absent in versions published before it was recorded. */
+  preprocessSource: z.object({ from: z.enum(['onnx_metadata_props', 'keras_layers']), reason: z.string() }).optional(),
   /** Accuracy or R² on the x_test/y_test sent at publish; absent for versions published without them. */
   evaluation: z
     .object({
@@ -82,5 +84,7 @@ export const DeploymentRecordSchema = z.object({
     .optional(),
   /** The declarative image preprocessing per image input (#15), as validated at deploy time; absent for none. */
   preprocess: PreprocessBlockSchema.optional(),
+  /** Set when `preprocess` is the block its model version implies, taken because the deploy call gave none. */
+  preprocessInferred: z.literal(true).optional(),
 });
 export type DeploymentRecord = z.infer<typeof DeploymentRecordSchema>;

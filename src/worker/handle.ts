@@ -4,7 +4,7 @@ import { invokeModel } from './models/invoke-model.js';
 import { prepareUpload } from './publish/prepare-upload.js';
 import type { ModelPool } from './models/model-pool.js';
 import { resolveRuntime } from './runtimes/index.js';
-import { inferredPreprocess } from '../model/index.js';
+import { inferredPreprocess, kerasImpliedPreprocess } from '../model/index.js';
 import type { ScriptHost } from './scripts/script-host.js';
 import type { WorkerConfig } from '../protocol/worker-config.js';
 
@@ -51,7 +51,7 @@ async function inspectModel(req: InspectRequest, config: WorkerConfig): Promise<
   const prepared = await prepareUpload(req.dir, req.uploads, req.maxUnzippedBytes);
   const model = await resolveRuntime(prepared.format).load(req.dir, prepared.mainFile, { intraOpThreads: config.intraOpThreads });
   try {
-    const preprocess = inferredPreprocess(prepared.metadataProps ?? {}, model.inputs);
+    const preprocess = prepared.kerasPreprocessing !== undefined ? kerasImpliedPreprocess(prepared.kerasPreprocessing, model.inputs) : inferredPreprocess(prepared.metadataProps ?? {}, model.inputs);
     return { ...prepared, inputs: model.inputs, outputs: model.outputs, backend: model.backend, preprocess };
   } finally {
     await model.dispose();

@@ -28,6 +28,7 @@ import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHOTS = process.env.INFERBOX_SCREENSHOTS === 'docs' ? join(ROOT, 'docs', 'img') : await mkdtemp(join(tmpdir(), 'inferbox-shots-'));
 const MNIST_PNG_DIR = fixturePath('mnist-png');
+const DIGITS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
 const SAMPLE_X = (JSON.parse(readFileSync(join(ROOT, 'docs/examples/mnist-predict-request.json'), 'utf8')) as { args: { X: unknown[] } }).args.X;
 
 /** The seed's custom script (scripts-examples/mnist-png), with a printed line. */
@@ -243,9 +244,70 @@ describe('web console (Chromium)', { skip: NO_BROWSER }, () => {
     assert.equal(Number(await row.locator('td').nth(1).textContent()), 3);
   });
 
+  it('sets a preprocess block and labels on a deployment without a script, shows a refused one next to its field, and the test answers labels', async () => {
+    await page.goto(`${server.url}/#/models/mnist/1/deploy`);
+    await page.getByTestId('deployment-name').fill('digits');
+    await page.locator('[data-testid=with-script]:checked').waitFor();
+    await page.getByTestId('with-script').uncheck();
+    await page.getByTestId('deploy').click();
+    await page.waitForURL(/#\/deployments\/digits$/);
+    const block = page.getByTestId('preprocess-card');
+    assert.match((await block.getByTestId('preprocess-state').textContent()) ?? '', /^none/);
+
+    // A block the model cannot take: the server's message, under the block's editor.
+    await block.getByTestId('preprocess-editor').fill('{ "Input3": { "color": "rgb" } }');
+    await block.getByTestId('save-preprocess').click();
+    const refused = block.getByRole('alert');
+    await refused.waitFor();
+    assert.match((await refused.textContent()) ?? '', /REQUEST_INVALID.*preprocess\.Input3\.color: "rgb" makes 3 channels; input 'Input3' \[1,1,28,28\] takes 1/);
+
+    await block.getByTestId('preprocess-editor').fill('{ "Input3": { "fit": "fill", "scale": 1 } }');
+    await block.getByTestId('save-preprocess').click();
+    await block.getByTestId('preprocess-state').getByText('set for this deployment').waitFor();
+    assert.deepEqual((await server.client.getDeployment('digits')).preprocess, { Input3: { fit: 'fill', scale: 1 } });
+
+    const labels = page.getByTestId('labels-card');
+    await labels.getByTestId('labels-file').setInputFiles({ name: 'digits.txt', mimeType: 'text/plain', buffer: Buffer.from(`${DIGITS.join('\n')}\n`) });
+    await labels.locator('[data-testid=labels-text]').evaluate((el, want) => (el as unknown as { value: string }).value.startsWith(want), 'zero\none').then((ok) => assert.ok(ok, 'the file fills the labels'));
+    await labels.getByTestId('top-k').fill('3');
+    await labels.getByTestId('save-labels').click();
+    await labels.getByTestId('labels-top-k').getByText('3').waitFor();
+    assert.match((await labels.getByTestId('labels-now').textContent()) ?? '', /Plus214_Output_0: 10 labels, scores softmaxed logits \(zero, one, two, three, four, …\)/);
+
+    // top_k over the label count: refused, told under top_k.
+    await labels.getByTestId('top-k').fill('11');
+    await labels.getByTestId('save-top-k').click();
+    const tooMany = labels.getByRole('alert');
+    await tooMany.waitFor();
+    assert.match((await tooMany.textContent()) ?? '', /REQUEST_INVALID.*top_k must be at most 10/);
+    await shot(page, 'deployment-preprocess-labels');
+
+    await page.goto(`${server.url}/#/deployments/digits/test`);
+    await page.getByLabel('Form (files and text fields)').check();
+    await page.getByTestId('form-field-file').first().setInputFiles(join(MNIST_PNG_DIR, 'ps_2.png'));
+    await page.getByTestId('submit-call').click();
+    await page.getByTestId('result').waitFor();
+    const answer = (await resultJson(page)) as { Plus214_Output_0: { label: string; score: number }[] }[];
+    assert.deepEqual(answer[0]!.Plus214_Output_0.map((s) => s.label).slice(0, 1), ['two']);
+    assert.equal(answer[0]!.Plus214_Output_0.length, 3);
+  });
+
+  it('shows the block a Keras model implies on its version page, and on a deployment that took it', async () => {
+    await server.client.publishModel({ name: 'keras-pre', files: [{ name: 'rescale-norm.keras', data: readFileSync(fixturePath('keras-preprocessing/rescale-norm.keras')) }] });
+    await page.goto(`${server.url}/#/models/keras-pre/1`);
+    const implied = page.getByTestId('implied-preprocess');
+    await implied.waitFor();
+    assert.deepEqual(JSON.parse((await implied.getByTestId('implied-block').textContent()) ?? ''), { image: { scale: 1 } });
+    assert.match((await implied.getByTestId('implied-reason').textContent()) ?? '', /Rescaling "to_unit".*Normalization "standardize".*raw 0\.\.255 pixels/);
+    await server.client.createDeployment({ deployment_name: 'keras-pre-svc', model_name: 'keras-pre' });
+    await page.goto(`${server.url}/#/deployments/keras-pre-svc`);
+    await page.getByTestId('preprocess-state').getByText('the block the model version implies').waitFor();
+    assert.deepEqual(JSON.parse(await page.getByTestId('preprocess-editor').inputValue()), { image: { scale: 1 } });
+  });
+
   it('fits a 390x844 phone screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const hash of ['#/models', '#/models/mnist/1', '#/models/mnist/1/script', '#/deployments/mnist-svc']) {
+    for (const hash of ['#/models', '#/models/mnist/1', '#/models/mnist/1/script', '#/deployments/mnist-svc', '#/deployments/digits']) {
       await page.goto(`${server.url}/${hash}`);
       await page.locator('main h1').waitFor();
       // A string: this file is type-checked without the DOM library (it runs in the page).

@@ -217,6 +217,45 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     assert.match((await ok(['stats', 'mnist-png'])).stdout, /^predict\s+2\s+0\s/m);
   });
 
+  it('deploy --preprocess (JSON text) --labels (a text file) --top-k, deployments shows them; labels <deployment> <file>, preprocess <deployment> <file|none>', async () => {
+    const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+    await writeFile(join(tmp, 'digits.txt'), `${digits.join('\n')}\n`);
+    await writeFile(join(tmp, 'index_to_name.json'), JSON.stringify(Object.fromEntries(digits.map((d, i) => [String(i), ['n' + i, `digit ${d}`]]))));
+    await writeFile(join(tmp, 'block.json'), JSON.stringify({ Input3: { fit: 'cover', scale: 1 } }));
+
+    const deployed = await json(['deploy', 'mnist', '--name', 'digits', '--preprocess', '{"Input3": {"fit": "fill", "scale": 1}}', '--labels', join(tmp, 'digits.txt'), '--top-k', '2']);
+    assert.deepEqual(deployed.preprocess, { Input3: { fit: 'fill', scale: 1 } });
+    assert.deepEqual(deployed.labels, { top_k: 2, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    const token = deployed.access_token as string;
+    const answer = await json(['predict', 'digits', '--file', `Input3=${PNG_2}`, '--token', token]);
+    assert.deepEqual(answer.result[0].Plus214_Output_0.map((s: Json) => s.label), ['two', answer.result[0].Plus214_Output_0[1].label]);
+    assert.equal(answer.result[0].Plus214_Output_0.length, 2);
+
+    const shown = await ok(['deployments', 'digits']);
+    assert.match(shown.stdout, /^preprocess: +\{"Input3":\{"fit":"fill","scale":1\}\}$/m);
+    assert.match(shown.stdout, /^labels: +Plus214_Output_0: 10 labels \(softmaxed logits\), top_k 2$/m);
+
+    const relabelled = await ok(['labels', 'digits', join(tmp, 'index_to_name.json'), '--top-k', '1']);
+    assert.match(relabelled.stdout, /^labels: +Plus214_Output_0: 10 labels \(softmaxed logits\), top_k 1$/m);
+    assert.deepEqual((await json(['predict', 'digits', '--file', `Input3=${PNG_2}`, '--token', token])).result, [{ Plus214_Output_0: [{ label: 'digit two', score: answer.result[0].Plus214_Output_0[0].score }] }]);
+    const listed = await json(['labels', 'digits']);
+    assert.deepEqual(listed, { top_k: 1, labels: { Plus214_Output_0: digits.map((d) => `digit ${d}`) } });
+
+    const fromFile = await ok(['preprocess', 'digits', join(tmp, 'block.json')]);
+    assert.match(fromFile.stdout, /^preprocess: +\{"Input3":\{"fit":"cover","scale":1\}\}$/m);
+    const refused = await cli(['preprocess', 'digits', '{"Input3": {"color": "rgb"}}']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error: REQUEST_INVALID: .*preprocess\.Input3\.color: "rgb" makes 3 channels/m);
+    assert.match((await ok(['preprocess', 'digits', 'none'])).stdout, /^preprocess: +none/m);
+    const tooMany = await cli(['labels', 'digits', join(tmp, 'digits.txt'), '--top-k', '11']);
+    assert.equal(tooMany.code, 1);
+    assert.match(tooMany.stderr, /top_k must be at most 10/);
+    const noFile = await cli(['deploy', 'mnist', '--name', 'x', '--labels', join(tmp, 'missing.txt')]);
+    assert.equal(noFile.code, 2);
+    assert.match(noFile.stderr, /--labels: cannot read .*missing\.txt: no such file/);
+    await ok(['delete', 'deployment', 'digits']);
+  });
+
   it('token: prints a new token; the old one is refused from then on (exit 1, AUTH_INVALID_TOKEN)', async () => {
     const rotated = await ok(['token', 'mnist-png']);
     const fresh = rotated.stdout.trim();

@@ -140,13 +140,21 @@ describe('a deployment preprocess block: declarative image preprocessing without
 
   it('reads the block a model file implies (WinML metadata_props), shows it in the version, and a new deployment takes it unless it gives its own', async () => {
     const implied = { x: { color: 'bgr', scale: 2 / 255, mean: 1 } };
-    assert.deepEqual((await server.client.getVersion('winml')).preprocess, implied);
+    const version = await server.client.getVersion('winml');
+    assert.deepEqual(version.preprocess, implied);
+    assert.deepEqual(version.preprocess_source, { from: 'onnx_metadata_props', reason: "the model's metadata_props say Image.BitmapPixelFormat=Bgr8, Image.NominalPixelRange=Normalized_1_1 (WinML's convention)" });
     assert.equal((await server.client.getVersion('rgb')).preprocess, undefined, 'no metadata, no block');
-    assert.deepEqual((await deploy('winml-svc', 'winml')).preprocess, implied);
+    const taken = await deploy('winml-svc', 'winml');
+    assert.deepEqual(taken.preprocess, implied);
+    assert.equal(taken.preprocess_inferred, true);
     const f = Math.fround;
     assert.deepEqual(await seen('winml-svc', PNG.file), nchw(PNG.pixels.map((px) => [px[2]!, px[1]!, px[0]!].map((v) => f(v * f(2 / 255) + f(-1))))));
-    assert.deepEqual((await deploy('winml-own', 'winml', { x: { scale: 1 } })).preprocess, { x: { scale: 1 } });
-    assert.equal((await server.client.patchDeployment('winml-svc', { preprocess: null })).preprocess, null);
+    const own = await deploy('winml-own', 'winml', { x: { scale: 1 } });
+    assert.deepEqual(own.preprocess, { x: { scale: 1 } });
+    assert.equal(own.preprocess_inferred, false);
+    const dropped = await server.client.patchDeployment('winml-svc', { preprocess: null });
+    assert.equal(dropped.preprocess, null);
+    assert.equal(dropped.preprocess_inferred, false);
   });
 
   it('answers 422 INPUT_FILE_UNEXPECTED saying what the field is and what an image input is, without contradiction', async () => {

@@ -392,6 +392,26 @@ emit({'deployed': deployed['labels'], 'by_list': by_list, 'from_text': from_text
     assert.equal(out.removed, false);
   });
 
+  it('preprocess blocks: deploy(preprocess=), update_deployment(preprocess=dict and False), a refused block as InferboxError', async () => {
+    const out = await python(String.raw`
+client = Client()
+deployed = client.deploy(model_name='mnist', deployment_name='mnist-block', preprocess={'Input3': {'fit': 'fill', 'scale': 1}})
+answer = client.predict('mnist-block', files={'Input3': 'test/fixtures/mnist-png/ps_3.png'})
+changed = client.update_deployment('mnist-block', preprocess={'Input3': {'fit': 'cover'}})
+refused = caught(lambda: client.update_deployment('mnist-block', preprocess={'Input3': {'color': 'rgb'}}))
+removed = client.update_deployment('mnist-block', preprocess=False)
+client.delete_deployment('mnist-block')
+emit({'deployed': [deployed['preprocess'], deployed['preprocess_inferred']], 'answer': answer, 'changed': changed['preprocess'],
+      'refused': refused, 'removed': [removed['preprocess'], removed['preprocess_inferred']]})
+`);
+    assert.deepEqual(out.deployed, [{ Input3: { fit: 'fill', scale: 1 } }, false]);
+    assert.equal(out.answer.result.length, 1);
+    assert.deepEqual(out.changed, { Input3: { fit: 'cover' } });
+    assert.deepEqual([out.refused.type, out.refused.status, out.refused.code], ['InferboxError', 400, 'REQUEST_INVALID']);
+    assert.match(out.refused.message, /preprocess\.Input3\.color: "rgb" makes 3 channels/);
+    assert.deepEqual(out.removed, [null, false]);
+  });
+
   it('raises InferboxError with the server code, status, details and request id; InferboxConnectionError without a server', async () => {
     const out = await python(
       String.raw`

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 // The package's own export, as a user's code imports it (package.json "exports").
@@ -72,6 +75,32 @@ describe('TypeScript SDK (import { Client } from "inferbox")', () => {
     assert.deepEqual(answer, { result: [{ Plus214_Output_0: 2 }] });
     const stats = await client.stats('mnist-svc');
     assert.equal(stats.functions[0]?.count, 1);
+  });
+
+  it('deploys with a preprocess block, changes and removes it, and puts labels from a file path (text and index_to_name.json)', async () => {
+    const deployed = await client.deploy({ modelName: 'mnist', deploymentName: 'mnist-block', preprocess: { Input3: { fit: 'fill', scale: 1 } } });
+    assert.deepEqual([deployed.preprocess, deployed.preprocess_inferred], [{ Input3: { fit: 'fill', scale: 1 } }, false]);
+    assert.deepEqual((await client.patchDeployment('mnist-block', { preprocess: { Input3: { fit: 'cover' } } })).preprocess, { Input3: { fit: 'cover' } });
+    const dir = await mkdtemp(join(tmpdir(), 'ibx-sdk-labels-'));
+    const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+    await writeFile(join(dir, 'digits.txt'), `${digits.join('\n')}\n`);
+    await writeFile(join(dir, 'index_to_name.json'), JSON.stringify(Object.fromEntries(digits.map((d, i) => [String(i), ['n' + i, `digit ${d}`]]))));
+    try {
+      const fromText = await client.putLabelsFile('mnist-block', join(dir, 'digits.txt'), { topK: 2 });
+      assert.deepEqual(fromText.labels, { top_k: 2, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+      const svc = client.withToken(deployed.access_token);
+      const two = (await svc.predictFiles('mnist-block', { Input3: fixturePath('mnist-png/ps_2.png') })).result as { Plus214_Output_0: { label: string }[] }[];
+      assert.deepEqual(two[0]!.Plus214_Output_0.map((s) => s.label)[0], 'two');
+      await client.putLabelsFile('mnist-block', join(dir, 'index_to_name.json'));
+      const seven = (await svc.predictFiles('mnist-block', { Input3: fixturePath('mnist-png/ps_7.png') })).result as { Plus214_Output_0: { label: string }[] }[];
+      assert.deepEqual(seven[0]!.Plus214_Output_0.map((s) => s.label)[0], 'digit seven');
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+    await assert.rejects(client.patchDeployment('mnist-block', { preprocess: { Input3: { color: 'rgb' } } }), (e: unknown) => e instanceof ApiError && e.status === 400 && e.code === 'REQUEST_INVALID' && /preprocess\.Input3\.color/.test(e.message));
+    const removed = await client.patchDeployment('mnist-block', { preprocess: null });
+    assert.deepEqual([removed.preprocess, removed.preprocess_inferred], [null, false]);
+    await client.deleteDeployment('mnist-block');
   });
 
   it('rotates a token: the old one is refused with AUTH_INVALID_TOKEN', async () => {

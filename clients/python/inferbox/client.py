@@ -372,6 +372,7 @@ class Client:
         labels: Any = None,
         top_k: Optional[int] = None,
         scores: Optional[str] = None,
+        preprocess: Optional[Dict[str, Dict[str, Any]]] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
@@ -380,6 +381,8 @@ class Client:
         script, ``None`` none. ``labels``: class names (a list, or ``{output: [...]}``), so the
         output answers its ``top_k`` best ``{'label', 'score'}``; without a script only. ``scores``:
         ``'auto'`` (detected), ``'softmax'``, ``'sigmoid'`` or ``'probabilities'``.
+        ``preprocess``: the declarative image preprocessing per image input, e.g.
+        ``{'input': {'scale': 1 / 255}}``; ``None`` takes the block the version implies, if any.
         The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
@@ -391,6 +394,8 @@ class Client:
             body["top_k"] = top_k
         if scores is not None:
             body["scores"] = scores
+        if preprocess is not None:
+            body["preprocess"] = preprocess
         answer = self.request("POST", "/api/v1/deployments", json=body)
         if isinstance(answer, dict) and answer.get("access_token"):
             self.deployment_tokens[deployment_name] = answer["access_token"]
@@ -418,9 +423,11 @@ class Client:
         labels: Any = None,
         top_k: Optional[int] = None,
         scores: Optional[str] = None,
+        preprocess: Any = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
-        removes the script, ``labels=False`` the labels. Answers the deployment. The token does not change."""
+        removes the script, ``labels=False`` the labels, ``preprocess=False`` the preprocess block
+        (a dict replaces it). Answers the deployment. The token does not change."""
         body: Dict[str, Any] = {}
         if model_version is not None:
             body["model_version"] = str(model_version)
@@ -435,6 +442,8 @@ class Client:
             body["top_k"] = top_k
         if scores is not None:
             body["scores"] = scores
+        if preprocess is not None:
+            body["preprocess"] = None if preprocess is False else preprocess
         return self.request("PATCH", "/api/v1/deployments/" + _q(name), json=body)
 
     def put_labels(self, name: str, labels: Any, output: Optional[str] = None, top_k: Optional[int] = None, scores: Optional[str] = None) -> Dict[str, Any]:

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { contextOf } from '../context.js';
-import { readText } from '../inputs.js';
-import { clip, keyValues, type Streams } from '../output.js';
+import { labelsFile, preprocessBlock, readText } from '../inputs.js';
+import { clip, keyValues, labelRows, preprocessRows, type Streams } from '../output.js';
 
 /** commander's parser for a positive whole number. */
 export function positiveInt(value: string): number {
@@ -20,6 +20,9 @@ interface DeployFlags {
   memoryLimitMb?: number;
   maxRecords?: number;
   maxElements?: number;
+  preprocess?: string;
+  labels?: string;
+  topK?: number;
 }
 
 export function registerDeploy(program: Command, io: Streams): void {
@@ -37,9 +40,14 @@ export function registerDeploy(program: Command, io: Streams): void {
     .option('--memory-limit-mb <mb>', 'memory limit of the script\'s sandbox', positiveInt)
     .option('--max-records <n>', 'most records one call may carry', positiveInt)
     .option('--max-elements <n>', 'most values one call\'s arguments may hold', positiveInt)
+    .option('--preprocess <block>', 'image preprocessing per image input: JSON text or a .json file (default: the block the version implies, if any)')
+    .option('--labels <file>', 'a label file: one label per line, or a .json list / index_to_name.json (no script)')
+    .option('--top-k <n>', 'how many labels each record answers (with --labels)', positiveInt)
     .action(async (model: string, flags: DeployFlags, command: Command) => {
       const ctx = contextOf(command, io);
       const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
+      const preprocess = flags.preprocess !== undefined ? preprocessBlock(flags.preprocess, '--preprocess') : undefined;
+      const labels = flags.labels !== undefined ? labelsFile(flags.labels, '--labels') : undefined;
       const answer = await ctx.client.deploy({
         modelName: model,
         deploymentName: flags.name,
@@ -50,12 +58,17 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(flags.memoryLimitMb !== undefined ? { memoryLimitMb: flags.memoryLimitMb } : {}),
         ...(flags.maxRecords !== undefined ? { maxRecords: flags.maxRecords } : {}),
         ...(flags.maxElements !== undefined ? { maxElements: flags.maxElements } : {}),
+        ...(preprocess !== undefined ? { preprocess } : {}),
+        ...(labels !== undefined ? { labels } : {}),
+        ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
       });
       ctx.show(answer, () =>
         keyValues([
           ['deployment', answer.deployment_name],
           ['model', `${answer.model_name} version ${answer.model_version}`],
           ['script', answer.has_script ? `yes, ${answer.replicas} replica${answer.replicas === 1 ? '' : 's'}, ${answer.timeout_ms} ms, ${answer.memory_limit_mb} MB` : 'no'],
+          ...preprocessRows(answer),
+          ...labelRows(answer),
           ['endpoint', answer.endpoint_url],
           ['token', `${answer.access_token}  (shown once; \`inferbox token ${answer.deployment_name}\` makes a new one)`],
           ['payload', clip(answer.payload)],

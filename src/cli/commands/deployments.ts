@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DeploymentView } from '../../api/types.js';
 import { contextOf } from '../context.js';
-import { keyValues, table, when, type Streams } from '../output.js';
+import { keyValues, labelRows, preprocessRows, table, when, type Streams } from '../output.js';
 
 function scriptCell(d: DeploymentView): string {
   return d.has_script ? `yes (${d.replicas} replica${d.replicas === 1 ? '' : 's'})` : 'no';
@@ -48,6 +48,8 @@ export function registerDeployments(program: Command, io: Streams): void {
           ['timeout', `${d.timeout_ms} ms`],
           ['memory limit', `${d.memory_limit_mb} MB`],
           ['per call', `at most ${d.max_records} records, ${d.max_elements} values`],
+          ...preprocessRows(d),
+          ...labelRows(d),
           ['endpoint', d.endpoint_url],
           ['created', when(d.created)],
           ['updated', when(d.updated)],

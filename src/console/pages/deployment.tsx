@@ -11,6 +11,7 @@ import { generateCode, type BodyKind, type Language } from '../codegen.js';
 import { samplePayload, timeText } from '../payload.js';
 import { hrefOf, navigate, type DeploymentTab } from '../router.js';
 import { session } from '../session.js';
+import { LabelsCard, PreprocessCard } from './deployment-io.js';
 import { imageFields } from './model.js';
 
 const TABS: readonly { id: DeploymentTab; title: string }[] = [
@@ -35,7 +36,7 @@ export function DeploymentPage({ api, name, tab }: { api: ConsoleApi; name: stri
       {d ? (
         <>
           <Tabs tabs={TABS} current={tab} label="Deployment" href={(t) => hrefOf({ page: 'deployment', name, tab: t })} />
-          {tab === 'overview' ? <Overview api={api} d={d} onChanged={deployment.reload} /> : null}
+          {tab === 'overview' ? <Overview api={api} d={d} v={version.value} onChanged={deployment.reload} /> : null}
           {tab === 'test' && version.value ? <TestTab api={api} d={d} v={version.value} /> : null}
           {tab === 'stats' ? <StatsTab api={api} name={name} /> : null}
           {tab === 'code' && version.value ? <CodeTab d={d} v={version.value} /> : null}
@@ -95,7 +96,7 @@ function placementText(p: PlacementView): string {
     .join(' · ');
 }
 
-function Overview({ api, d, onChanged }: { api: ConsoleApi; d: DeploymentView; onChanged: () => void }) {
+function Overview({ api, d, v, onChanged }: { api: ConsoleApi; d: DeploymentView; v: ModelVersionView | undefined; onChanged: () => void }) {
   const model = useLoad(() => api.model(d.model_name), [api, d.model_name]);
   const stats = useLoad(() => api.stats(d.deployment_name), [api, d.deployment_name, d.updated]);
   const [replicas, setReplicas] = useState(d.replicas);
@@ -204,6 +205,9 @@ function Overview({ api, d, onChanged }: { api: ConsoleApi; d: DeploymentView; o
         </div>
       </form>
       <ErrorBanner error={error ?? model.error ?? stats.error} />
+      <PreprocessCard api={api} d={d} v={v} onChanged={onChanged} />
+      {/* A script's postprocess gets the raw outputs: labels are for deployments without one. */}
+      {d.has_script ? null : <LabelsCard api={api} d={d} v={v} onChanged={onChanged} />}
     </section>
   );
 }

@@ -12,6 +12,7 @@ import { useLoad } from '../components/use-load.js';
 import { bytesText, randomPayload, samplePayload, timeText } from '../payload.js';
 import { hrefOf, navigate, type ModelTab } from '../router.js';
 import { session } from '../session.js';
+import { ImpliedBlock } from './deployment-io.js';
 
 const TABS: readonly { id: ModelTab; title: string }[] = [
   { id: 'overview', title: 'Overview' },
@@ -115,6 +116,7 @@ function Overview({ v, onDelete }: { v: ModelVersionView; onDelete: (what: 'vers
         <TensorTable title="Inputs" tensors={v.inputs} />
         <TensorTable title="Outputs" tensors={v.outputs} />
       </div>
+      <ImpliedBlock v={v} />
       <div class="actions danger-zone">
         <button type="button" class="danger" onClick={() => onDelete('version')}>
           Delete version {v.model_version}

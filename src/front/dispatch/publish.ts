@@ -138,7 +138,7 @@ export async function publishModel(deps: PublishDeps, fields: Record<string, unk
       inputs: [...signature.inputs],
       outputs: [...signature.outputs],
       sample: records === undefined ? null : { ...records[0]! },
-      ...(signature.preprocess ? { preprocess: signature.preprocess } : {}),
+      ...(signature.preprocess ? { preprocess: signature.preprocess.block, preprocessSource: signature.preprocess.source } : {}),
     });
   } catch (err) {
     await staging.discard();

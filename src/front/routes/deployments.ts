@@ -102,6 +102,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
       ...(labels === undefined ? {} : { labels }),
       // Without a block of its own, the one the model file implies (shown in the version, PATCH null drops it).
       ...checkPreprocess(body.preprocess === undefined ? manifest.preprocess : body.preprocess, manifest),
+      ...(body.preprocess === undefined && manifest.preprocess !== undefined ? { preprocessInferred: true as const } : {}),
     };
     // Sandboxes are built (and init run) where it is placed before it exists: a bad script is refused here.
     await deps.placer.deploy(record);
@@ -157,11 +158,15 @@ export function deploymentRoutes(deps: AppDeps): Router {
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
     const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
     const script = body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest);
-    const { labels: _, preprocess: _old, ...rest } = current;
+    const { labels: _, preprocess: _old, preprocessInferred: _inferred, ...rest } = current;
     const labels = await labelsFor(deps, body, manifest, script, current);
+    // An inferred block follows the model version (the new version's own, or none); a block given in a call stays.
+    const inferred = body.preprocess === undefined && current.preprocessInferred === true;
+    const block = body.preprocess !== undefined ? body.preprocess : inferred ? manifest.preprocess : current.preprocess;
     const record: DeploymentRecord = {
       ...rest,
-      ...checkPreprocess(body.preprocess === undefined ? current.preprocess : body.preprocess, manifest),
+      ...checkPreprocess(block, manifest),
+      ...(inferred && manifest.preprocess !== undefined ? { preprocessInferred: true as const } : {}),
       modelVersion: manifest.version,
       replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
       script,

@@ -24,7 +24,7 @@ async function prepareOnnx(dir: string, stored: string, bytes: Uint8Array | null
 
 async function prepareKeras(dir: string, sourceFormat: SourceFormat, converted: ConvertedKerasModel, primary: string): Promise<PreparedUpload> {
   const { mainFile, files } = await writeTfjsArtefacts(dir, converted);
-  return { format: 'tfjs', sourceFormat, kerasVersion: converted.kerasVersion, primary, mainFile, written: files };
+  return { format: 'tfjs', sourceFormat, kerasVersion: converted.kerasVersion, primary, mainFile, written: files, kerasPreprocessing: converted.preprocessing };
 }
 
 /**

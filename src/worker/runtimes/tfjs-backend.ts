@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { registerKerasImageLayers } from './keras-image-layers.js';
 
 /** The @tensorflow/tfjs namespace, loaded on first use (importing it costs ~0.6 s and ~60 MB). */
 export type Tfjs = typeof TF;
@@ -53,6 +54,7 @@ async function chooseBackend(order: readonly TfjsBackendKind[]): Promise<TfjsBac
   // PROD silences tfjs's console banners ("looks like you are running TensorFlow.js in Node.js"),
   // which would otherwise land in the worker's log stream.
   tf.enableProdMode();
+  registerKerasImageLayers(tf);
   const skipped: string[] = [];
   for (const kind of order) {
     try {

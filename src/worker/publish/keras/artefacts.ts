@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { io } from '@tensorflow/tfjs';
+import type { KerasInputPreprocessing } from '../../../model/index.js';
 
 /** The file names a converted model is stored under; tfjsRuntime.load(dir, TFJS_MODEL_FILE) serves them. */
 export const TFJS_MODEL_FILE = 'model.json';
@@ -23,6 +24,8 @@ export interface ConvertedKerasModel {
   readonly weightSpecs: readonly io.WeightsManifestEntry[];
   /** The Keras version that wrote the original, e.g. "2.2.4-tf", "3.4.1"; "unknown" when the file does not say. */
   readonly kerasVersion: string;
+  /** The preprocessing layers (Rescaling, Normalization, Resizing, CenterCrop) each input passes through first. */
+  readonly preprocessing: readonly KerasInputPreprocessing[];
 }
 
 /**

@@ -5,6 +5,7 @@ import type { TfjsBackend } from '../../runtimes/tfjs-backend.js';
 import { TFJS_WEIGHTS_FILE, type ConvertedKerasModel } from './artefacts.js';
 import type { H5Array } from './h5-file.js';
 import { refuseUnservableLayers, type LayerEntry } from './layer-classes.js';
+import { leadingPreprocessing, rewriteForTfjs, type NormalizationWeightsReader } from './preprocessing-layers.js';
 
 /** The arrays the file stores for one layer (nested models' layers included), in the file's order. */
 export type LayerWeightsReader = (layer: TF.layers.Layer) => readonly H5Array[];
@@ -119,17 +120,29 @@ function asDtype(data: Float32Array | Int32Array, dtype: string): Float32Array |
  * model in tfjs (which also proves tfjs can serve it), pairs each variable with its stored array, and
  * writes the weights under tfjs's own names so tfjs loads them strictly.
  */
-export async function buildLayersArtefacts(tfjs: TfjsBackend, kerasConfig: LayerEntry, readLayerWeights: LayerWeightsReader, origin: KerasOrigin): Promise<ConvertedKerasModel> {
-  refuseUnservableLayers(kerasConfig, tfjs.tf);
-  const config = forInference(kerasConfig) as LayerEntry;
+export async function buildLayersArtefacts(
+  tfjs: TfjsBackend,
+  kerasConfig: LayerEntry,
+  readLayerWeights: LayerWeightsReader,
+  readNormalization: NormalizationWeightsReader,
+  origin: KerasOrigin,
+): Promise<ConvertedKerasModel> {
+  const rewrite = rewriteForTfjs(kerasConfig, readNormalization);
+  refuseUnservableLayers(rewrite.config, tfjs.tf);
+  const config = forInference(rewrite.config) as LayerEntry;
   const model = await buildModel(tfjs.tf, config);
+  // A nested model's group in a Keras 2 file still lists a converted Normalization's statistics,
+  // which its Rescaling does not take as weights.
+  const converted = [...rewrite.normalizations.keys()];
+  const ownArrays = (arrays: readonly H5Array[]) =>
+    converted.length === 0 ? arrays : arrays.filter((a) => !converted.some((name) => a.path.startsWith(`${name}/`) || a.path.includes(`/${name}/`)));
   try {
     const weightSpecs: TF.io.WeightsManifestEntry[] = [];
     const chunks: Uint8Array[] = [];
     const flipped = new Set(origin.backend === 'theano' ? model.layers.flatMap(convKernels) : []);
     for (const layer of model.layers) {
       if (layer.weights.length === 0) continue;
-      const arrays = matchWeights(layer, readLayerWeights(layer)).map((a, i) => (flipped.has(layer.weights[i]!) ? flipSpatial(a) : a));
+      const arrays = matchWeights(layer, ownArrays(readLayerWeights(layer))).map((a, i) => (flipped.has(layer.weights[i]!) ? flipSpatial(a) : a));
       layer.weights.forEach((v, i) => {
         const data = asDtype(arrays[i]!.data, v.dtype);
         weightSpecs.push({ name: v.originalName, shape: v.shape.map(Number), dtype: v.dtype === 'int32' ? 'int32' : 'float32' });
@@ -153,6 +166,7 @@ export async function buildLayersArtefacts(tfjs: TfjsBackend, kerasConfig: Layer
       weightData: weightData.buffer,
       weightSpecs,
       kerasVersion: origin.kerasVersion,
+      preprocessing: leadingPreprocessing(kerasConfig, rewrite.normalizations, model.inputs[0]?.sourceLayer.name ?? ''),
     };
   } finally {
     model.dispose();

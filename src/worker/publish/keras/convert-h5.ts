@@ -24,6 +24,22 @@ function readLayerWeights(weightsRoot: Group, layerName: string): H5Array[] {
   });
 }
 
+/**
+ * A Normalization's adapted statistics: in its own group at the top, or in its nested model's group
+ * as "<model>/<layer>/mean:0" and ".../variance:0".
+ */
+function readNormalizationStats(weightsRoot: Group, path: readonly string[]): { mean: H5Array; variance: H5Array } | null {
+  const name = path.at(-1)!;
+  const arrays = readLayerWeights(weightsRoot, path[0]!);
+  const pick = (variable: string) => arrays.find((a) => {
+    const parts = a.path.replace(/:\d+$/, '').split('/');
+    return parts.at(-1) === variable && parts.at(-2) === name;
+  });
+  const mean = pick('mean');
+  const variance = pick('variance');
+  return mean === undefined || variance === undefined ? null : { mean, variance };
+}
+
 function parseModelConfig(text: string): LayerEntry {
   let config: unknown;
   try {
@@ -60,7 +76,7 @@ export async function convertKerasH5(bytes: Uint8Array): Promise<ConvertedKerasM
     const weightsRoot = file.get('model_weights');
     if (!isGroup(weightsRoot)) throw new ServeError('MODEL_INVALID', 'the .h5 file has no model_weights group: saved without weights?');
     const tfjs = await initTfjsBackend();
-    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(weightsRoot, layer.name), {
+    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(weightsRoot, layer.name), (path) => readNormalizationStats(weightsRoot, path), {
       kerasVersion: kerasVersion ?? 'unknown',
       backend: stringAttr(file, 'backend') ?? 'tensorflow',
     });

@@ -139,6 +139,20 @@ function readLayerWeights(stored: ReadonlyMap<string, StoredLayer>, layer: TF.la
   });
 }
 
+/** A Normalization's adapted statistics: its vars 0 and 1 (mean, variance; then count), found by the chain of layer names. */
+function readNormalizationStats(stored: ReadonlyMap<string, StoredLayer>, path: readonly string[]): { mean: H5Array; variance: H5Array } | null {
+  let entries: ReadonlyMap<string, StoredLayer> | undefined = stored;
+  let place: StoredLayer | undefined;
+  for (const name of path) {
+    place = entries?.get(name);
+    entries = place?.children;
+  }
+  // Only the first two: count (vars/2) is an int64 scalar, which no reader here needs.
+  const vars = place?.group?.get('vars');
+  const [mean, variance] = ['0', '1'].map((i) => (isGroup(vars) ? vars.get(i) : undefined));
+  return isDataset(mean) && isDataset(variance) ? { mean: readArray(mean), variance: readArray(variance) } : null;
+}
+
 function parseJsonEntry(bytes: Uint8Array, name: string): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
@@ -165,7 +179,7 @@ export async function convertKeras3Files(files: Keras3Files): Promise<ConvertedK
   const tfjs = await initTfjsBackend();
   return withH5File(files.weights, WEIGHTS, (file) => {
     const stored = storedLayers(config, file, '');
-    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(stored, layer), { kerasVersion: kerasVersion ?? 'unknown', backend: 'tensorflow' });
+    return buildLayersArtefacts(tfjs, config, (layer) => readLayerWeights(stored, layer), (path) => readNormalizationStats(stored, path), { kerasVersion: kerasVersion ?? 'unknown', backend: 'tensorflow' });
   });
 }
 

@@ -82,7 +82,7 @@ function silentDifference(layer: LayerEntry): string | null {
   if (/^Global(Average|Max)Pooling[123]D$/.test(cls) && c['keepdims'] === true) return 'a global pooling layer with keepdims=True, which TF.js ignores';
   if (cls === 'ReLU' && ((Number(c['negative_slope'] ?? 0) !== 0) || Number(c['threshold'] ?? 0) !== 0)) return 'a ReLU layer with negative_slope or threshold, which TF.js ignores';
   if (cls === 'LayerNormalization' && c['rms_scaling'] === true) return 'a LayerNormalization with rms_scaling=True, which TF.js ignores';
-  if (cls === 'Resizing' && (c['pad_to_aspect_ratio'] === true || c['antialias'] === true)) return 'a Resizing layer with pad_to_aspect_ratio or antialias, which TF.js ignores';
+  if ((cls === 'Resizing' || cls === 'KerasResizing') && (c['pad_to_aspect_ratio'] === true || c['antialias'] === true)) return 'a Resizing layer with pad_to_aspect_ratio or antialias, which TF.js ignores';
   if (/^(Separable)?Conv[123]D(Transpose)?$/.test(cls) && Number(c['groups'] ?? 1) !== 1) return `a grouped convolution (groups=${String(c['groups'])}), which TF.js does not implement`;
   if (cls === 'Bidirectional' && isLayerEntry(c['backward_layer']) && isLayerEntry(c['layer'])) {
     // TF.js builds the backward layer as a copy of the forward one and ignores backward_layer.

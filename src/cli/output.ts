@@ -173,8 +173,11 @@ export function preprocessRows(d: Pick<DeploymentView, 'preprocess' | 'preproces
 }
 
 /** A deployment's labels as rows: per labelled output its count and scores, then top_k; none without labels. */
+const SCORE_WORDS = { softmax: 'softmaxed logits', sigmoid: 'sigmoid of logits', probabilities: 'probabilities' } as const;
+
 export function labelRows(d: Pick<DeploymentView, 'labels'>): [string, string][] {
   if (d.labels === undefined) return [];
-  const outputs = d.labels.outputs.map((o) => `${o.output}: ${o.count} labels (${o.scores === 'softmax' ? 'softmaxed logits' : 'probabilities'})`).join('; ');
+  const set = d.labels.scores_set !== 'auto';
+  const outputs = d.labels.outputs.map((o) => `${o.output}: ${o.count} labels (${SCORE_WORDS[o.scores]}${set ? ', as set' : ''})`).join('; ');
   return [['labels', `${outputs}, top_k ${d.labels.top_k}`]];
 }

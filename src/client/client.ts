@@ -317,7 +317,7 @@ export class Client {
    * putLabels with a label file on disk: a `.json` file (index_to_name.json, or a list) is sent as
    * JSON, anything else as text (one label per line).
    */
-  async putLabelsFile(name: string, path: string, options: { output?: string; topK?: number } = {}): Promise<DeploymentView> {
+  async putLabelsFile(name: string, path: string, options: { output?: string; topK?: number; scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid' } = {}): Promise<DeploymentView> {
     const text = await readFile(path, 'utf8');
     if (!path.toLowerCase().endsWith('.json')) return this.putLabels(name, text, options);
     let parsed: unknown;

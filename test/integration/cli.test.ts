@@ -225,7 +225,7 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
 
     const deployed = await json(['deploy', 'mnist', '--name', 'digits', '--preprocess', '{"Input3": {"fit": "fill", "scale": 1}}', '--labels', join(tmp, 'digits.txt'), '--top-k', '2']);
     assert.deepEqual(deployed.preprocess, { Input3: { fit: 'fill', scale: 1 } });
-    assert.deepEqual(deployed.labels, { top_k: 2, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+    assert.deepEqual(deployed.labels, { top_k: 2, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
     const token = deployed.access_token as string;
     const answer = await json(['predict', 'digits', '--file', `Input3=${PNG_2}`, '--token', token]);
     assert.deepEqual(answer.result[0].Plus214_Output_0.map((s: Json) => s.label), ['two', answer.result[0].Plus214_Output_0[1].label]);
@@ -238,6 +238,12 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     const relabelled = await ok(['labels', 'digits', join(tmp, 'index_to_name.json'), '--top-k', '1']);
     assert.match(relabelled.stdout, /^labels: +Plus214_Output_0: 10 labels \(softmaxed logits\), top_k 1$/m);
     assert.deepEqual((await json(['predict', 'digits', '--file', `Input3=${PNG_2}`, '--token', token])).result, [{ Plus214_Output_0: [{ label: 'digit two', score: answer.result[0].Plus214_Output_0[0].score }] }]);
+    const sigmoid = await ok(['labels', 'digits', join(tmp, 'index_to_name.json'), '--scores', 'sigmoid']);
+    assert.match(sigmoid.stdout, /^labels: +Plus214_Output_0: 10 labels \(sigmoid of logits, as set\), top_k 1$/m);
+    const badScores = await cli(['labels', 'digits', join(tmp, 'index_to_name.json'), '--scores', 'tanh']);
+    assert.equal(badScores.code, 2, 'a usage error, before any request');
+    assert.match(badScores.stderr, /--scores .*'tanh' is invalid\. Allowed choices are auto, softmax, sigmoid, probabilities/);
+    await ok(['labels', 'digits', join(tmp, 'index_to_name.json'), '--scores', 'auto']);
     const listed = await json(['labels', 'digits']);
     assert.deepEqual(listed, { top_k: 1, labels: { Plus214_Output_0: digits.map((d) => `digit ${d}`) } });
 

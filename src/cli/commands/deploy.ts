@@ -23,7 +23,11 @@ interface DeployFlags {
   preprocess?: string;
   labels?: string;
   topK?: number;
+  scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
 }
+
+/** The deployment's `scores` choices (docs/api/deployments.md#labels). */
+export const SCORES = ['auto', 'softmax', 'sigmoid', 'probabilities'] as const;
 
 export function registerDeploy(program: Command, io: Streams): void {
   program
@@ -43,6 +47,7 @@ export function registerDeploy(program: Command, io: Streams): void {
     .option('--preprocess <block>', 'image preprocessing per image input: JSON text or a .json file (default: the block the version implies, if any)')
     .option('--labels <file>', 'a label file: one label per line, or a .json list / index_to_name.json (no script)')
     .option('--top-k <n>', 'how many labels each record answers (with --labels)', positiveInt)
+    .addOption(new Option('--scores <how>', 'how label scores are made (with --labels): auto detects probabilities from the sample').choices(SCORES))
     .action(async (model: string, flags: DeployFlags, command: Command) => {
       const ctx = contextOf(command, io);
       const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
@@ -61,6 +66,7 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(preprocess !== undefined ? { preprocess } : {}),
         ...(labels !== undefined ? { labels } : {}),
         ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+        ...(flags.scores !== undefined ? { scores: flags.scores } : {}),
       });
       ctx.show(answer, () =>
         keyValues([

@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DeploymentView } from '../../api/types.js';
 import { contextOf } from '../context.js';
 import { checkReadable, preprocessBlock } from '../inputs.js';
 import { keyValues, labelRows, preprocessRows, type Streams } from '../output.js';
-import { positiveInt } from './deploy.js';
+import { positiveInt, SCORES } from './deploy.js';
 
 const summary = (d: DeploymentView) => keyValues([['deployment', d.deployment_name], ...preprocessRows(d), ...labelRows(d)]);
 
@@ -19,7 +19,8 @@ export function registerLabels(program: Command, io: Streams): void {
     .argument('[file]', 'the label file')
     .option('--output <name>', 'the output the labels name (when the model has several)')
     .option('--top-k <n>', 'how many labels each record answers', positiveInt)
-    .action(async (name: string, file: string | undefined, flags: { output?: string; topK?: number }, command: Command) => {
+    .addOption(new Option('--scores <how>', 'how label scores are made: auto detects probabilities from the sample').choices(SCORES))
+    .action(async (name: string, file: string | undefined, flags: { output?: string; topK?: number; scores?: (typeof SCORES)[number] }, command: Command) => {
       const ctx = contextOf(command, io);
       if (file === undefined) {
         const labels = await ctx.client.getLabels(name);
@@ -27,7 +28,9 @@ export function registerLabels(program: Command, io: Streams): void {
         return;
       }
       checkReadable(file, 'labels');
-      const d = await ctx.client.putLabelsFile(name, file, { ...(flags.output !== undefined ? { output: flags.output } : {}), ...(flags.topK !== undefined ? { topK: flags.topK } : {}) });
+      const d = await ctx.client.putLabelsFile(name, file, { ...(flags.output !== undefined ? { output: flags.output } : {}), ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+        ...(flags.scores !== undefined ? { scores: flags.scores } : {}),
+      });
       ctx.show(d, () => summary(d));
     });
 

@@ -129,7 +129,7 @@ export function LabelsCard({ api, d, v, onChanged }: { api: ConsoleApi; d: Deplo
         <ul data-testid="labels-now">
           {d.labels.outputs.map((o) => (
             <li key={o.output}>
-              <code>{o.output}</code>: {o.count} labels, scores {o.scores === 'softmax' ? 'softmaxed logits' : 'the model’s probabilities'}
+              <code>{o.output}</code>: {o.count} labels, scores {o.scores === 'softmax' ? 'softmaxed logits' : o.scores === 'sigmoid' ? 'sigmoid of logits' : 'the model’s probabilities'}{d.labels!.scores_set === 'auto' ? '' : ' (as set)'}
               {current.value?.labels[o.output] ? <span class="hint"> ({current.value.labels[o.output]!.slice(0, 5).join(', ')}{o.count > 5 ? ', …' : ''})</span> : null}
             </li>
           ))}

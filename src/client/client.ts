@@ -251,6 +251,10 @@ export class Client {
     labels?: string[] | Record<string, string[]>;
     /** How many labels each row answers (`top_k`); default 5, at most the number of labels. */
     topK?: number;
+    /** Each call's deadline in ms from its arrival (`request_timeout_ms`); default the server's `limits.requestTimeoutMs`. */
+    requestTimeoutMs?: number;
+    /** Calls that may wait for a worker (`max_queue`); one more gets 503 OVERLOADED. Default the server's `limits.maxQueue`. */
+    maxQueue?: number;
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -265,6 +269,8 @@ export class Client {
       ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { request_timeout_ms: options.requestTimeoutMs } : {}),
+      ...(options.maxQueue !== undefined ? { max_queue: options.maxQueue } : {}),
     });
   }
 

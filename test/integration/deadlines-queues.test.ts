@@ -165,3 +165,30 @@ describe('deadlines and bounded queues (#16)', () => {
     assert.equal(codes.filter((c) => c === '503 OVERLOADED').length, 3, codes.join(', '));
   });
 });
+
+/**
+ * Calls a worker was given but has not started: several calls of one deployment in its worker,
+ * waiting for its one sandbox. Those whose deadline passes meanwhile are answered 504 by the front
+ * and skipped by the worker when their turn comes, so they cost the sandbox nothing.
+ */
+describe('deadlines of calls waiting in a worker for their sandbox (#16)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1', INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT: '8' } });
+    await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
+  });
+  after(() => server.close());
+
+  it('answers them 504 at their deadline, and the worker never runs them', async () => {
+    const dep = await server.client.createDeployment({ deployment_name: 'one-sandbox', model_name: 'iris', script: busyScript(1500), timeout_ms: 10_000, replicas: 1 });
+    const call = (headers: Record<string, string> = {}) => rawRequest(server.url, 'POST', '/api/v1/svc/one-sandbox/predict', { token: dep.access_token, body: { args: IRIS_ARGS }, headers });
+    const first = call();
+    const late = await Promise.all(Array.from({ length: 3 }, () => call({ 'Request-Timeout': '0.3' })));
+    assert.deepEqual(late.map(outcomeOf), Array(3).fill('504 DEADLINE_EXCEEDED'));
+    for (const a of late) assert.match(a.json!.error.message, /while a runtime worker was serving it/);
+    assert.equal((await first).status, 200);
+    const ran = (await server.client.withToken(dep.access_token).predict('one-sandbox', {}, { fn: 'count' })).result;
+    assert.equal(ran, 1, 'the three calls past their deadline were not run by the sandbox');
+  });
+});

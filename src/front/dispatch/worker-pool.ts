@@ -76,10 +76,8 @@ export type MessageFor = (worker: number) => { readonly msg: Outgoing; readonly 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  /** When the worker counts as wedged and is killed (performance.now()). */
+  /** When the worker counts as wedged and is killed (performance.now()): workers.requestTimeoutMs after it was sent. */
   readonly deadline: number;
-  /** How long that is after it was sent, for the message. */
-  readonly watchdogMs: number;
   /** The caller's deadline (Date.now() time), from RequestOptions.deadline. */
   readonly expiresAt?: number;
   /**
@@ -429,9 +427,7 @@ export class WorkerPool {
     const id = this.nextId++;
     const { tenant, deadline } = options;
     const now = performance.now();
-    // A caller's deadline past the watchdog's is the deployment's choice: the worker is not wedged before it.
-    const watchdogMs = Math.max(this.options.requestTimeoutMs, deadline === undefined ? 0 : deadline - Date.now());
-    const pending: Pending = { resolve, reject, deadline: now + watchdogMs, watchdogMs, ...(deadline !== undefined ? { expiresAt: deadline } : {}), ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) };
+    const pending: Pending = { resolve, reject, deadline: now + this.options.requestTimeoutMs, ...(deadline !== undefined ? { expiresAt: deadline } : {}), ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) };
     slot.inflight.set(id, pending);
     const due = Math.min(pending.deadline, deadline === undefined ? Infinity : now + (deadline - Date.now()));
     if (due < slot.sweepAt) this.armSweep(slot, due);
@@ -514,7 +510,7 @@ export class WorkerPool {
   private timeOut(slot: Slot, id: number): void {
     const pending = this.release(slot, id);
     if (!pending) return;
-    pending.reject(new ServeError('WORKER_TIMEOUT', `the runtime worker did not answer within ${pending.watchdogMs} ms; it is being restarted`));
+    pending.reject(new ServeError('WORKER_TIMEOUT', `the runtime worker did not answer within ${this.options.requestTimeoutMs} ms; it is being restarted`));
     // A worker that cannot answer in time is wedged in synchronous work: replace it.
     this.options.log.error({ worker: slot.index, workerPid: slot.child?.pid }, 'runtime worker timed out; killing it');
     slot.killedForTimeout = true;

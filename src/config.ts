@@ -48,6 +48,21 @@ export const CONFIG_KEYS = {
   'limits.maxElements': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS', schema: int(1, 2 ** 31), default: 4_000_000 },
   /** Highest `max_elements` a deployment may ask for. @defaultValue 16000000 */
   'limits.maxElementsCap': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS_CAP', schema: int(1, 2 ** 31), default: 16_000_000 },
+  /**
+   * The deadline of a call to a deployment (or a test call), from its arrival, in milliseconds, for
+   * deployments that set no `request_timeout_ms`. Past it the call is answered 504 DEADLINE_EXCEEDED
+   * and its work dropped. A client's `Request-Timeout` header can only shorten it. @defaultValue 60000
+   */
+  'limits.requestTimeoutMs': { env: 'INFERBOX_LIMITS_REQUEST_TIMEOUT_MS', schema: int(1, 3_600_000), default: 60_000 },
+  /** Highest `request_timeout_ms` a deployment may ask for. @defaultValue 300000 */
+  'limits.requestTimeoutMsCap': { env: 'INFERBOX_LIMITS_REQUEST_TIMEOUT_MS_CAP', schema: int(1, 3_600_000), default: 300_000 },
+  /**
+   * Calls of one deployment that may wait in the front for a worker slot, for deployments that set no
+   * `max_queue`; one more gets 503 OVERLOADED at once. @defaultValue 256
+   */
+  'limits.maxQueue': { env: 'INFERBOX_LIMITS_MAX_QUEUE', schema: int(0, 1_000_000), default: 256 },
+  /** Highest `max_queue` a deployment may ask for. @defaultValue 10000 */
+  'limits.maxQueueCap': { env: 'INFERBOX_LIMITS_MAX_QUEUE_CAP', schema: int(0, 1_000_000), default: 10_000 },
   /** Runtime worker processes; 0 means one per core. @defaultValue 0 */
   'workers.count': { env: 'INFERBOX_WORKERS_COUNT', schema: int(0, 256), default: 0 },
   /** onnxruntime intra-op threads per worker (more hurt p99 on small machines). @defaultValue 1 */

@@ -17,6 +17,9 @@ export const TestBodySchema = z.object({
 
 export const PredictBodySchema = z.object({ args: ArgsSchema });
 
+/** A script sent as JSON to `PUT .../script` (it may also come as a text body). */
+export const ScriptBodySchema = z.object({ script: z.string() });
+
 export const ScriptTestSchema = z.object({
   /** Inline script; absent means the version's saved script. Same 4 MiB cap as a saved one. */
   script: z.string().max(4 * 2 ** 20, 'at most 4 MiB').optional(),
@@ -33,6 +36,10 @@ const limits = {
   max_records: z.number().int().min(1).optional(),
   /** Most values one call's arguments may hold; at most limits.maxElementsCap. */
   max_elements: z.number().int().min(1).optional(),
+  /** The deadline of one call, from its arrival, ms; at most limits.requestTimeoutMsCap. */
+  request_timeout_ms: z.number().int().min(1).optional(),
+  /** Calls that may wait in the front for a worker slot; at most limits.maxQueueCap. */
+  max_queue: z.number().int().min(0).optional(),
 };
 
 /** Class names: a list for the one output they fit, or `{ "<output name>": [...] }`; null (PATCH) removes them. */

@@ -142,6 +142,10 @@ export interface DeploymentView {
   max_records: number;
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
+  /** A call's deadline from its arrival, ms (the deployment's own, else `limits.requestTimeoutMs`); past it 504 DEADLINE_EXCEEDED. */
+  request_timeout_ms: number;
+  /** Calls that may wait in the front for a worker slot (the deployment's own, else `limits.maxQueue`); beyond, 503 OVERLOADED. */
+  max_queue: number;
   /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
   preprocess: Record<string, PreprocessSpec> | null;
   /** True when `preprocess` is the block the model version implies (see ModelVersionView.preprocess_source), taken because the deploy call gave none. */

@@ -259,6 +259,10 @@ export class Client {
      * docs/uploads.md); absent, the block the version implies, if any.
      */
     preprocess?: CreateDeploymentBody['preprocess'];
+    /** Each call's deadline in ms from its arrival (`request_timeout_ms`); default the server's `limits.requestTimeoutMs`. */
+    requestTimeoutMs?: number;
+    /** Calls that may wait for a worker (`max_queue`); one more gets 503 OVERLOADED. Default the server's `limits.maxQueue`. */
+    maxQueue?: number;
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -275,6 +279,8 @@ export class Client {
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
       ...(options.scores !== undefined ? { scores: options.scores } : {}),
       ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
+      ...(options.requestTimeoutMs !== undefined ? { request_timeout_ms: options.requestTimeoutMs } : {}),
+      ...(options.maxQueue !== undefined ? { max_queue: options.maxQueue } : {}),
     });
   }
 

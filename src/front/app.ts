@@ -11,7 +11,8 @@ import { deploymentRoutes } from './routes/deployments.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { scriptRoutes } from './routes/scripts.js';
-import { SVC_PREFIX, svcRoutes } from './routes/svc.js';
+import { openApiRoutes } from './routes/openapi.js';
+import { SVC_PREFIX, svcRoutes, type SvcRoutes } from './routes/svc.js';
 import { testRoutes } from './routes/test.js';
 
 /** Assembles the front. Does no work itself and never listens (see start.ts). */
@@ -22,10 +23,21 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accessLog());
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
-  const management = [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)];
-  const svc = svcRoutes(deps);
+  const { management, svc } = appRouters(deps);
   app.use(byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted))));
   return app;
+}
+
+/**
+ * Every router of the front: `management` for paths outside SVC_PREFIX, `svc` for the calls. A new
+ * router goes in this list, and each of its routes in ROUTE_DOCS (openapi.ts): a test walks these
+ * routers and fails on a route /openapi.json does not describe.
+ */
+export function appRouters(deps: AppDeps): { management: Router[]; svc: SvcRoutes } {
+  return {
+    management: [consoleRoutes(), healthRoutes(deps), openApiRoutes(), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)],
+    svc: svcRoutes(deps),
+  };
 }
 
 /** A router's routes, then its allowedMethods (405 with Allow, 501). */

@@ -5,6 +5,8 @@ import type { Logger } from '../log.js';
 export interface FrontState {
   requestId: string;
   log: Logger;
+  /** When the request arrived (Date.now()): where its deadline counts from. */
+  receivedAt: number;
   /** Stage timings reported by the worker, for the access log. */
   timings?: Readonly<Record<string, number>>;
   deployment?: string;

@@ -71,6 +71,8 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
     max_records: d.limits.maxRecords ?? config.limits.maxRecords,
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
+    request_timeout_ms: d.limits.requestTimeoutMs ?? config.limits.requestTimeoutMs,
+    max_queue: d.limits.maxQueue ?? config.limits.maxQueue,
     preprocess: d.preprocess ?? null,
     preprocess_inferred: d.preprocessInferred === true,
     placement,

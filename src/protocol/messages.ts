@@ -91,6 +91,11 @@ export interface InvokeRequest {
   readonly preprocess?: PreprocessBlock;
   /** A deployment's labels (calls without a script only): those outputs answer their top labels. */
   readonly labels?: LabelsRef;
+  /**
+   * When the front stops waiting for the answer (Date.now() time; both processes share the clock).
+   * A worker that picks the request up later drops it (DEADLINE_EXCEEDED) instead of running it.
+   */
+  readonly deadline?: number;
 }
 
 /** How a labelled output's values become scores (front/deployment-labels.ts). */

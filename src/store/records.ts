@@ -72,6 +72,8 @@ export const DeploymentRecordSchema = z.object({
     maxRecords: z.number().int().optional(),
     maxElements: z.number().int().optional(),
     maxResultBytes: z.number().int().optional(),
+    requestTimeoutMs: z.number().int().optional(),
+    maxQueue: z.number().int().optional(),
   }),
   /** Labels of outputs (deployments without a script): absent for none. See front/deployment-labels.ts. */
   labels: z

@@ -1,4 +1,5 @@
 import type { InspectRequest, InspectResult, InvokeArgs, InvokeRequest, WorkerRequest, WorkerStats } from '../protocol/messages.js';
+import { ServeError } from '../errors.js';
 import { invokeWithScript } from './scripts/invoke-script.js';
 import { invokeModel } from './models/invoke-model.js';
 import { prepareUpload } from './publish/prepare-upload.js';
@@ -18,6 +19,8 @@ export interface HandlerDeps {
 export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Promise<unknown> {
   switch (req.t) {
     case 'invoke':
+      // The front answered it already (or is about to): dropped, never run late.
+      if (req.deadline !== undefined && Date.now() >= req.deadline) throw new ServeError('DEADLINE_EXCEEDED', `the request's deadline passed before the runtime worker started it; it was not run`);
       if (req.script === undefined) return invokeModel(withArgsObject(req), deps);
       return invokeWithScript(req, deps.scripts.ready(req.script) ?? (await deps.scripts.get(req.script, req.model)), deps.pool);
     case 'prepare':

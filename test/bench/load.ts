@@ -98,9 +98,11 @@ export interface BackgroundResult {
  * Load that runs until stopped: `target.connections` connections, each sending its next request as
  * soon as the last one is answered (used for a misbehaving neighbour whose calls fail by design, so
  * every answer's status and error code is kept). `stop()` sends no further requests and resolves
- * when the ones in flight have been answered.
+ * when the ones in flight have been answered. With `honorRetryAfter`, a connection whose answer
+ * carries `Retry-After` waits that many seconds (or until stopped) before its next request, as a
+ * well-behaved client does.
  */
-export function startBackground(target: LoadTarget): { stop(): Promise<BackgroundResult> } {
+export function startBackground(target: LoadTarget, options: { honorRetryAfter?: boolean } = {}): { stop(): Promise<BackgroundResult> } {
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
   const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
@@ -108,6 +110,17 @@ export function startBackground(target: LoadTarget): { stop(): Promise<Backgroun
   const answers = new Map<string, number>();
   let requests = 0;
   let stopped = false;
+  let wakeAll: (() => void)[] = [];
+  const pause = (seconds: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, seconds * 1000);
+      function done() {
+        clearTimeout(timer);
+        wakeAll = wakeAll.filter((w) => w !== done);
+        resolve();
+      }
+      wakeAll.push(done);
+    });
   const count = (key: string) => answers.set(key, (answers.get(key) ?? 0) + 1);
   const once = () =>
     new Promise<void>((resolve) => {
@@ -123,7 +136,9 @@ export function startBackground(target: LoadTarget): { stop(): Promise<Backgroun
             // not JSON: the status alone
           }
           count(`${res.statusCode}${code ? ` ${code}` : ''}`);
-          resolve();
+          const retryAfter = Number(res.headers['retry-after']);
+          if (options.honorRetryAfter && retryAfter > 0 && !stopped) void pause(retryAfter).then(resolve);
+          else resolve();
         });
       });
       req.on('error', (err: Error) => {
@@ -140,6 +155,7 @@ export function startBackground(target: LoadTarget): { stop(): Promise<Backgroun
   return {
     async stop() {
       stopped = true;
+      for (const wake of [...wakeAll]) wake();
       await loops;
       agent.destroy();
       return { requests, answers };

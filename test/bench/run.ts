@@ -22,6 +22,7 @@ import { profilingEnv } from './cpu-profile.js';
 import { FLOOR, floorScenario } from './floor.js';
 import { MEMORY, memoryScenario } from './memory.js';
 import { NOISY_NEIGHBOUR, noisyNeighbourScenario } from './noisy-neighbour.js';
+import { OVERLOAD, overloadScenario } from './overload.js';
 import { IRIS_HOOKS, IRIS_PLAIN, MNIST_CNN_KERAS, MNIST_CNN_ONNX, SCENARIOS, type Scenario } from './scenarios.js';
 import { runInterleaved, runLoad, type LoadResult, type LoadTarget } from './load.js';
 
@@ -130,6 +131,8 @@ async function main() {
     if (selected(NOISY_NEIGHBOUR)) sections.push(await noisyNeighbourScenario(ctx));
     // ---- big request: test/bench/big-request.ts (another part of issue #14) plugs in here ----
     if (selected(BIG_REQUEST)) sections.push(await bigRequest(ctx));
+    // Issue #16: bounded queues and deadlines under a flood (test/bench/overload.ts).
+    if (selected(OVERLOAD)) sections.push(await overloadScenario(ctx));
     if (selected(MEMORY)) sections.push(await memoryScenario(ctx, { requests: Number(values['memory-requests']), cycles: Number(values['memory-cycles']) }));
   } finally {
     for (const server of servers) {

@@ -241,24 +241,25 @@ for (const { cap, env } of FAIRNESS_CASES) describe(`fair sharing (${cap} = 2): 
   });
 });
 
-describe('a call that waits for a slot longer than workers.requestTimeoutMs', () => {
+describe('a call that waits for a slot past its deadline', () => {
   const TIMEOUT_MS = 2000;
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({ env: { INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT: '1', INFERBOX_WORKERS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) } });
+    // The deadline (limits.requestTimeoutMs), not workers.requestTimeoutMs, ends a deployment call's wait since #16.
+    server = await startTestServer({ env: { INFERBOX_WORKERS_MAX_INFLIGHT_PER_DEPLOYMENT: '1', INFERBOX_LIMITS_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS) } });
     await server.client.publishModel({ name: 'iris', files: [fixtureFile(IRIS_ONNX)] });
-    // Each call holds the deployment's one slot for 40 % of the timeout: the fifth waits past it.
+    // Each call holds the deployment's one slot for 40 % of the deadline: the fifth waits past it.
     const slow = `function prepare(args) { const t = Date.now(); while (Date.now() - t < ${TIMEOUT_MS * 0.4}) {} return args; }`;
     await server.client.createDeployment({ deployment_name: 'one-slot', model_name: 'iris', script: slow, timeout_ms: 5000 });
   });
   after(() => server.close());
 
-  it('is refused 503 OVERLOADED, and the calls ahead of it are answered', async () => {
+  it('is refused 504 DEADLINE_EXCEEDED without being run, and the calls ahead of it are answered', async () => {
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => call(server, 'one-slot').then((out) => (out.status === 200 ? 'ok' : `${out.status} ${out.code}`))));
     // The first to arrive runs at once; the last ones wait for four calls ahead of them.
     assert.ok(outcomes.includes('ok'), outcomes.join(', '));
-    assert.ok(outcomes.includes('503 OVERLOADED'), outcomes.join(', '));
-    assert.ok(outcomes.every((o) => o === 'ok' || o === '503 OVERLOADED'), outcomes.join(', '));
+    assert.ok(outcomes.includes('504 DEADLINE_EXCEEDED'), outcomes.join(', '));
+    assert.ok(outcomes.every((o) => o === 'ok' || o === '504 DEADLINE_EXCEEDED'), outcomes.join(', '));
     assert.equal((await call(server, 'one-slot')).status, 200, 'and the deployment serves on');
   });
 });

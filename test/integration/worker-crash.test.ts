@@ -13,7 +13,8 @@ describe('a runtime worker that dies costs only its in-flight requests', () => {
   before(async () => {
     server = await startTestServer();
     await server.client.publishModel({ name: 'mnist', files: [fixtureFile(MNIST_ONNX)] });
-    token = (await server.client.createDeployment({ deployment_name: 'mnist-svc', model_name: 'mnist' })).access_token;
+    // Room for the 300 concurrent calls below (the default max_queue, 256, would refuse some: #16).
+    token = (await server.client.createDeployment({ deployment_name: 'mnist-svc', model_name: 'mnist', max_queue: 512 })).access_token;
   });
   after(() => server.close());
 

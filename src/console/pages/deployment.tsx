@@ -167,7 +167,7 @@ function Overview({ api, d, v, onChanged }: { api: ConsoleApi; d: DeploymentView
         <div>
           <dt>limits</dt>
           <dd>
-            {d.timeout_ms} ms per call, {d.memory_limit_mb} MB per sandbox; at most {d.max_records} records and {d.max_elements} values per call
+            {d.timeout_ms} ms per call, {d.memory_limit_mb} MB per sandbox; at most {d.max_records} records and {d.max_elements} values per call; a {d.request_timeout_ms} ms deadline, at most {d.max_queue} calls queued
           </dd>
         </div>
         <div>

@@ -28,8 +28,14 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
  * done before the codec skipped those, costs a stringify and a parse more, and escaping the text
  * inside the message.
  */
-export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
-  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}` });
+export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: InvokeOptions = {}): Promise<InvokeResult> {
+  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}`, maxQueue: deps.config.limits.maxQueue, ...options });
+}
+
+/** How a call is bounded in time; every protocol's route (REST, and later OIP and gRPC) passes its caller's here. */
+export interface InvokeOptions {
+  /** When the caller stops waiting (Date.now() time), from `requestDeadline` (front/deadline.ts). */
+  readonly deadline?: number;
 }
 
 /**
@@ -38,8 +44,16 @@ export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: stri
  * runs (script, model version, workers) is the deployment as it is when a worker takes the call.
  * `onWorker` hears which worker took it.
  */
-export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, 'name' | 'script'>, fn: string, args: InvokeArgs, onWorker?: (worker: number) => void): Promise<InvokeResult> {
+export function invokeDeployment(
+  deps: AppDeps,
+  record: Pick<DeploymentRecord, 'name' | 'script' | 'limits'>,
+  fn: string,
+  args: InvokeArgs,
+  onWorker?: (worker: number) => void,
+  options: InvokeOptions = {},
+): Promise<InvokeResult> {
   const { name } = record;
+  const { deadline } = options;
   // Refused at once rather than after waiting in the queue.
   if (record.script !== null) deps.scripts.assertNotQuarantined(record.script);
   let again: { worker: number; msg: Outgoing; onCrash: CrashVerdict } | undefined;
@@ -59,9 +73,10 @@ export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, '
     deps.placer.noteFailure(name, err);
     throw err;
   };
-  return deps.workers.request<InvokeResult>(messageFor, { tenant: name, workers: () => deps.placer.served(name).placement.workers }).catch((err: unknown) => {
+  const maxQueue = record.limits.maxQueue ?? deps.config.limits.maxQueue;
+  return deps.workers.request<InvokeResult>(messageFor, { tenant: name, maxQueue, workers: () => deps.placer.served(name).placement.workers, ...(deadline === undefined ? {} : { deadline }) }).catch((err: unknown) => {
     // Invokes name the script's revision only; a worker that lacks it (restarted) gets the text.
     if (!(again && err instanceof ServeError && err.code === 'SCRIPT_NOT_LOADED')) return fail(err);
-    return deps.workers.request<InvokeResult>(again.msg, { worker: again.worker, onCrash: again.onCrash }).catch(fail);
+    return deps.workers.request<InvokeResult>(again.msg, { worker: again.worker, onCrash: again.onCrash, ...(deadline === undefined ? {} : { deadline }) }).catch(fail);
   });
 }

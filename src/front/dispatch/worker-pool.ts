@@ -45,6 +45,27 @@ export interface RequestOptions {
    * Without one (management work, retries) a request goes to its worker as soon as it is ready.
    */
   readonly tenant?: string;
+  /**
+   * Most of the tenant's requests that may wait in the front: a request that would wait behind
+   * that many is refused at once with OVERLOADED. Without one, only `maxQueue` (all requests) bounds it.
+   */
+  readonly maxQueue?: number;
+  /**
+   * When the caller stops waiting (Date.now() time). Past it the request is answered 504
+   * DEADLINE_EXCEEDED: while it waits in the front it is dropped, never sent; in flight, it is
+   * answered at once and the worker's late answer discarded. An invoke carries it to the worker,
+   * which drops it if it has not started it by then (handle.ts).
+   */
+  readonly deadline?: number;
+}
+
+/** The 504 of a request past its deadline; `where` says how far it got. */
+export function deadlineExceeded(where: string): ServeError {
+  return new ServeError('DEADLINE_EXCEEDED', `the request's deadline passed ${where}`);
+}
+
+function tenantOverloaded(tenant: string, maxQueue: number): ServeError {
+  return new ServeError('OVERLOADED', `"${tenant}" already has ${maxQueue} requests waiting for a runtime worker (its max_queue); retry after the Retry-After seconds`, { retryAfterSeconds: 1, max_queue: maxQueue });
 }
 
 export type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -55,8 +76,15 @@ export type MessageFor = (worker: number) => { readonly msg: Outgoing; readonly 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: ServeError) => void;
-  /** When it times out (performance.now()). */
+  /** When the worker counts as wedged and is killed (performance.now()): workers.requestTimeoutMs after it was sent. */
   readonly deadline: number;
+  /** The caller's deadline (Date.now() time), from RequestOptions.deadline. */
+  readonly expiresAt?: number;
+  /**
+   * Answered DEADLINE_EXCEEDED while the worker still has it: it stays on the worker's books (it
+   * still holds the worker and its slot) until the worker answers, and that answer is dropped.
+   */
+  abandoned?: boolean;
   readonly onCrash?: CrashVerdict;
   readonly tenant?: string;
 }
@@ -79,10 +107,11 @@ interface Slot {
   /** Frames for the channel, written together once this turn of the event loop is done (see send). */
   outbox: Buffer[];
   ready: boolean;
-  /** In the order they were sent, which is their deadlines' order (one timeout for all). */
   readonly inflight: Map<number, Pending>;
-  /** Fires at the oldest in-flight request's deadline; one per worker rather than one per request. */
+  /** Fires at the next in-flight deadline (a caller's, or the watchdog's); one per worker rather than one per request. */
   sweep: NodeJS.Timeout | undefined;
+  /** When it fires (performance.now() time); Infinity when it is not armed. */
+  sweepAt: number;
   /** Tenants' requests in flight here, by tenant, and their sum. */
   readonly tenants: Map<string, number>;
   tenanted: number;
@@ -157,6 +186,7 @@ export class WorkerPool {
       ready: false,
       inflight: new Map(),
       sweep: undefined,
+      sweepAt: Infinity,
       tenants: new Map(),
       tenanted: 0,
       recentCrashes: 0,
@@ -210,6 +240,15 @@ export class WorkerPool {
     return { queued: this.queued.lengthOf(tenant), inflight: this.slots.slice(0, this.size).map((s) => s.tenants.get(tenant) ?? 0) };
   }
 
+  /**
+   * Refuses at once (OVERLOADED) a tenant's request that would wait behind `maxQueue` others: called
+   * before its body is read, so a flood costs no parsing. `request` checks again when it queues.
+   */
+  assertQueueRoom(tenant: string, maxQueue: number): void {
+    const queued = this.queued.lengthOf(tenant);
+    if (queued > 0 && queued >= maxQueue) throw tenantOverloaded(tenant, maxQueue);
+  }
+
   workerInfo(): { index: number; role: 'serving' | 'scratch'; pid: number | null; ready: boolean; inflight: number; restarts: number }[] {
     return this.slots.map((s) => ({
       index: s.index,
@@ -230,12 +269,18 @@ export class WorkerPool {
     if (this.load >= this.options.maxQueue) {
       return Promise.reject(new ServeError('OVERLOADED', `${this.load} requests are already queued (workers.maxQueue = ${this.options.maxQueue})`, { retryAfterSeconds: 1 }));
     }
+    const since = Date.now();
+    const { tenant, deadline, maxQueue } = options;
+    if (deadline !== undefined && since >= deadline) return Promise.reject(deadlineExceeded('before it reached a runtime worker'));
     return new Promise<T>((resolve, reject) => {
-      const since = Date.now();
-      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, since, checkAt: since + Math.min(this.options.startTimeoutMs, this.options.requestTimeoutMs) };
-      const { tenant } = options;
+      const checkAt = Math.min(since + Math.min(this.options.startTimeoutMs, this.options.requestTimeoutMs), deadline ?? Infinity);
+      const waiting: Waiting = { msg, options, resolve: resolve as (v: unknown) => void, reject, since, checkAt };
       // A tenant's requests keep their order: behind its queue if it has one.
       if ((tenant === undefined || !this.queued.has(tenant)) && this.tryDispatch(waiting)) return;
+      if (tenant !== undefined && maxQueue !== undefined && this.queued.lengthOf(tenant) >= maxQueue) {
+        reject(tenantOverloaded(tenant, maxQueue));
+        return;
+      }
       if (tenant === undefined) this.waiting.push(waiting);
       else this.queued.push(tenant, waiting);
       if (waiting.checkAt < this.waitSweepAt) this.armWaitSweep(waiting.checkAt);
@@ -272,6 +317,12 @@ export class WorkerPool {
   /** Refuses a request that waited past the limit that applies to it (false), or sets when to look again (true). */
   private stillWaits(w: Waiting, now: number): boolean {
     const elapsed = now - w.since;
+    const { deadline } = w.options;
+    if (deadline !== undefined && now >= deadline) {
+      this.unqueue(w);
+      w.reject(deadlineExceeded(`after waiting ${elapsed} ms in the front's queue for a runtime worker; it was not run`));
+      return false;
+    }
     let anyReady: boolean;
     try {
       anyReady = this.candidates(w.options).some((i) => this.slots[i]?.ready);
@@ -280,9 +331,10 @@ export class WorkerPool {
       w.reject(toServeError(err));
       return false;
     }
-    const limit = anyReady ? this.options.requestTimeoutMs : this.options.startTimeoutMs;
+    // With a deadline, the caller's deadline bounds the wait for a slot, not workers.requestTimeoutMs.
+    const limit = anyReady ? (deadline === undefined ? this.options.requestTimeoutMs : Infinity) : this.options.startTimeoutMs;
     if (elapsed < limit) {
-      w.checkAt = w.since + limit;
+      w.checkAt = Math.min(w.since + limit, deadline ?? Infinity);
       return true;
     }
     this.unqueue(w);
@@ -323,7 +375,7 @@ export class WorkerPool {
       w.reject(toServeError(err));
       return true;
     }
-    this.dispatch(slot, sent.msg, sent.onCrash, w.options.tenant, w.resolve, w.reject);
+    this.dispatch(slot, sent.msg, sent.onCrash, w.options, w.resolve, w.reject);
     return true;
   }
 
@@ -371,15 +423,19 @@ export class WorkerPool {
     return best;
   }
 
-  private dispatch(slot: Slot, msg: Outgoing, onCrash: CrashVerdict | undefined, tenant: string | undefined, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
+  private dispatch(slot: Slot, msg: Outgoing, onCrash: CrashVerdict | undefined, options: RequestOptions, resolve: (v: unknown) => void, reject: (e: ServeError) => void): void {
     const id = this.nextId++;
-    slot.inflight.set(id, { resolve, reject, deadline: performance.now() + this.options.requestTimeoutMs, ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) });
-    if (slot.sweep === undefined) this.armSweep(slot, this.options.requestTimeoutMs);
+    const { tenant, deadline } = options;
+    const now = performance.now();
+    const pending: Pending = { resolve, reject, deadline: now + this.options.requestTimeoutMs, ...(deadline !== undefined ? { expiresAt: deadline } : {}), ...(onCrash ? { onCrash } : {}), ...(tenant !== undefined ? { tenant } : {}) };
+    slot.inflight.set(id, pending);
+    const due = Math.min(pending.deadline, deadline === undefined ? Infinity : now + (deadline - Date.now()));
+    if (due < slot.sweepAt) this.armSweep(slot, due);
     if (tenant !== undefined) {
       slot.tenants.set(tenant, (slot.tenants.get(tenant) ?? 0) + 1);
       slot.tenanted++;
     }
-    this.send(slot, encodeFrame({ ...msg, id }));
+    this.send(slot, encodeFrame(deadline !== undefined && msg.t === 'invoke' ? { ...msg, id, deadline } : { ...msg, id }));
   }
 
   /**
@@ -417,23 +473,38 @@ export class WorkerPool {
 
   /**
    * A timer per request cost every call a setTimeout and a clearTimeout (#14). One timer per worker
-   * is armed for the oldest request's deadline; when it fires it times out what is due and is armed
-   * again for the next oldest, so it fires about once per timeout period under load.
+   * is armed for the next deadline of its in-flight requests (a caller's or the watchdog's); when it
+   * fires it answers what is due and is armed again for the next one. It is re-armed on a send only
+   * when the new request is due sooner, which with the default deadlines (arrival order) is rare.
    */
-  private armSweep(slot: Slot, ms: number): void {
-    slot.sweep = setTimeout(() => {
-      slot.sweep = undefined;
-      const now = performance.now();
-      for (const [id, pending] of slot.inflight) {
-        if (pending.deadline > now) {
-          this.armSweep(slot, pending.deadline - now);
-          return;
-        }
-        this.timeOut(slot, id);
-      }
-    }, Math.ceil(ms));
+  private armSweep(slot: Slot, at: number): void {
+    clearTimeout(slot.sweep);
+    slot.sweepAt = at;
+    slot.sweep = setTimeout(() => this.sweepInflight(slot), Math.max(0, Math.ceil(at - performance.now())));
     // It outlives the requests it was armed for: it must not hold a closed front's process open.
     slot.sweep.unref();
+  }
+
+  private sweepInflight(slot: Slot): void {
+    slot.sweep = undefined;
+    slot.sweepAt = Infinity;
+    const now = performance.now();
+    const wall = Date.now();
+    let next = Infinity;
+    for (const [id, pending] of [...slot.inflight]) {
+      if (pending.deadline <= now) {
+        this.timeOut(slot, id);
+        continue;
+      }
+      next = Math.min(next, pending.deadline);
+      if (pending.abandoned || pending.expiresAt === undefined) continue;
+      if (pending.expiresAt <= wall) {
+        // Answered now; the worker keeps it (a model run cannot be stopped) and its answer is dropped.
+        pending.abandoned = true;
+        pending.reject(deadlineExceeded('while a runtime worker was serving it; its answer is dropped'));
+      } else next = Math.min(next, now + (pending.expiresAt - wall));
+    }
+    if (next !== Infinity) this.armSweep(slot, next);
   }
 
   private timeOut(slot: Slot, id: number): void {
@@ -513,7 +584,9 @@ export class WorkerPool {
   private settle(slot: Slot, reply: WorkerReply): void {
     const pending = this.release(slot, reply.id);
     if (!pending) return; // already timed out
-    if (reply.ok) pending.resolve(reply.value);
+    if (pending.abandoned) {
+      // Its caller was answered at its deadline; the slot it held is free now.
+    } else if (reply.ok) pending.resolve(reply.value);
     else pending.reject(new ServeError(reply.error.code as ErrorCode, reply.error.message, reply.error.details));
     if (slot.retiring && slot.inflight.size === 0) this.replace(slot);
     this.drain();

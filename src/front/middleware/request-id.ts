@@ -13,6 +13,7 @@ export function requestId(log: Logger): Middleware {
     const id = SAFE_ID.test(given) ? given : randomUUID();
     ctx.set('X-Request-Id', id);
     const state = ctx.state as FrontState;
+    state.receivedAt = Date.now();
     state.requestId = id;
     state.log = log.child({ requestId: id });
     return next();

@@ -15,7 +15,7 @@ import { deploymentView, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
 
-type LimitFields = Pick<CreateDeploymentBody, 'timeout_ms' | 'memory_limit_mb' | 'max_result_bytes' | 'max_records' | 'max_elements'>;
+type LimitFields = Pick<CreateDeploymentBody, 'timeout_ms' | 'memory_limit_mb' | 'max_result_bytes' | 'max_records' | 'max_elements' | 'request_timeout_ms' | 'max_queue'>;
 
 /** Per-deployment limits, refused when over the server-wide caps. */
 function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Limits {
@@ -31,6 +31,8 @@ function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Lim
     maxRecords: capped('max_records', limits.maxRecordsCap, 'limits.maxRecordsCap'),
     maxElements: capped('max_elements', limits.maxElementsCap, 'limits.maxElementsCap'),
     maxResultBytes: capped('max_result_bytes', sandbox.maxResultBytesCap, 'sandbox.maxResultBytesCap'),
+    requestTimeoutMs: capped('request_timeout_ms', limits.requestTimeoutMsCap, 'limits.requestTimeoutMsCap'),
+    maxQueue: capped('max_queue', limits.maxQueueCap, 'limits.maxQueueCap'),
   };
   return { ...current, ...Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined)) };
 }

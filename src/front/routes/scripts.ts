@@ -1,5 +1,5 @@
 import { Router } from '@koa/router';
-import { parseBody, ScriptTestSchema } from '../../api/schemas.js';
+import { parseBody, ScriptBodySchema, ScriptTestSchema } from '../../api/schemas.js';
 import { ServeError } from '../../errors.js';
 import { requireAdmin } from '../auth/index.js';
 import { jsonBody, textBody } from '../body.js';
@@ -16,7 +16,8 @@ import { PREDICT_FUNCTION } from '../../model/index.js';
 /** The script text of a PUT: a text/plain or application/javascript body, or JSON `{ "script": "..." }`. */
 function scriptFromBody(body: unknown): string {
   if (typeof body === 'string') return body;
-  if (body !== null && typeof body === 'object' && typeof (body as { script?: unknown }).script === 'string') return (body as { script: string }).script;
+  const json = ScriptBodySchema.safeParse(body);
+  if (json.success) return json.data.script;
   throw new ServeError('REQUEST_INVALID', 'send the script as a text/plain body, or JSON { "script": "..." }', { field: 'script' });
 }
 

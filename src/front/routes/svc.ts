@@ -4,6 +4,7 @@ import type { Middleware } from 'koa';
 import { ServeError } from '../../errors.js';
 import { readBearer, rejectToken, verifyToken } from '../auth/index.js';
 import { jsonBody } from '../body.js';
+import { clientTimeoutOf, deadlineOf } from '../deadline.js';
 import { stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { invokeDeployment } from '../dispatch/invoke.js';
@@ -46,6 +47,9 @@ export function svcRoutes(deps: AppDeps): SvcRoutes {
     if (!admin && !(deployment && verifyToken(token, deployment.tokenHash))) rejectToken(ctx, `deployment "${name}"`);
     if (!deployment) store.deployments.get(name); // throws DEPLOYMENT_NOT_FOUND
     stateOf(ctx).deployment = name;
+    // A full queue refuses before the body is read: a flood costs no parsing and no memory.
+    deps.workers.assertQueueRoom(name, deployment!.limits.maxQueue ?? limits.maxQueue);
+    clientTimeoutOf(ctx); // a bad Request-Timeout is refused before the body is read too
     await next();
   };
 
@@ -57,13 +61,14 @@ export function svcRoutes(deps: AppDeps): SvcRoutes {
     const debug = ctx.query.debug === 'true' || ctx.query.debug === '1';
     const args = argsFromRequest(ctx);
     checkRequestSize(args, deploymentSizeLimits(deployment, config));
+    const deadline = deadlineOf(ctx, config, deployment);
     const started = performance.now();
     const onWorker = (worker: number) => {
       stateOf(ctx).worker = worker;
       deps.stats.sentTo(deployment.name, worker);
     };
     try {
-      const out = await invokeDeployment(deps, deployment, fn, args, onWorker);
+      const out = await invokeDeployment(deps, deployment, fn, args, onWorker, { deadline });
       stateOf(ctx).timings = out.timings;
       sendPredictResponse(ctx, out, debug);
       // Which worker answered, with the script's output: for debugging placement and fair sharing.

@@ -2,6 +2,7 @@ import { Router } from '@koa/router';
 import { parseBody, TestBodySchema } from '../../api/schemas.js';
 import { requireAdmin } from '../auth/index.js';
 import { jsonBody } from '../body.js';
+import { deadlineOf } from '../deadline.js';
 import { bodyOf, stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { invokeVersion } from '../dispatch/invoke.js';
@@ -43,7 +44,7 @@ export function testRoutes(deps: AppDeps): Router {
     const manifest = deps.store.models.get(name, version ?? 'latest');
     const callArgs = withStoredSample(form ? argsFromRequest(ctx) : jsonArgs, manifest);
     checkRequestSize(callArgs, serverSizeLimits(deps.config));
-    const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, callArgs);
+    const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, callArgs, { deadline: deadlineOf(ctx, deps.config, null) });
     stateOf(ctx).timings = out.timings;
     sendPredictResponse(ctx, out, true);
   });

@@ -9,6 +9,16 @@ import type { CallResult, FlowModel, FlowPlan, LogBudget, SandboxOptions } from 
  * is built right away (script and init run again) for the calls behind it. A build that fails
  * (init throws, say) fails the call waiting for it, and the next call tries again.
  */
+/**
+ * Calls wait here while the sandbox runs others: under a flood many do, and the front has answered
+ * those whose deadline passed meanwhile, so running them would only delay the calls still awaited.
+ */
+function beforeDeadline(deadline: number | undefined): void {
+  if (deadline !== undefined && Date.now() >= deadline) {
+    throw new ServeError('DEADLINE_EXCEEDED', "the request's deadline passed while it waited for its script's sandbox; it was not run", { stdout: [], stderr: [] });
+  }
+}
+
 export class SandboxReplica {
   private tail: Promise<unknown> = Promise.resolve();
   /** Calls queued or running. */
@@ -50,14 +60,23 @@ export class SandboxReplica {
     return this.rebuildCount;
   }
 
-  /** Queues a call behind the ones already waiting. Errors as Sandbox.call. */
-  call(fn: string, args: readonly unknown[], budget: LogBudget): Promise<CallResult> {
-    return Promise.resolve(this.use(`${fn}()`, (sandbox) => sandbox.call(fn, args, budget)));
+  /**
+   * Queues a call behind the ones already waiting. Errors as Sandbox.call. A call whose `deadline`
+   * (Date.now() time) has passed when its turn comes is not run: DEADLINE_EXCEEDED.
+   */
+  call(fn: string, args: readonly unknown[], budget: LogBudget, deadline?: number): Promise<CallResult> {
+    return Promise.resolve(this.use(`${fn}()`, (sandbox) => {
+      beforeDeadline(deadline);
+      return sandbox.call(fn, args, budget);
+    }));
   }
 
   /** Queues a predict flow like a call; answers without a promise when it completes synchronously. Errors as Sandbox.flow. */
-  flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
-    return this.use('the predict flow', (sandbox) => sandbox.flow(input, budget, plan, model));
+  flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel, deadline?: number): CallResult | Promise<CallResult> {
+    return this.use('the predict flow', (sandbox) => {
+      beforeDeadline(deadline);
+      return sandbox.flow(input, budget, plan, model);
+    });
   }
 
   private use(what: string, job: (sandbox: Sandbox) => CallResult | Promise<CallResult>): CallResult | Promise<CallResult> {

@@ -57,7 +57,7 @@ function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): Invok
   const { replica, release } = set.acquire();
   let out: CallResult | Promise<CallResult>;
   try {
-    out = replica.flow(req.args, log.budget, plan, model);
+    out = replica.flow(req.args, log.budget, plan, model, req.deadline);
   } catch (err) {
     release();
     throw log.failed(err);
@@ -107,7 +107,7 @@ async function callFunction(req: InvokeRequest, set: ScriptSet): Promise<InvokeR
 async function call(replica: SandboxReplica, req: InvokeRequest, log: RequestLog): Promise<CallResult> {
   try {
     const args = typeof req.args === 'string' ? (JSON.parse(req.args) as unknown) : req.args;
-    const out = await replica.call(req.fn, [args], log.budget);
+    const out = await replica.call(req.fn, [args], log.budget, req.deadline);
     log.add(out);
     return out;
   } catch (err) {

@@ -4,6 +4,7 @@ import type { AppDeps } from './deps.js';
 import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
+import { OIP_PREFIX, oipRestRoutes } from './oip/rest.js';
 import { requestId } from './middleware/request-id.js';
 import { sequence } from './middleware/sequence.js';
 import { consoleRoutes } from './routes/console.js';
@@ -24,7 +25,10 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler());
   const management = [consoleRoutes(), healthRoutes(deps), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)];
   const svc = svcRoutes(deps);
-  app.use(byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted))));
+  const oip = oipRestRoutes(deps);
+  const routed = byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted)));
+  // The Open Inference Protocol's paths answer its own error body, so they reach its routes only.
+  app.use((ctx, next) => (ctx.path === OIP_PREFIX || ctx.path.startsWith(`${OIP_PREFIX}/`) ? oip(ctx, next) : routed(ctx, next)));
   return app;
 }
 

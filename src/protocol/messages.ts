@@ -91,6 +91,12 @@ export interface InvokeRequest {
   readonly preprocess?: PreprocessBlock;
   /** A deployment's labels (calls without a script only): those outputs answer their top labels. */
   readonly labels?: LabelsRef;
+  /**
+   * Calls without a script only: answer each record's output tensors as they are (`result` is
+   * `{ outputs: { name: Tensor }[] }`, typed arrays that travel as raw bytes), not as JSON. The Open
+   * Inference Protocol (front/oip/) asks so: it wants dtypes and shapes, and no class maps or labels.
+   */
+  readonly tensors?: true;
 }
 
 /** Labels of a deployment without a script: each labelled output's rows answer `[{ label, score }]`, best first. */

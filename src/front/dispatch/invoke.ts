@@ -2,6 +2,7 @@ import { ServeError } from '../../errors.js';
 import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
 import type { AppDeps } from '../deps.js';
+import { PREDICT_FUNCTION } from '../../model/index.js';
 import { modelRef } from '../views.js';
 import type { CrashVerdict, MessageFor, Outgoing } from './worker-pool.js';
 
@@ -28,8 +29,25 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
  * done before the codec skipped those, costs a stringify and a parse more, and escaping the text
  * inside the message.
  */
-export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
-  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}` });
+export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: Pick<InvokeRequest, 'tensors'> = {}): Promise<InvokeResult> {
+  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args, ...options }, { tenant: `test:${manifest.name}` });
+}
+
+/**
+ * Runs a deployment's model version on one of its workers, without its script and its labels, and
+ * answers the output tensors (`InvokeRequest.tensors`): the Open Inference Protocol's call
+ * (front/oip/). It waits its turn in the deployment's queue like any call of the deployment.
+ */
+export function invokeDeploymentTensors(deps: AppDeps, name: string, args: InvokeArgs, onWorker?: (worker: number) => void): Promise<InvokeResult> {
+  const messageFor: MessageFor = (worker) => {
+    const served = deps.placer.served(name);
+    onWorker?.(worker);
+    return { msg: { t: 'invoke', model: served.model(), fn: PREDICT_FUNCTION, args, tensors: true } };
+  };
+  return deps.workers.request<InvokeResult>(messageFor, { tenant: name, workers: () => deps.placer.served(name).placement.workers }).catch((err: unknown) => {
+    deps.placer.noteFailure(name, err);
+    throw err;
+  });
 }
 
 /**

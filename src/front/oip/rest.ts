@@ -61,6 +61,12 @@ async function readBody(ctx: Context, limit: number): Promise<Buffer> {
   if (encoding === 'gzip') stream = ctx.req.pipe(createGunzip());
   else if (encoding === 'deflate') stream = ctx.req.pipe(createInflate());
   else if (encoding !== '' && encoding !== 'identity') throw new ServeError('REQUEST_INVALID', `unsupported Content-Encoding ${JSON.stringify(encoding)}: gzip, deflate or none`);
+  const declared = Number(ctx.get('content-length'));
+  if (encoding === '' && declared > limit) {
+    ctx.set('Connection', 'close');
+    ctx.req.resume(); // drain it unread, so the answer reaches the client
+    throw new ServeError('REQUEST_TOO_LARGE', `the request body is over the limit of ${limit} bytes (limits.maxJsonBytes)`);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -192,6 +198,7 @@ export function oipRestRoutes(deps: AppDeps): Middleware {
       const { json, binary } = readInferRequest(await readBody(ctx, limit), ctx.get(HEADER_LENGTH));
       const inputs = inputsOf(json, binary);
       const response = await infer(deps, found, { ...(json.id !== undefined ? { id: json.id } : {}), inputs, ...(json.outputs ? { outputs: json.outputs.map((o) => o.name) } : {}) }, (i, f) => `inputs[${i}].${f}`);
+      stateOf(ctx).timings = response.timings;
       sendInferResponse(ctx, json, response);
     });
   }

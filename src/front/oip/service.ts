@@ -58,6 +58,8 @@ export interface OipInferResponse {
   readonly id?: string;
   /** In the requested order, else the model's. */
   readonly outputs: readonly { name: string; datatype: string; shape: readonly number[]; tensor: Tensor }[];
+  /** The worker's stage timings, for the access log. */
+  readonly timings: Readonly<Record<string, number>>;
 }
 
 /**
@@ -172,5 +174,5 @@ export async function infer(deps: AppDeps, target: OipTarget, request: OipInferR
     const tensor = tensors[name];
     return tensor === undefined ? [] : [{ name, datatype: OIP_DATATYPE[tensor.dtype], shape: tensor.shape, tensor }];
   });
-  return { model_name: target.name, model_version: String(manifest.version), ...(request.id !== undefined ? { id: request.id } : {}), outputs };
+  return { model_name: target.name, model_version: String(manifest.version), ...(request.id !== undefined ? { id: request.id } : {}), outputs, timings: out.timings };
 }

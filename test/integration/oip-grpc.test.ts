@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PROTO_OPTIONS, PROTO_PATH } from '../../src/front/oip/grpc.js';
 import { fixtureFile, fixturePath, flattenDeep, IRIS_ONNX, maxRelativeDiff, MNIST_ONNX, nestValues, readTensorProto } from '../helpers/fixtures.js';
-import { float16AddOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
+import { float16AddOnnx, oipSpecExampleOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -68,6 +68,7 @@ describe('Open Inference Protocol V2 over gRPC', () => {
     await admin.publishModel({ name: 'keras-mlp', files: [{ name: 'mnist.h5', data: await readFile(fixturePath('keras2-mnist-mlp-h5/mnist.h5')) }] });
     await admin.publishModel({ name: 'half', files: [{ name: 'half.onnx', data: float16AddOnnx() }] });
     await admin.publishModel({ name: 'tree', files: [{ name: 'tree.onnx', data: stringLabelTreeOnnx() }] });
+    await admin.publishModel({ name: 'mymodel', files: [{ name: 'mymodel.onnx', data: oipSpecExampleOnnx() }] });
     irisToken = (await admin.createDeployment({ deployment_name: 'iris-svc', model_name: 'iris' })).access_token;
   });
   after(async () => {
@@ -146,6 +147,27 @@ describe('Open Inference Protocol V2 over gRPC', () => {
     const keras = await call<InferResponse>('ModelInfer', { model_name: 'keras-mlp', inputs: [{ name: input.name, datatype: 'FP32', shape, contents: { fp32_contents: pixels } }] });
     const v1 = await server.client.test({ model_name: 'keras-mlp', X: [{ [input.name]: nestValues(pixels, shape) }] });
     assert.deepEqual(f32(keras.raw_output_contents[0]!), flattenDeep((v1.result as Record<string, unknown>[])[0]![meta.outputs[0]!.name]));
+  });
+
+  it("runs the specification's example (UINT32 and BOOL) in contents and in raw_input_contents", async () => {
+    const inputs = [
+      { name: 'input0', datatype: 'UINT32', shape: [2, 2] },
+      { name: 'input1', datatype: 'BOOL', shape: [3] },
+    ];
+    const typed = await call<InferResponse>('ModelInfer', {
+      model_name: 'mymodel',
+      id: '42',
+      inputs: [
+        { ...inputs[0], contents: { uint_contents: [1, 2, 3, 4] } },
+        { ...inputs[1], contents: { bool_contents: [true, false, true] } },
+      ],
+      outputs: [{ name: 'output0' }],
+    });
+    assert.equal(typed.id, '42');
+    assert.deepEqual(typed.outputs.map((o) => [o.name, o.datatype, o.shape]), [['output0', 'FP32', ['3', '2']]]);
+    assert.deepEqual(f32(typed.raw_output_contents[0]!), [5, 7, 4, 6, 5, 7]);
+    const raw = await call<InferResponse>('ModelInfer', { model_name: 'mymodel', inputs, raw_input_contents: [rawOf(new Uint32Array([1, 2, 3, 4])), Buffer.from([1, 0, 1])] });
+    assert.deepEqual(f32(raw.raw_output_contents[0]!), [5, 7, 4, 6, 5, 7]);
   });
 
   it('takes FP16 raw and BYTES out raw, and refuses FP16 in contents', async () => {

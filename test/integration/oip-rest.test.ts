@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { argmax, fixtureFile, fixturePath, flattenDeep, IRIS_ONNX, maxRelativeDiff, MNIST_ONNX, nestValues, readTensorProto } from '../helpers/fixtures.js';
-import { float16AddOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
+import { float16AddOnnx, oipSpecExampleOnnx, stringLabelTreeOnnx } from '../helpers/onnx-models.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -90,6 +90,7 @@ describe('Open Inference Protocol V2 over REST', () => {
     await client.publishModel({ name: 'keras-mlp', files: [{ name: 'mnist.h5', data: await readFile(fixturePath('keras2-mnist-mlp-h5/mnist.h5')) }] });
     await client.publishModel({ name: 'half', files: [{ name: 'half.onnx', data: float16AddOnnx() }] });
     await client.publishModel({ name: 'tree', files: [{ name: 'tree.onnx', data: stringLabelTreeOnnx() }] });
+    await client.publishModel({ name: 'mymodel', files: [{ name: 'mymodel.onnx', data: oipSpecExampleOnnx() }] });
     irisToken = (await client.createDeployment({ deployment_name: 'iris-svc', model_name: 'iris', model_version: 1 })).access_token;
     const script = 'function postprocess(output) { return { scripted: true }; }';
     scriptedToken = (await client.createDeployment({ deployment_name: 'iris-scripted', model_name: 'iris', model_version: 1, script })).access_token;
@@ -183,6 +184,37 @@ describe('Open Inference Protocol V2 over REST', () => {
     const wrongMethod = await oip(server, 'DELETE', '/v2/models/iris');
     assert.equal(wrongMethod.status, 405);
     assert.match(wrongMethod.body.error!, /DELETE is not allowed/);
+  });
+
+  it("answers the specification's example request (UINT32 and BOOL in, FP32 [3,2] out), and refuses it verbatim", async () => {
+    const example = {
+      id: '42',
+      inputs: [
+        { name: 'input0', shape: [2, 2], datatype: 'UINT32', data: [1, 2, 3, 4] },
+        { name: 'input1', shape: [3], datatype: 'BOOL', data: [true] },
+      ],
+      outputs: [{ name: 'output0' }],
+    };
+    // As printed, input1 holds one value for a shape of three.
+    const verbatim = await oip(server, 'POST', '/v2/models/mymodel/infer', { json: example });
+    assert.equal(verbatim.status, 400);
+    assert.deepEqual(verbatim.body, { error: "input 'input1' has 1 values, but its shape [3] holds 3" });
+    const fixed = { ...example, inputs: [example.inputs[0], { ...example.inputs[1], data: [true, false, true] }] };
+    const answer = await oip(server, 'POST', '/v2/models/mymodel/infer', { json: fixed });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.body, {
+      model_name: 'mymodel',
+      model_version: '1',
+      id: '42',
+      outputs: [{ name: 'output0', shape: [3, 2], datatype: 'FP32', data: [5, 7, 4, 6, 5, 7] }].map(({ name, shape, datatype, data }) => ({ name, datatype, shape, data })),
+    });
+    const meta = await oip(server, 'GET', '/v2/models/mymodel');
+    assert.deepEqual(meta.body.inputs, [
+      { name: 'input0', datatype: 'UINT32', shape: [2, 2] },
+      { name: 'input1', datatype: 'BOOL', shape: [3] },
+    ]);
+    const v1 = await server.client.test({ model_name: 'mymodel', X: [{ input0: [[1, 2], [3, 4]], input1: [true, false, true] }] });
+    assert.deepEqual(flattenDeep((v1.result as Record<string, unknown>[])[0]!.output0), [5, 7, 4, 6, 5, 7]);
   });
 
   it("runs the specification's example request shape (id, outputs by name) and answers as /api/v1/test does", async () => {

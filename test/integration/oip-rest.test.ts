@@ -318,6 +318,16 @@ describe('Open Inference Protocol V2 over REST', () => {
     const records = svc.result as { output_label: number[]; output_probability: Record<string, number>[] }[];
     assert.deepEqual(outputOf(answer, 'output_label').data, records.map((r) => r.output_label[0]));
     assert.deepEqual(outputOf(answer, 'output_probability').data, records.flatMap((r) => Object.values(r.output_probability[0]!)));
+    // Inference counts in inferbox_predictions_total with the deployment's other calls; metadata does not.
+    const predictions = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^inferbox_predictions_total\{deployment="iris-svc",status="200"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await predictions();
+    await oip(server, 'GET', '/v2/models/iris-svc', { token: irisToken });
+    assert.equal(await predictions(), before);
+    await oip(server, 'POST', '/v2/models/iris-svc/infer', { token: irisToken, json: { inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: IRIS_ROWS[0] }] } });
+    assert.equal(await predictions(), before + 1);
     const stats = (await (await fetch(`${server.url}/api/v1/deployments/iris-svc/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Record<string, unknown>;
     assert.match(JSON.stringify(stats), /v2\.infer/);
   });

@@ -99,7 +99,8 @@ function readInferRequest(body: Buffer, headerLength: string): { json: OipInferB
   try {
     parsed = JSON.parse(body.toString('utf8', 0, jsonBytes));
   } catch (err) {
-    throw new ServeError('REQUEST_INVALID', `the inference request is not valid JSON: ${(err as Error).message}`);
+    const hint = headerLength === '' ? ` (binary tensors after the JSON need the ${HEADER_LENGTH} header)` : '';
+    throw new ServeError('REQUEST_INVALID', `the inference request is not valid JSON: ${(err as Error).message}${hint}`);
   }
   assertUsableJson(parsed, 'the inference request');
   return { json: parseBody(OipInferBodySchema, parsed, 'inference request'), binary: body.subarray(jsonBytes) };
@@ -179,9 +180,7 @@ export function oipRestRoutes(deps: AppDeps): Middleware {
   });
   const target = (ctx: Context & { params: Record<string, string> }) => {
     const { name, version } = ctx.params;
-    const found = resolveTarget(deps, bearerOf(ctx), name!, version);
-    if (found.deployment !== null) stateOf(ctx).deployment = found.deployment.name;
-    return found;
+    return resolveTarget(deps, bearerOf(ctx), name!, version);
   };
   for (const base of ['/models/:name', '/models/:name/versions/:version']) {
     router.get(base, (ctx) => {
@@ -195,6 +194,8 @@ export function oipRestRoutes(deps: AppDeps): Middleware {
     });
     router.post(`${base}/infer`, async (ctx) => {
       const found = target(ctx);
+      // Counted in inferbox_predictions_total with the deployment's other calls (metrics.ts).
+      if (found.deployment !== null) stateOf(ctx).deployment = found.deployment.name;
       const { json, binary } = readInferRequest(await readBody(ctx, limit), ctx.get(HEADER_LENGTH));
       const inputs = inputsOf(json, binary);
       const response = await infer(deps, found, { ...(json.id !== undefined ? { id: json.id } : {}), inputs, ...(json.outputs ? { outputs: json.outputs.map((o) => o.name) } : {}) }, (i, f) => `inputs[${i}].${f}`);

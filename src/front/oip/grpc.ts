@@ -6,8 +6,7 @@ import type { Logger } from '../../log.js';
 import { PACKAGE_ROOT } from '../../package-info.js';
 import type { AppDeps } from '../deps.js';
 import { infer, modelMetadata, modelReady, resolveTarget, serverMetadata, serverReady, type OipTarget } from './service.js';
-import { decodeRaw, encodeRaw, OIP_DATATYPE, type OipInput } from './tensors.js';
-import type { DType } from '../../model/index.js';
+import { decodeRaw, DTYPE_OF, encodeRaw, type OipInput } from './tensors.js';
 
 /** The protocol's service definition, read from the source tree (src/ ships with the server; dist/ holds only JavaScript). */
 export const PROTO_PATH = join(PACKAGE_ROOT, 'src', 'front', 'oip', 'grpc_predict_v2.proto');
@@ -18,8 +17,6 @@ export const PROTO_PATH = join(PACKAGE_ROOT, 'src', 'front', 'oip', 'grpc_predic
  * field present with its default.
  */
 export const PROTO_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-
-const DTYPE_OF: ReadonlyMap<string, DType> = new Map(Object.entries(OIP_DATATYPE).map(([dtype, name]) => [name, dtype as DType]));
 
 /** The gRPC status for an inferbox error, by its HTTP status. */
 export function grpcStatusOf(err: ServeError): grpc.status {

@@ -4,21 +4,18 @@ import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import { OipInferBodySchema, parseBody, type OipInferBody } from '../../api/schemas.js';
 import { ServeError, toServeError } from '../../errors.js';
-import type { DType } from '../../model/index.js';
 import { assertUsableJson } from '../body.js';
 import { stateOf } from '../context.js';
 import type { AppDeps } from '../deps.js';
 import { sequence } from '../middleware/sequence.js';
 import { infer, modelMetadata, modelReady, resolveTarget, serverMetadata, serverReady, type OipInferResponse } from './service.js';
-import { decodeRaw, encodeRaw, jsonValues, OIP_DATATYPE, type OipInput } from './tensors.js';
+import { decodeRaw, DTYPE_OF, encodeRaw, jsonValues, type OipInput } from './tensors.js';
 
 /** Triton's binary tensor extension: the JSON part's length; the tensors' bytes follow it. */
 export const HEADER_LENGTH = 'Inference-Header-Content-Length';
 /** The inferbox error code behind an OIP error body, which holds only a message. */
 export const ERROR_CODE_HEADER = 'X-Inferbox-Error-Code';
 export const OIP_PREFIX = '/v2';
-
-const DTYPE_OF: ReadonlyMap<string, DType> = new Map(Object.entries(OIP_DATATYPE).map(([dtype, name]) => [name, dtype as DType]));
 
 /**
  * The protocol's error body is `{ "error": "<message>" }`. The status is the inferbox error's

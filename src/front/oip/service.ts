@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ServeError } from '../../errors.js';
-import type { Tensor } from '../../model/index.js';
+import { PREDICT_FUNCTION, type Tensor } from '../../model/index.js';
 import { PACKAGE_VERSION } from '../../package-info.js';
 import type { InvokeResult } from '../../protocol/messages.js';
 import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
@@ -157,7 +157,7 @@ export async function infer(deps: AppDeps, target: OipTarget, request: OipInferR
   checkRequestSize(args, deployment === null ? serverSizeLimits(deps.config) : deploymentSizeLimits(deployment, deps.config));
   let out: InvokeResult;
   if (deployment === null) {
-    out = await invokeVersion(deps, manifest, 'predict', args, { tensors: true });
+    out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, args, { tensors: true });
   } else {
     const started = performance.now();
     try {

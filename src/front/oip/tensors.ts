@@ -25,6 +25,9 @@ export const OIP_DATATYPE: { readonly [D in DType]: string } = {
   string: 'BYTES',
 };
 
+/** The model dtype of each protocol datatype. */
+export const DTYPE_OF: ReadonlyMap<string, DType> = new Map(Object.entries(OIP_DATATYPE).map(([dtype, name]) => [name, dtype as DType]));
+
 /** A model's tensor as the protocol's metadata lists it; an unknown rank is one free dimension. */
 export interface OipTensorMetadata {
   readonly name: string;
@@ -47,14 +50,6 @@ export interface OipInput {
 
 /** Where a transport names a request's fields in its messages (`inputs[0].shape` over REST). */
 export type FieldOf = (index: number, field: string) => string;
-
-/** A shape as the protocol sends it: non-negative integers. */
-export function readShape(value: unknown, field: string): number[] {
-  if (!Array.isArray(value) || !value.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw new ServeError('REQUEST_INVALID', `${field} must be a list of non-negative integers`, { field });
-  }
-  return value as number[];
-}
 
 const BYTES_PER: { readonly [D in Exclude<DType, 'string'>]: number } = {
   float32: 4,

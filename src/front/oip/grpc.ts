@@ -181,7 +181,7 @@ export async function startGrpc(deps: AppDeps, host: string, port: number, log: 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': deps.config.limits.maxJsonBytes });
   server.addService(proto.inference.GRPCInferenceService.service, implementation(deps, log));
   const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(new Error(`grpc.port: cannot listen on ${address}: ${err.message}`, { cause: err })) : resolve(p))));
   return {
     port: bound,
     close: (graceMs) =>

@@ -76,6 +76,16 @@ describe('Open Inference Protocol V2 over gRPC', () => {
     await server.close();
   });
 
+  it('starts no gRPC server with grpc.port -1', async () => {
+    const without = await startTestServer({ env: { INFERBOX_WORKERS_COUNT: '1', INFERBOX_GRPC_PORT: '-1' } });
+    try {
+      assert.equal(without.grpcPort, null);
+      assert.equal((await fetch(`${without.url}/v2/health/live`)).status, 200);
+    } finally {
+      await without.close();
+    }
+  });
+
   it('answers ServerLive, ServerReady and ServerMetadata', async () => {
     assert.deepEqual(await call('ServerLive', {}, null), { live: true });
     assert.deepEqual(await call('ServerReady', {}, null), { ready: true });

@@ -392,6 +392,9 @@ describe('Open Inference Protocol V2 over REST', () => {
       [oip(server, 'POST', '/v2/models/iris/infer', { body: Buffer.from('{}'), headers: { 'Inference-Header-Content-Length': '99' } }), /Inference-Header-Content-Length must be the JSON part's length/],
       [oip(server, 'POST', '/v2/models/iris/infer', binaryRequest({ inputs: [{ ...good, data: undefined, parameters: { binary_data_size: 12 } }] }, [new Float32Array(3)])), /12 bytes of FP32 data, but the shape needs 16/],
       [oip(server, 'POST', '/v2/models/iris/infer', binaryRequest({ inputs: [good] }, [new Float32Array(3)])), /12 bytes of binary tensor data, but its inputs' binary_data_size add up to 0/],
+      [oip(server, 'POST', '/v2/models/iris/infer', { body: Buffer.from('not gzip at all'), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }), /the request body could not be read: incorrect header check/],
+      [oip(server, 'POST', '/v2/models/iris/infer', { body: Buffer.from('{}'), headers: { 'content-type': 'application/json', 'content-encoding': 'br' } }), /unsupported Content-Encoding "br": gzip, deflate or none/],
+      [oip(server, 'POST', '/v2/models/iris/infer', { body: Buffer.concat([Buffer.from(JSON.stringify({ inputs: [{ ...good, data: undefined, parameters: { binary_data_size: 16 } }] })), Buffer.alloc(16)]) }), /not valid JSON: .*\(binary tensors after the JSON need the Inference-Header-Content-Length header\)/],
     ];
     for (const [pending, message] of cases) {
       const answer = await pending;

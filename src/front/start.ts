@@ -102,10 +102,12 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + config.server.shutdownGraceMs;
+      // gRPC stops taking calls now too, and its calls in flight get the same grace.
+      const grpcStopped = grpcServer?.close(config.server.shutdownGraceMs);
       while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       server.closeAllConnections();
       await stopped;
-      await grpcServer?.close(Math.max(0, deadline - Date.now()));
+      await grpcStopped;
       placer?.close();
       await workers.close(Math.max(0, deadline - Date.now()));
       log.info('inferbox stopped');

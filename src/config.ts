@@ -17,6 +17,11 @@ export const CONFIG_KEYS = {
   'server.publicUrl': { env: 'INFERBOX_PUBLIC_URL', schema: z.string(), default: '' },
   /** Milliseconds SIGTERM waits for in-flight requests before closing anyway. @defaultValue 10000 */
   'server.shutdownGraceMs': { env: 'INFERBOX_SERVER_SHUTDOWN_GRACE_MS', schema: int(0, 600_000), default: 10_000 },
+  /**
+   * TCP port of the Open Inference Protocol's gRPC server (docs/api/oip.md), on `server.host`; 0
+   * picks a free port, -1 turns gRPC off. @defaultValue 8081
+   */
+  'grpc.port': { env: 'INFERBOX_GRPC_PORT', schema: int(-1, 65535), default: 8081 },
   /** Data directory of the embedded store. @defaultValue "./data" */
   'store.dataDir': { env: 'INFERBOX_DATA', schema: z.string().min(1), default: './data' },
   /** Admin token; when empty, one is generated on first start, stored hashed and printed once. */

@@ -98,6 +98,27 @@ export const PatchDeploymentSchema = z.object({
 });
 export type PatchDeploymentBody = z.infer<typeof PatchDeploymentSchema>;
 
+/**
+ * The Open Inference Protocol's inference request (REST, `POST /v2/models/{name}/infer`): KServe's
+ * `$inference_request`, with the parameters of Triton's binary tensor extension. Members the
+ * protocol allows and inferbox does not use (other parameters) pass through.
+ */
+export const OipInferInputSchema = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().min(0)),
+  datatype: z.string().min(1),
+  parameters: z.looseObject({ binary_data_size: z.number().int().min(0).optional() }).optional(),
+  /** Flat or nested values, row-major; absent when the tensor's bytes follow the JSON (binary_data_size). */
+  data: z.array(z.unknown()).optional(),
+});
+export const OipInferBodySchema = z.object({
+  id: z.string().optional(),
+  parameters: z.looseObject({ binary_data_output: z.boolean().optional() }).optional(),
+  inputs: z.array(OipInferInputSchema),
+  outputs: z.array(z.object({ name: z.string().min(1), parameters: z.looseObject({ binary_data: z.boolean().optional() }).optional() })).optional(),
+});
+export type OipInferBody = z.infer<typeof OipInferBodySchema>;
+
 /** Parses a body or throws REQUEST_INVALID naming each bad field and what it expects. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, what = 'body'): z.output<S> {
   const parsed = schema.safeParse(body);

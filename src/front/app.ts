@@ -4,6 +4,7 @@ import type { AppDeps } from './deps.js';
 import { createMetrics } from './metrics.js';
 import { accessLog } from './middleware/access-log.js';
 import { errorHandler } from './middleware/error-handler.js';
+import { OIP_PREFIX, oipErrors, oipRouter } from './oip/rest.js';
 import { requestId } from './middleware/request-id.js';
 import { sequence } from './middleware/sequence.js';
 import { consoleRoutes } from './routes/console.js';
@@ -23,18 +24,23 @@ export function createApp(deps: AppDeps): Koa {
   app.use(accessLog());
   app.use(createMetrics(deps.workers).middleware);
   app.use(errorHandler());
-  const { management, svc } = appRouters(deps);
-  app.use(byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted))));
+  const { management, svc, oip } = appRouters(deps);
+  const routed = byPrefix(`${SVC_PREFIX}/`, sequence([svc.direct, ...mounted(svc.router)]), sequence(management.flatMap(mounted)));
+  const oipRoutes = sequence([oipErrors(), ...mounted(oip)]);
+  // The Open Inference Protocol's paths answer its own error body, so they reach its routes only.
+  app.use((ctx, next) => (ctx.path === OIP_PREFIX || ctx.path.startsWith(`${OIP_PREFIX}/`) ? oipRoutes(ctx, next) : routed(ctx, next)));
   return app;
 }
 
 /**
- * Every router of the front: `management` for paths outside SVC_PREFIX, `svc` for the calls. A new
+ * Every router of the front: `management` for paths outside SVC_PREFIX, `svc` for the calls, `oip`
+ * for the Open Inference Protocol under /v2. A new
  * router goes in this list, and each of its routes in ROUTE_DOCS (openapi.ts): a test walks these
  * routers and fails on a route /openapi.json does not describe.
  */
-export function appRouters(deps: AppDeps): { management: Router[]; svc: SvcRoutes } {
+export function appRouters(deps: AppDeps): { management: Router[]; svc: SvcRoutes; oip: Router } {
   return {
+    oip: oipRouter(deps),
     management: [consoleRoutes(), healthRoutes(deps), openApiRoutes(), scriptRoutes(deps), modelRoutes(deps), testRoutes(deps), deploymentRoutes(deps)],
     svc: svcRoutes(deps),
   };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CreateDeploymentSchema, PatchDeploymentSchema, PredictBodySchema, ScriptBodySchema, ScriptTestSchema, TestBodySchema } from '../api/schemas.js';
+import { CreateDeploymentSchema, OipInferBodySchema, PatchDeploymentSchema, PredictBodySchema, ScriptBodySchema, ScriptTestSchema, TestBodySchema } from '../api/schemas.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 import { PACKAGE_VERSION } from '../package-info.js';
 import { REQUEST_TIMEOUT_HEADER } from './deadline.js';
@@ -26,9 +26,12 @@ export interface ParamDoc {
 export interface RouteDoc {
   readonly summary: string;
   /** The docs/api/ page that describes it (also the operation's tag). */
-  readonly page: 'models' | 'test' | 'scripts' | 'deployments' | 'svc' | 'health-metrics' | 'console' | 'openapi';
-  /** admin: the admin token; deployment: the deployment's token or the admin token; none: public. */
-  readonly auth: 'admin' | 'deployment' | 'none';
+  readonly page: 'models' | 'test' | 'scripts' | 'deployments' | 'svc' | 'health-metrics' | 'console' | 'openapi' | 'oip';
+  /**
+   * admin: the admin token; deployment: the deployment's token or the admin token; none: public;
+   * oip: a deployment's token for a deployment's name, the admin token for a model's (docs/api/oip.md).
+   */
+  readonly auth: 'admin' | 'deployment' | 'none' | 'oip';
   /** The JSON body, as the route parses it; `name` is its components.schemas entry. */
   readonly json?: { readonly name: string; readonly schema: z.ZodType };
   /** Other body types the route takes (media type -> what the body holds). */
@@ -51,6 +54,11 @@ const deadlineHeader: Readonly<Record<string, ParamDoc>> = {
 const callErrors: readonly ErrorCode[] = ['REQUEST_TOO_LARGE', 'INPUT_MISSING', 'INPUT_UNKNOWN', 'INPUT_SHAPE_MISMATCH', 'INPUT_DTYPE_MISMATCH', 'INPUT_IMAGE_INVALID', 'INFERENCE_FAILED', 'OVERLOADED', 'DEADLINE_EXCEEDED', 'WORKER_CRASHED', 'WORKER_TIMEOUT'];
 const scriptErrors: readonly ErrorCode[] = ['SCRIPT_REJECTED', 'SCRIPT_FAILED', 'SCRIPT_TIMEOUT', 'SCRIPT_MEMORY_LIMIT', 'SCRIPT_RESULT_TOO_LARGE'];
 
+/** The Open Inference Protocol's routes answer its own error body, `{ "error": "..." }` (front/oip/rest.ts). */
+const oipErrors: readonly ErrorCode[] = ['MODEL_NOT_FOUND', 'DEPLOYMENT_NOT_FOUND'];
+const oipInferErrors: readonly ErrorCode[] = [...oipErrors, ...callErrors.filter((c) => c !== 'INPUT_IMAGE_INVALID')];
+const oipBinary = 'Triton\'s binary tensor extension: the JSON request, then the tensors\' bytes; `Inference-Header-Content-Length` gives the JSON\'s length';
+
 /** Every route of the front, keyed as its router registers it. */
 export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /': { summary: 'The web console page', page: 'console', auth: 'none', ok: { status: 200, description: 'The console\'s HTML page', type: 'text/html' } },
@@ -59,6 +67,34 @@ export const ROUTE_DOCS: Readonly<Record<string, RouteDoc>> = {
   'GET /readyz': { summary: 'Readiness: a runtime worker can serve and the server is not draining', page: 'health-metrics', auth: 'none', ok: { status: 200, description: '`{ ready, workers_ready, workers, draining }`; 503 with the same body when not ready' } },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', page: 'health-metrics', auth: 'none', ok: { status: 200, description: 'The metrics', type: 'text/plain' } },
   'GET /openapi.json': { summary: 'This document: the REST contract as OpenAPI 3.1', page: 'openapi', auth: 'none', ok: { status: 200, description: 'The OpenAPI document' } },
+
+  'GET /v2': { summary: 'Open Inference Protocol: server metadata', page: 'oip', auth: 'none', ok: { status: 200, description: '`{ name, version, extensions }`' } },
+  'GET /v2/health/live': { summary: 'Open Inference Protocol: server liveness', page: 'oip', auth: 'none', ok: { status: 200, description: '`{ live: true }`' } },
+  'GET /v2/health/ready': { summary: 'Open Inference Protocol: server readiness', page: 'oip', auth: 'none', ok: { status: 200, description: '`{ ready }`; 503 when not ready' } },
+  'GET /v2/models/:name': { summary: 'Open Inference Protocol: a deployment\'s or a model\'s metadata', page: 'oip', auth: 'oip', ok: { status: 200, description: '`{ name, versions, platform, inputs, outputs }` with OIP datatypes and shapes (-1 free)' }, errors: oipErrors },
+  'GET /v2/models/:name/ready': { summary: 'Open Inference Protocol: model readiness', page: 'oip', auth: 'oip', ok: { status: 200, description: '`{ name, ready }`; 503 when not ready' }, errors: oipErrors },
+  'POST /v2/models/:name/infer': {
+    summary: 'Open Inference Protocol: inference',
+    page: 'oip',
+    auth: 'oip',
+    json: { name: 'OipInferRequest', schema: OipInferBodySchema },
+    bodies: { 'application/octet-stream': oipBinary },
+    headers: deadlineHeader,
+    ok: { status: 200, description: '`{ model_name, model_version, id?, outputs: [{ name, datatype, shape, data }] }`, or JSON then binary outputs (binary_data)' },
+    errors: oipInferErrors,
+  },
+  'GET /v2/models/:name/versions/:version': { summary: 'Open Inference Protocol: one version\'s metadata', page: 'oip', auth: 'oip', ok: { status: 200, description: 'As for the model, for that version' }, errors: oipErrors },
+  'GET /v2/models/:name/versions/:version/ready': { summary: 'Open Inference Protocol: one version\'s readiness', page: 'oip', auth: 'oip', ok: { status: 200, description: '`{ name, ready }`' }, errors: oipErrors },
+  'POST /v2/models/:name/versions/:version/infer': {
+    summary: 'Open Inference Protocol: inference on one version',
+    page: 'oip',
+    auth: 'oip',
+    json: { name: 'OipInferRequest', schema: OipInferBodySchema },
+    bodies: { 'application/octet-stream': oipBinary },
+    headers: deadlineHeader,
+    ok: { status: 200, description: 'As for the model, for that version' },
+    errors: oipInferErrors,
+  },
 
   'POST /api/v1/models': {
     summary: 'Publish a model: a new version',
@@ -186,9 +222,9 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
   return rest;
 }
 
-const errorResponse = (description: string) => ({
+const errorResponse = (description: string, body = 'ErrorBody') => ({
   description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${body}` } } },
 });
 
 function operationOf(key: string, doc: RouteDoc): Record<string, unknown> {
@@ -212,10 +248,18 @@ function operationOf(key: string, doc: RouteDoc): Record<string, unknown> {
 
   const ok = doc.ok.status === 204 ? { description: doc.ok.description } : { description: doc.ok.description, content: { [doc.ok.type ?? 'application/json']: { schema: {} } } };
   const responses: Record<string, unknown> = { [String(doc.ok.status)]: ok };
-  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) responses[String(status)] = errorResponse(`Error codes: ${list.join(', ')} (docs/errors.md)`);
-  responses.default = errorResponse('Any other error code of docs/errors.md, in the same body');
+  // The protocol's body carries no code; the X-Inferbox-Error-Code header does, and 422s answer 400.
+  const oip = doc.page === 'oip';
+  const body = oip ? 'OipErrorBody' : 'ErrorBody';
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const at = oip && status === 422 ? 400 : status;
+    const prior = responses[String(at)] as { description: string } | undefined;
+    const text = `Error codes: ${list.join(', ')} (docs/errors.md)${oip ? ', in the X-Inferbox-Error-Code header' : ''}`;
+    responses[String(at)] = errorResponse(prior ? `${prior.description}; ${text}` : text, body);
+  }
+  responses.default = errorResponse('Any other error code of docs/errors.md, in the same body', body);
 
-  const security = doc.auth === 'admin' ? [{ adminToken: [] }] : doc.auth === 'deployment' ? [{ deploymentToken: [] }, { adminToken: [] }] : [];
+  const security = doc.auth === 'admin' ? [{ adminToken: [] }] : doc.auth === 'deployment' || doc.auth === 'oip' ? [{ deploymentToken: [] }, { adminToken: [] }] : [];
   return {
     operationId: `${method.toLowerCase()}${openApiPath(path).replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ?? '').toUpperCase())}`,
     summary: doc.summary,
@@ -230,7 +274,7 @@ function operationOf(key: string, doc: RouteDoc): Record<string, unknown> {
 /** The whole document; pure, built from ROUTE_DOCS and the schemas. */
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schemas: Record<string, unknown> = { ErrorBody: jsonSchemaOf(ErrorBodySchema) };
+  const schemas: Record<string, unknown> = { ErrorBody: jsonSchemaOf(ErrorBodySchema), OipErrorBody: jsonSchemaOf(z.object({ error: z.string() })) };
   for (const [key, doc] of Object.entries(ROUTE_DOCS)) {
     const [method, path] = key.split(' ') as [HttpMethod, string];
     (paths[openApiPath(path)] ??= {})[method.toLowerCase()] = operationOf(key, doc);

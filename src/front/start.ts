@@ -10,10 +10,13 @@ import { hashToken, mintToken } from './auth/index.js';
 import { DeploymentPlacer } from './dispatch/deployment-placer.js';
 import { ScriptRouter } from './dispatch/script-router.js';
 import { WorkerPool } from './dispatch/worker-pool.js';
+import { startGrpc } from './oip/grpc.js';
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The Open Inference Protocol's gRPC port; null when `grpc.port` is -1. */
+  readonly grpcPort: number | null;
   readonly store: Store;
   readonly workers: WorkerPool;
   /** Where the admin token came from: INFERBOX_ADMIN_TOKEN, the data directory, or generated (and announced) by this start. */
@@ -76,7 +79,8 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
   placer = new DeploymentPlacer({ store, workers, scripts, log: log.child({ component: 'placement' }) });
   placer.start();
-  const app = createApp({ config, store, workers, scripts, placer, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle });
+  const deps = { config, store, workers, scripts, placer, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle };
+  const app = createApp(deps);
 
   let inflight = 0;
   const handler = app.callback();
@@ -93,6 +97,13 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
   const { port } = server.address() as AddressInfo;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
   log.info({ port, host: config.server.host, dataDir: store.layout.root, workers: workers.size }, 'inferbox listening');
+  const grpcServer = config.grpc.port === -1 ? null : await startGrpc(deps, config.server.host, config.grpc.port, log.child({ component: 'grpc' })).catch(async (err: unknown) => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    placer?.close();
+    await workers.close(0);
+    throw err;
+  });
+  if (grpcServer !== null) log.info({ port: grpcServer.port, host: config.server.host }, 'inferbox gRPC (Open Inference Protocol) listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -101,14 +112,17 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = Date.now() + config.server.shutdownGraceMs;
+      // gRPC stops taking calls now too, and its calls in flight get the same grace.
+      const grpcStopped = grpcServer?.close(config.server.shutdownGraceMs);
       while (inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       server.closeAllConnections();
       await stopped;
+      await grpcStopped;
       placer?.close();
       await workers.close(Math.max(0, deadline - Date.now()));
       await store.close();
       log.info('inferbox stopped');
     })());
 
-  return { url: `http://${host}:${port}`, port, store, workers, adminToken: adminToken.source, close };
+  return { url: `http://${host}:${port}`, port, grpcPort: grpcServer?.port ?? null, store, workers, adminToken: adminToken.source, close };
 }

@@ -96,6 +96,12 @@ export interface InvokeRequest {
    * A worker that picks the request up later drops it (DEADLINE_EXCEEDED) instead of running it.
    */
   readonly deadline?: number;
+  /**
+   * Calls without a script only: answer each record's output tensors as they are (`result` is
+   * `{ outputs: { name: Tensor }[] }`, typed arrays that travel as raw bytes), not as JSON. The Open
+   * Inference Protocol (front/oip/) asks so: it wants dtypes and shapes, and no class maps or labels.
+   */
+  readonly tensors?: true;
 }
 
 /** How a labelled output's values become scores (front/deployment-labels.ts). */

@@ -6,6 +6,8 @@ export interface LoadTarget {
   /** A JSON body, or a multipart body with its content type. */
   readonly body: string | Buffer;
   readonly contentType: string;
+  /** More request headers (the OIP binary extension's Inference-Header-Content-Length). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly connections: number;
   readonly seconds: number;
 }
@@ -32,7 +34,7 @@ async function drive(target: LoadTarget, seconds: number, until?: () => boolean)
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
   const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
-  const headers = { authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
+  const headers = { ...target.headers, authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
   const latenciesUs: number[] = [];
   let errors = 0;
   const started = process.hrtime.bigint();
@@ -106,7 +108,7 @@ export function startBackground(target: LoadTarget, options: { honorRetryAfter?:
   const url = new URL(target.url);
   const agent = new Agent({ keepAlive: true, maxSockets: target.connections });
   const body = typeof target.body === 'string' ? Buffer.from(target.body) : target.body;
-  const headers = { authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
+  const headers = { ...target.headers, authorization: `Bearer ${target.token}`, 'content-type': target.contentType, 'content-length': String(body.length) };
   const answers = new Map<string, number>();
   let requests = 0;
   let stopped = false;

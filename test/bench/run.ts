@@ -51,7 +51,7 @@ interface Running extends BenchServer {
 
 async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--no-node-snapshot', join(PACKAGE_ROOT, 'dist/src/main.js'), '--port', String(port), '--host', '127.0.0.1', '--data', dataDir, '--admin-token', ADMIN, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, ['--no-node-snapshot', join(PACKAGE_ROOT, 'dist/src/main.js'), '--port', String(port), '--grpc-port', '0', '--host', '127.0.0.1', '--data', dataDir, '--admin-token', ADMIN, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...childEnv, ...env },
   });

@@ -7,7 +7,7 @@ import type { LoadResult } from './load.js';
 export interface Scenario {
   readonly name: string;
   readonly connections: readonly number[];
-  setup(client: InferboxClient): Promise<{ path: string; token: string; body: string | Buffer; contentType: string }>;
+  setup(client: InferboxClient): Promise<{ path: string; token: string; body: string | Buffer; contentType: string; headers?: Record<string, string> }>;
   notes?(results: readonly LoadResult[]): string[];
 }
 
@@ -72,6 +72,20 @@ export const IRIS_HOOKS = 'iris JSON, prepare + postprocess';
 export const MNIST_CNN_KERAS = 'mnist-cnn JSON [1,28,28,1], no script, Keras .h5 on TF.js';
 export const MNIST_CNN_ONNX = 'mnist-cnn JSON [1,1,28,28], no script, same CNN as ONNX';
 
+/**
+ * The mnist-argmax request's digit as Open Inference Protocol requests (docs/api/oip.md): JSON with
+ * the 784 values flat, and the binary tensor extension (the JSON header, then 3,136 bytes of float32).
+ */
+function mnistOipBodies(): { json: string; binary: { body: Buffer; contentType: string; headers: Record<string, string> } } {
+  const onnx = JSON.parse(mnistCnnBodies().onnx) as { args: { X: [{ Input3: number[][][][] }] } };
+  const pixels = onnx.args.X[0].Input3.flat(3);
+  const shape = [1, 1, 28, 28];
+  const json = JSON.stringify({ inputs: [{ name: 'Input3', shape, datatype: 'FP32', data: pixels }] });
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'Input3', shape, datatype: 'FP32', parameters: { binary_data_size: pixels.length * 4 } }], parameters: { binary_data_output: true } }));
+  const body = Buffer.concat([header, Buffer.from(new Float32Array(pixels).buffer)]);
+  return { json, binary: { body, contentType: 'application/octet-stream', headers: { 'Inference-Header-Content-Length': String(header.length) } } };
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: IRIS_PLAIN,
@@ -131,6 +145,31 @@ export const SCENARIOS: readonly Scenario[] = [
     async setup(client) {
       await publishMnist(client);
       return { path: '/api/v1/svc/mnist-cnn-onnx/predict', token: await deploy(client, 'mnist-cnn-onnx', 'mnist'), body: mnistCnnBodies().onnx, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'iris OIP REST JSON, no script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishIris(client);
+      const body = JSON.stringify({ inputs: [{ name: 'float_input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+      return { path: '/v2/models/iris-oip/infer', token: await deploy(client, 'iris-oip', 'iris'), body, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'mnist OIP REST JSON [1,1,28,28], no script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishMnist(client);
+      return { path: '/v2/models/mnist-oip-json/infer', token: await deploy(client, 'mnist-oip-json', 'mnist'), body: mnistOipBodies().json, contentType: 'application/json' };
+    },
+  },
+  {
+    name: 'mnist OIP REST binary tensors [1,1,28,28], no script',
+    connections: [1, 8],
+    async setup(client) {
+      await publishMnist(client);
+      return { path: '/v2/models/mnist-oip-binary/infer', token: await deploy(client, 'mnist-oip-binary', 'mnist'), ...mnistOipBodies().binary };
     },
   },
 ];

@@ -126,3 +126,34 @@ export function identityImageOnnx(dtype: 'float32' | 'float16' | 'float64', layo
   });
   return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
+
+/**
+ * The Open Inference Protocol specification's example model (inference_rest.md, "Inference Request
+ * Examples"), which the specification describes only by its tensors: input0 UINT32 [2,2], input1
+ * BOOL [3], output0 FP32 [3,2]. Built here: output0[i][j] = input1[i] + the sum of input0's column j.
+ */
+export function oipSpecExampleOnnx(): Buffer {
+  const T = onnx.TensorProto.DataType;
+  const value = (name: string, elemType: number, dims: number[]) =>
+    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((dimValue) => ({ dimValue })) } } } });
+  const ints = (name: string, values: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: values });
+  const int = (name: string, i: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+  const model = onnx.ModelProto.create({
+    irVersion: 7,
+    producerName: 'inferbox-tests',
+    opsetImport: [{ domain: '', version: 11 }],
+    graph: {
+      name: 'oip_spec_example',
+      node: [
+        { opType: 'Cast', input: ['input0'], output: ['f0'], name: 'cast0', attribute: [int('to', T.FLOAT)] },
+        { opType: 'ReduceSum', input: ['f0'], output: ['colsum'], name: 'colsum', attribute: [ints('axes', [0]), int('keepdims', 1)] },
+        { opType: 'Cast', input: ['input1'], output: ['f1'], name: 'cast1', attribute: [int('to', T.FLOAT)] },
+        { opType: 'Unsqueeze', input: ['f1'], output: ['column'], name: 'column', attribute: [ints('axes', [1])] },
+        { opType: 'Add', input: ['column', 'colsum'], output: ['output0'], name: 'add' },
+      ],
+      input: [value('input0', T.UINT32, [2, 2]), value('input1', T.BOOL, [3])],
+      output: [value('output0', T.FLOAT, [3, 2])],
+    },
+  });
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
+}

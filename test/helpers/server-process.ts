@@ -44,7 +44,7 @@ export async function spawnServer(options: { dataDir: string; adminToken: string
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
   const child = spawn(
     process.execPath,
-    ['--no-node-snapshot', MAIN_JS, '--port', '0', '--host', '127.0.0.1', '--data', options.dataDir, '--admin-token', options.adminToken, ...(options.args ?? [])],
+    ['--no-node-snapshot', MAIN_JS, '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--data', options.dataDir, '--admin-token', options.adminToken, ...(options.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: LogLine[] = [];

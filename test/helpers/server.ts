@@ -26,6 +26,7 @@ export async function startTestServer(options: { env?: Record<string, string>; d
   const config = loadConfig({
     env: {
       PORT: '0',
+      INFERBOX_GRPC_PORT: '0',
       HOST: '127.0.0.1',
       INFERBOX_DATA: dataDir,
       INFERBOX_ADMIN_TOKEN: ADMIN_TOKEN,

@@ -341,7 +341,7 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
 
   it('serve: starts the server (port 0, a temp data dir), prints the ready line and answers /healthz', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'inferbox-cli-serve-'));
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--admin-token', 'serve-token', '--workers-count', '1', '--log-level', 'warn'], {
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--data', dataDir, '--admin-token', 'serve-token', '--workers-count', '1', '--log-level', 'warn'], {
       cwd: ROOT,
       env: baseEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],

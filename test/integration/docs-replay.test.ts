@@ -32,7 +32,7 @@ import { ADMIN_TOKEN, startTestServer, type TestServer } from '../helpers/server
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const API_DIR = 'docs/api';
 /** In replay order; each page runs on its own fresh server. */
-const PAGES = ['README.md', 'models.md', 'test.md', 'scripts.md', 'deployments.md', 'svc.md', 'health-metrics.md'];
+const PAGES = ['README.md', 'models.md', 'test.md', 'scripts.md', 'deployments.md', 'svc.md', 'health-metrics.md', 'oip.md'];
 /** Exchanges shown but not replayed (`<!-- replay: skip why -->`), as "file: why". Keep it short. */
 const EXPECTED_SKIPS: string[] = [];
 /** The fewest exchanges the pages hold: a guard against a parser that silently finds none. */

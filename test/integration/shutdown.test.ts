@@ -27,7 +27,7 @@ describe('the real process (src/main.ts)', () => {
 
   it('finishes in-flight requests on SIGTERM, stops its workers and exits 0', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'inferbox-main-'));
-    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', MAIN, '--port', '0', '--host', '127.0.0.1', '--data', dataDir, '--admin-token', 'main-token', '--workers-count', '1'], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', MAIN, '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--data', dataDir, '--admin-token', 'main-token', '--workers-count', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = createInterface({ input: child.stdout! });

@@ -139,8 +139,8 @@ describe('GET /openapi.json (#16)', () => {
   });
 
   it('describes every route the routers register, and no route they do not', () => {
-    const { management, svc } = appRouters(deps);
-    const routes = registered([...management, svc.router]);
+    const { management, svc, oip } = appRouters(deps);
+    const routes = registered([...management, svc.router, oip]);
     assert.ok(routes.size >= 25, `found ${routes.size} routes: the walk over the routers' layers works`);
     const documented = new Set(Object.keys(ROUTE_DOCS));
     const missing = [...routes].filter((r) => !documented.has(r));

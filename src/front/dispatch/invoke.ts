@@ -2,6 +2,7 @@ import { ServeError } from '../../errors.js';
 import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { DeploymentRecord, VersionManifest } from '../../store/index.js';
 import type { AppDeps } from '../deps.js';
+import { PREDICT_FUNCTION } from '../../model/index.js';
 import { modelRef } from '../views.js';
 import type { CrashVerdict, MessageFor, Outgoing } from './worker-pool.js';
 
@@ -28,14 +29,40 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
  * done before the codec skipped those, costs a stringify and a parse more, and escaping the text
  * inside the message.
  */
-export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: InvokeOptions = {}): Promise<InvokeResult> {
-  return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}`, maxQueue: deps.config.limits.maxQueue, ...options });
+export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: InvokeOptions & Pick<InvokeRequest, 'tensors'> = {}): Promise<InvokeResult> {
+  const { tensors, ...bounds } = options;
+  return deps.workers.request<InvokeResult>(
+    { t: 'invoke', model: modelRef(deps.store, manifest), fn, args, ...(tensors ? { tensors } : {}) },
+    { tenant: `test:${manifest.name}`, maxQueue: deps.config.limits.maxQueue, ...bounds },
+  );
 }
 
-/** How a call is bounded in time; every protocol's route (REST, and later OIP and gRPC) passes its caller's here. */
+/** How a call is bounded in time; every protocol's route (REST, OIP over REST and gRPC) passes its caller's here. */
 export interface InvokeOptions {
   /** When the caller stops waiting (Date.now() time), from `requestDeadline` (front/deadline.ts). */
   readonly deadline?: number;
+}
+
+/**
+ * Runs a deployment's model version on one of its workers, without its script and its labels, and
+ * answers the output tensors (`InvokeRequest.tensors`): the Open Inference Protocol's call
+ * (front/oip/). It waits its turn in the deployment's queue, within its max_queue and deadline,
+ * like any call of the deployment.
+ */
+export function invokeDeploymentTensors(deps: AppDeps, name: string, args: InvokeArgs, onWorker?: (worker: number) => void, options: InvokeOptions = {}): Promise<InvokeResult> {
+  const messageFor: MessageFor = (worker) => {
+    const served = deps.placer.served(name);
+    onWorker?.(worker);
+    return { msg: { t: 'invoke', model: served.model(), fn: PREDICT_FUNCTION, args, tensors: true } };
+  };
+  const maxQueue = deps.placer.served(name).record.limits.maxQueue ?? deps.config.limits.maxQueue;
+  const { deadline } = options;
+  return deps.workers
+    .request<InvokeResult>(messageFor, { tenant: name, maxQueue, workers: () => deps.placer.served(name).placement.workers, ...(deadline === undefined ? {} : { deadline }) })
+    .catch((err: unknown) => {
+      deps.placer.noteFailure(name, err);
+      throw err;
+    });
 }
 
 /**

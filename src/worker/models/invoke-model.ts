@@ -40,6 +40,10 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   try {
     const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels, req.preprocess);
     const t2 = performance.now();
+    if (req.tensors) {
+      const outputs = await runRecords(lease.model, records);
+      return { result: { outputs }, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: performance.now() - t2 } };
+    }
     const { labels } = req;
     const each = labels === undefined ? (o: Outputs) => outputsToJson(lease.model, o) : (o: Outputs) => applyLabels(outputsToJson(lease.model, o), o, labels);
     const results = await runRecords(lease.model, records, each);

@@ -272,6 +272,8 @@ describe('web console (Chromium)', { skip: NO_BROWSER }, () => {
     await labels.getByTestId('top-k').fill('3');
     await labels.getByTestId('save-labels').click();
     await labels.getByTestId('labels-top-k').getByText('3').waitFor();
+    // The names come from GET .../labels, loaded after the view: wait for them rather than race them.
+    await labels.getByTestId('labels-now').getByText(/\(zero, one, two, three, four, …\)/).waitFor();
     assert.match((await labels.getByTestId('labels-now').textContent()) ?? '', /Plus214_Output_0: 10 labels, scores softmaxed logits \(zero, one, two, three, four, …\)/);
 
     // top_k over the label count: refused, told under top_k.

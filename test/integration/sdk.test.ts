@@ -87,7 +87,7 @@ describe('TypeScript SDK (import { Client } from "inferbox")', () => {
     await writeFile(join(dir, 'index_to_name.json'), JSON.stringify(Object.fromEntries(digits.map((d, i) => [String(i), ['n' + i, `digit ${d}`]]))));
     try {
       const fromText = await client.putLabelsFile('mnist-block', join(dir, 'digits.txt'), { topK: 2 });
-      assert.deepEqual(fromText.labels, { top_k: 2, outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
+      assert.deepEqual(fromText.labels, { top_k: 2, scores_set: 'auto', outputs: [{ output: 'Plus214_Output_0', count: 10, scores: 'softmax' }] });
       const svc = client.withToken(deployed.access_token);
       const two = (await svc.predictFiles('mnist-block', { Input3: fixturePath('mnist-png/ps_2.png') })).result as { Plus214_Output_0: { label: string }[] }[];
       assert.deepEqual(two[0]!.Plus214_Output_0.map((s) => s.label)[0], 'two');

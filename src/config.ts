@@ -48,6 +48,10 @@ export const CONFIG_KEYS = {
   'limits.maxElements': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS', schema: int(1, 2 ** 31), default: 4_000_000 },
   /** Highest `max_elements` a deployment may ask for. @defaultValue 16000000 */
   'limits.maxElementsCap': { env: 'INFERBOX_LIMITS_MAX_ELEMENTS_CAP', schema: int(1, 2 ** 31), default: 16_000_000 },
+  /** Highest `max_batch_size` (rows per model run) a deployment's dynamic batching may ask for. @defaultValue 256 */
+  'limits.maxBatchSizeCap': { env: 'INFERBOX_LIMITS_MAX_BATCH_SIZE_CAP', schema: int(1, 65_536), default: 256 },
+  /** Highest `max_delay_us` a deployment's dynamic batching may ask for, in microseconds. @defaultValue 100000 */
+  'limits.maxBatchDelayUsCap': { env: 'INFERBOX_LIMITS_MAX_BATCH_DELAY_US_CAP', schema: int(0, 10_000_000), default: 100_000 },
   /** Runtime worker processes; 0 means one per core. @defaultValue 0 */
   'workers.count': { env: 'INFERBOX_WORKERS_COUNT', schema: int(0, 256), default: 0 },
   /** onnxruntime intra-op threads per worker (more hurt p99 on small machines). @defaultValue 1 */

@@ -33,6 +33,10 @@ const limits = {
   max_records: z.number().int().min(1).optional(),
   /** Most values one call's arguments may hold; at most limits.maxElementsCap. */
   max_elements: z.number().int().min(1).optional(),
+  /** Dynamic batching: most rows one model run takes from concurrent calls; 1 (the default) is off. At most limits.maxBatchSizeCap. */
+  max_batch_size: z.number().int().min(1).optional(),
+  /** Dynamic batching: microseconds a run may wait for more calls; at most limits.maxBatchDelayUsCap. */
+  max_delay_us: z.number().int().min(0).optional(),
 };
 
 /** Class names: a list for the one output they fit, or `{ "<output name>": [...] }`; null (PATCH) removes them. */

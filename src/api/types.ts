@@ -136,6 +136,10 @@ export interface DeploymentView {
   max_records: number;
   /** Most values one call's arguments may hold (files aside): the deployment's own, else `limits.maxElements`. */
   max_elements: number;
+  /** Dynamic batching: most rows one model run takes from concurrent calls; 1 is off (the default). */
+  max_batch_size: number;
+  /** Dynamic batching: microseconds a model run may wait for more calls once one is waiting. */
+  max_delay_us: number;
   /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
   preprocess: Record<string, PreprocessSpec> | null;
   placement: PlacementView;

@@ -251,6 +251,10 @@ export class Client {
     labels?: string[] | Record<string, string[]>;
     /** How many labels each row answers (`top_k`); default 5, at most the number of labels. */
     topK?: number;
+    /** Dynamic batching: most rows one model run takes from concurrent calls (`max_batch_size`); default 1, off. */
+    maxBatchSize?: number;
+    /** Dynamic batching: microseconds a run may wait for more calls (`max_delay_us`); default 0. */
+    maxDelayUs?: number;
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -265,6 +269,8 @@ export class Client {
       ...(options.maxElements !== undefined ? { max_elements: options.maxElements } : {}),
       ...(options.labels !== undefined ? { labels: options.labels } : {}),
       ...(options.topK !== undefined ? { top_k: options.topK } : {}),
+      ...(options.maxBatchSize !== undefined ? { max_batch_size: options.maxBatchSize } : {}),
+      ...(options.maxDelayUs !== undefined ? { max_delay_us: options.maxDelayUs } : {}),
     });
   }
 

@@ -71,6 +71,8 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_result_bytes: d.limits.maxResultBytes ?? config.sandbox.maxResultBytes,
     max_records: d.limits.maxRecords ?? config.limits.maxRecords,
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
+    max_batch_size: d.limits.maxBatchSize ?? 1,
+    max_delay_us: d.limits.maxDelayUs ?? 0,
     preprocess: d.preprocess ?? null,
     placement,
     ...(d.labels === undefined ? {} : { labels: labelsView(d.labels) }),

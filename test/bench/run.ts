@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferboxClient } from '../../src/client/index.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { BATCHING, batchingScenario } from './batching.js';
 import { bigRequestScenario } from './big-request.js';
 import { fmt, freePort, markdownTable, stopChild, type BenchContext, type BenchSection, type BenchServer } from './context.js';
 import { profilingEnv } from './cpu-profile.js';
@@ -130,6 +131,7 @@ async function main() {
     if (selected(NOISY_NEIGHBOUR)) sections.push(await noisyNeighbourScenario(ctx));
     // ---- big request: test/bench/big-request.ts (another part of issue #14) plugs in here ----
     if (selected(BIG_REQUEST)) sections.push(await bigRequest(ctx));
+    if (selected(BATCHING)) sections.push(await batchingScenario(ctx));
     if (selected(MEMORY)) sections.push(await memoryScenario(ctx, { requests: Number(values['memory-requests']), cycles: Number(values['memory-cycles']) }));
   } finally {
     for (const server of servers) {

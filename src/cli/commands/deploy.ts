@@ -20,6 +20,15 @@ interface DeployFlags {
   memoryLimitMb?: number;
   maxRecords?: number;
   maxElements?: number;
+  maxBatchSize?: number;
+  maxDelayUs?: number;
+}
+
+/** commander's parser for a whole number of 0 or more. */
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
+  return n;
 }
 
 export function registerDeploy(program: Command, io: Streams): void {
@@ -37,6 +46,8 @@ export function registerDeploy(program: Command, io: Streams): void {
     .option('--memory-limit-mb <mb>', 'memory limit of the script\'s sandbox', positiveInt)
     .option('--max-records <n>', 'most records one call may carry', positiveInt)
     .option('--max-elements <n>', 'most values one call\'s arguments may hold', positiveInt)
+    .option('--max-batch-size <n>', 'dynamic batching: most rows one model run takes from concurrent calls (1: off)', positiveInt)
+    .option('--max-delay-us <us>', 'dynamic batching: microseconds a run may wait for more calls', nonNegativeInt)
     .action(async (model: string, flags: DeployFlags, command: Command) => {
       const ctx = contextOf(command, io);
       const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
@@ -50,6 +61,8 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(flags.memoryLimitMb !== undefined ? { memoryLimitMb: flags.memoryLimitMb } : {}),
         ...(flags.maxRecords !== undefined ? { maxRecords: flags.maxRecords } : {}),
         ...(flags.maxElements !== undefined ? { maxElements: flags.maxElements } : {}),
+        ...(flags.maxBatchSize !== undefined ? { maxBatchSize: flags.maxBatchSize } : {}),
+        ...(flags.maxDelayUs !== undefined ? { maxDelayUs: flags.maxDelayUs } : {}),
       });
       ctx.show(answer, () =>
         keyValues([

@@ -6,6 +6,8 @@ import { rejectsApi } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const MNIST_FREE_BATCH = 'onnx-mnist8-free-batch/mnist-8-free-batch.onnx';
+/** Each call's own preprocessing and postprocessing around the model step: inverted pixels in, the digit out. */
+const SCRIPT = 'function prepare(args) { return { X: args.X.map((r) => ({ Input3: r.Input3.map((c) => c.map((row) => row.map((v) => 255 - v))) })) }; }\nfunction postprocess(outputs) { const logits = outputs[0].flat(); return [logits.indexOf(Math.max(...logits))]; }';
 /** Long enough that calls sent together meet in one run even on a loaded machine; only the waiting depends on it. */
 const DELAY_US = 50_000;
 
@@ -58,11 +60,9 @@ describe('dynamic batching: concurrent calls share model runs, answers as withou
     await deploy('mnist-batched', 'mnist-n', { maxBatchSize: 64, maxDelayUs: DELAY_US });
     await deploy('mlp-plain', 'mlp');
     await deploy('mlp-batched', 'mlp', { maxBatchSize: 64, maxDelayUs: DELAY_US });
-    // Its own preprocessing and postprocessing per call, around the model step.
-    const script = 'function prepare(args) { return { X: args.X.map((r) => ({ Input3: r.Input3.map((c) => c.map((row) => row.map((v) => 255 - v))) })) }; }\nfunction postprocess(outputs) { const logits = outputs[0].flat(); return [logits.indexOf(Math.max(...logits))]; }';
     // A call holds one of its sandboxes for its whole flow: calls meet at the model step only with several.
-    await deploy('script-plain', 'mnist-n', { script, replicas: 4 });
-    await deploy('script-batched', 'mnist-n', { script, replicas: 4, maxBatchSize: 64, maxDelayUs: DELAY_US });
+    await deploy('script-plain', 'mnist-n', { script: SCRIPT, replicas: 4 });
+    await deploy('script-batched', 'mnist-n', { script: SCRIPT, replicas: 4, maxBatchSize: 64, maxDelayUs: DELAY_US });
   });
   after(() => server.close());
 
@@ -148,6 +148,12 @@ describe('dynamic batching: concurrent calls share model runs, answers as withou
     assert.equal((got[0]!.result as unknown[]).length, 1);
     const runs = metric(await metrics(), 'inferbox_batch_size_count', labels) - metric(before, 'inferbox_batch_size_count', labels);
     assert.ok(runs >= 1 && runs < bodies.length, `${bodies.length} calls ran in fewer runs (${runs})`);
+    // One sandbox runs one flow at a time: its model step runs as without batching, and answers the same.
+    const single = await admin.deploy({ modelName: 'mnist-n', deploymentName: 'script-single', modelVersion: 1, script: SCRIPT, maxBatchSize: 64, maxDelayUs: DELAY_US });
+    const alone = await Promise.all(bodies.map((X) => admin.withToken(single.access_token).predict('script-single', X)));
+    alone.forEach((g, i) => assert.deepEqual(g.result, expected[i]!.result, `call ${i} with one sandbox`));
+    assert.equal(metric(await metrics(), 'inferbox_batch_size_count', { deployment: 'script-single' }), 0);
+    await admin.deleteDeployment('script-single');
   });
 
   it('counts calls by status and times each stage per deployment and function in /metrics, as the deployment stats count them', async () => {

@@ -53,7 +53,7 @@ const yieldTurn = (run: () => void) => setImmediate(run);
  */
 export class Batcher {
   private readonly queues = new Map<string, Queue>();
-  private counters = { runs: 0, rows: 0 };
+  private readonly counters = { runs: 0, rows: 0 };
 
   /** Runs `batches` (one call's bound records) in shared runs; resolves with the call's outputs per record. */
   submit(ref: BatchingRef, modelKey: string, model: LoadedModel, batches: readonly Batch[], records: number): Promise<BatchedOutputs> {

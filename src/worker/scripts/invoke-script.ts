@@ -46,7 +46,9 @@ export function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: Model
 function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool, batcher: Batcher | undefined): InvokeResult | Promise<InvokeResult> {
   const log = new RequestLog(set.ref.limits);
   const plan = planFlow(set.functions, typeof req.args !== 'string' && req.args.files !== undefined);
-  const batched = req.batching !== undefined && batcher !== undefined ? { ref: req.batching, batcher } : undefined;
+  // With one sandbox here, flows run one at a time and their model steps never meet: the batched
+  // step would only cost the synchronous one (see PredictFlow.runSync).
+  const batched = req.batching !== undefined && batcher !== undefined && set.ref.replicas > 1 ? { ref: req.batching, batcher } : undefined;
   const model = new PredictFlow(pool, req.model, plan.postprocess, set.ref.limits.timeoutMs, batched);
   const started = performance.now();
   const answer = (out: CallResult): InvokeResult => {

@@ -371,6 +371,8 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        max_batch_size: Optional[int] = None,
+        max_delay_us: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
@@ -378,11 +380,12 @@ class Client:
         ``script``: ``True`` runs the version's saved script, text (or a file path) runs that
         script, ``None`` none. ``labels``: class names (a list, or ``{output: [...]}``), so the
         output answers its ``top_k`` best ``{'label', 'score'}``; without a script only.
-        The token is remembered for ``predict`` in this client."""
+        ``max_batch_size`` above 1 turns on dynamic batching (``max_delay_us``: how long a run may
+        wait for more calls). The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements)
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, max_batch_size=max_batch_size, max_delay_us=max_delay_us)
         if labels is not None:
             body["labels"] = labels
         if top_k is not None:
@@ -413,6 +416,8 @@ class Client:
         max_elements: Optional[int] = None,
         labels: Any = None,
         top_k: Optional[int] = None,
+        max_batch_size: Optional[int] = None,
+        max_delay_us: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
         removes the script, ``labels=False`` the labels. Answers the deployment. The token does not change."""
@@ -423,7 +428,7 @@ class Client:
             body["replicas"] = replicas
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements)
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, max_batch_size=max_batch_size, max_delay_us=max_delay_us)
         if labels is not None:
             body["labels"] = None if labels is False else labels
         if top_k is not None:

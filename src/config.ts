@@ -68,6 +68,10 @@ export const CONFIG_KEYS = {
   'limits.maxQueue': { env: 'INFERBOX_LIMITS_MAX_QUEUE', schema: int(0, 1_000_000), default: 256 },
   /** Highest `max_queue` a deployment may ask for. @defaultValue 10000 */
   'limits.maxQueueCap': { env: 'INFERBOX_LIMITS_MAX_QUEUE_CAP', schema: int(0, 1_000_000), default: 10_000 },
+  /** Highest `max_batch_size` (rows per model run) a deployment's dynamic batching may ask for. @defaultValue 256 */
+  'limits.maxBatchSizeCap': { env: 'INFERBOX_LIMITS_MAX_BATCH_SIZE_CAP', schema: int(1, 65_536), default: 256 },
+  /** Highest `max_delay_us` a deployment's dynamic batching may ask for, in microseconds. @defaultValue 100000 */
+  'limits.maxBatchDelayUsCap': { env: 'INFERBOX_LIMITS_MAX_BATCH_DELAY_US_CAP', schema: int(0, 10_000_000), default: 100_000 },
   /** Runtime worker processes; 0 means one per core. @defaultValue 0 */
   'workers.count': { env: 'INFERBOX_WORKERS_COUNT', schema: int(0, 256), default: 0 },
   /** onnxruntime intra-op threads per worker (more hurt p99 on small machines). @defaultValue 1 */

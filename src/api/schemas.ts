@@ -40,6 +40,10 @@ const limits = {
   request_timeout_ms: z.number().int().min(1).optional(),
   /** Calls that may wait in the front for a worker slot; at most limits.maxQueueCap. */
   max_queue: z.number().int().min(0).optional(),
+  /** Dynamic batching: most rows one model run takes from concurrent calls; 1 (the default) is off. At most limits.maxBatchSizeCap. */
+  max_batch_size: z.number().int().min(1).optional(),
+  /** Dynamic batching: microseconds a run may wait for more calls; at most limits.maxBatchDelayUsCap. */
+  max_delay_us: z.number().int().min(0).optional(),
 };
 
 /** Class names: a list for the one output they fit, or `{ "<output name>": [...] }`; null (PATCH) removes them. */

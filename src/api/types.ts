@@ -146,6 +146,10 @@ export interface DeploymentView {
   request_timeout_ms: number;
   /** Calls that may wait in the front for a worker slot (the deployment's own, else `limits.maxQueue`); beyond, 503 OVERLOADED. */
   max_queue: number;
+  /** Dynamic batching: most rows one model run takes from concurrent calls; 1 is off (the default). */
+  max_batch_size: number;
+  /** Dynamic batching: microseconds a model run may wait for more calls once one is waiting. */
+  max_delay_us: number;
   /** Declarative image preprocessing per image input (docs/uploads.md); null for none. */
   preprocess: Record<string, PreprocessSpec> | null;
   /** True when `preprocess` is the block the model version implies (see ModelVersionView.preprocess_source), taken because the deploy call gave none. */

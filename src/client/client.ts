@@ -263,6 +263,10 @@ export class Client {
     requestTimeoutMs?: number;
     /** Calls that may wait for a worker (`max_queue`); one more gets 503 OVERLOADED. Default the server's `limits.maxQueue`. */
     maxQueue?: number;
+    /** Dynamic batching: most rows one model run takes from concurrent calls (`max_batch_size`); default 1, off. */
+    maxBatchSize?: number;
+    /** Dynamic batching: microseconds a run may wait for more calls (`max_delay_us`); default 0. */
+    maxDelayUs?: number;
   }): Promise<CreateDeploymentResponse> {
     return this.createDeployment({
       deployment_name: options.deploymentName,
@@ -281,6 +285,8 @@ export class Client {
       ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
       ...(options.requestTimeoutMs !== undefined ? { request_timeout_ms: options.requestTimeoutMs } : {}),
       ...(options.maxQueue !== undefined ? { max_queue: options.maxQueue } : {}),
+      ...(options.maxBatchSize !== undefined ? { max_batch_size: options.maxBatchSize } : {}),
+      ...(options.maxDelayUs !== undefined ? { max_delay_us: options.maxDelayUs } : {}),
     });
   }
 

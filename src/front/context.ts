@@ -12,6 +12,12 @@ export interface FrontState {
   deployment?: string;
   /** The runtime worker that took the call (serving index), for the access log. */
   worker?: number;
+  /**
+   * A svc call counted in the per-function statistics (call-stats.ts), for the same series in
+   * /metrics: its function, its time as counted there, the time it waited in the front for a worker
+   * slot (absent when it never got one) and the rows of the batched model run it led.
+   */
+  call?: { fn: string; ms: number; frontQueueMs?: number; batchRows?: number };
 }
 
 export function stateOf(ctx: Context): FrontState {

@@ -1,8 +1,11 @@
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WorkerStats } from '../protocol/messages.js';
-import { stateOf } from './context.js';
+import { STAGE_TIMINGS, type WorkerStats } from '../protocol/messages.js';
+import { stateOf, type FrontState } from './context.js';
 import type { WorkerPool } from './dispatch/worker-pool.js';
+
+/** Seconds: from a fraction of a millisecond (a stage of a small model) to a long script call. */
+const CALL_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface FrontMetrics {
   readonly registry: Registry;
@@ -24,6 +27,29 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     registers: [registry],
   });
   const predictions = new Counter({ name: 'inferbox_predictions_total', help: 'svc calls by deployment and status', labelNames: ['deployment', 'status'], registers: [registry] });
+  // The calls of GET /api/v1/deployments/{name}/stats (call-stats.ts), with its labels: deployment and function.
+  const calls = new Counter({ name: 'inferbox_calls_total', help: 'svc calls by deployment, function and HTTP status, as counted in the deployment stats', labelNames: ['deployment', 'function', 'status'], registers: [registry] });
+  const callSeconds = new Histogram({
+    name: 'inferbox_call_duration_seconds',
+    help: 'svc call latency by deployment and function, as timed in the deployment stats',
+    labelNames: ['deployment', 'function'],
+    buckets: CALL_BUCKETS,
+    registers: [registry],
+  });
+  const stageSeconds = new Histogram({
+    name: 'inferbox_call_stage_seconds',
+    help: 'svc call time by stage: queue (front and worker), preprocess, inference, postprocess',
+    labelNames: ['deployment', 'function', 'stage'],
+    buckets: CALL_BUCKETS,
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'inferbox_batch_size',
+    help: 'Rows per dynamically batched model run, by deployment',
+    labelNames: ['deployment'],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
   new Gauge({
     name: 'inferbox_workers_ready',
     help: 'Runtime workers ready to serve',
@@ -67,6 +93,40 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
     return label;
   };
 
+  // Each (deployment, function)'s series, found once: prom-client hashes the labels on every
+  // labelled observe, about a microsecond each, six times per call.
+  type CallSeries = { byStatus: Map<string, Counter.Internal>; seconds: Histogram.Internal<string>; stages: [key: string, stage: string, h: Histogram.Internal<string>][]; batch: Histogram.Internal<string> };
+  const series = new Map<string, CallSeries>();
+  const seriesOf = (deployment: string, fn: string): CallSeries => {
+    const key = `${deployment}\u0000${fn}`;
+    let s = series.get(key);
+    if (s === undefined) {
+      s = {
+        byStatus: new Map(),
+        seconds: callSeconds.labels({ deployment, function: fn }),
+        stages: Object.entries(STAGE_TIMINGS).map(([stage, timing]) => [timing, stage, stageSeconds.labels({ deployment, function: fn, stage })]),
+        batch: batchSize.labels({ deployment }),
+      };
+      series.set(key, s);
+    }
+    return s;
+  };
+  const observeCall = (deployment: string, status: string, call: NonNullable<FrontState['call']>, timings: FrontState['timings']) => {
+    const s = seriesOf(deployment, call.fn);
+    let counter = s.byStatus.get(status);
+    if (counter === undefined) s.byStatus.set(status, (counter = calls.labels({ deployment, function: call.fn, status })));
+    counter.inc();
+    s.seconds.observe(call.ms / 1000);
+    if (call.batchRows !== undefined) s.batch.observe(call.batchRows);
+    // Stages only for calls a worker took: a call refused in the front has none.
+    if (call.frontQueueMs === undefined) return;
+    for (const [timing, stage, h] of s.stages) {
+      const workerMs = timings?.[timing];
+      const ms = stage === 'queue' ? call.frontQueueMs + (workerMs ?? 0) : workerMs;
+      if (ms !== undefined) h.observe(ms / 1000);
+    }
+  };
+
   const middleware: Middleware = async (ctx, next) => {
     if (ctx.path === '/metrics') {
       await refreshWorkers();
@@ -84,8 +144,12 @@ export function createMetrics(workers: WorkerPool): FrontMetrics {
       end({ route });
       const status = String(ctx.status);
       requests.inc({ route, method: ctx.method, status });
-      const deployment = stateOf(ctx).deployment;
-      if (deployment) predictions.inc({ deployment, status });
+      const state = stateOf(ctx);
+      const deployment = state.deployment;
+      if (deployment) {
+        predictions.inc({ deployment, status });
+        if (state.call) observeCall(deployment, status, state.call, state.timings);
+      }
     }
   };
   return { registry, middleware };

@@ -73,6 +73,8 @@ export function deploymentView(d: DeploymentRecord, baseUrl: string, config: Con
     max_elements: d.limits.maxElements ?? config.limits.maxElements,
     request_timeout_ms: d.limits.requestTimeoutMs ?? config.limits.requestTimeoutMs,
     max_queue: d.limits.maxQueue ?? config.limits.maxQueue,
+    max_batch_size: d.limits.maxBatchSize ?? 1,
+    max_delay_us: d.limits.maxDelayUs ?? 0,
     preprocess: d.preprocess ?? null,
     preprocess_inferred: d.preprocessInferred === true,
     placement,

@@ -1,6 +1,7 @@
 export type { DType, DTypeMap, Tensor } from './tensor.js';
 export { TYPED_ARRAY, DTYPES, isDType, elementCount, formatShape, toHalf, fromHalf, toJsonValues, nest, sliceBatch } from './tensor.js';
 export type { TensorSpec } from './tensor-spec.js';
+export { batchDimProblem } from './tensor-spec.js';
 export { imageLayoutOf, imageOptionsOf, IMAGE_SHAPES, type ImageLayout, type InputImageOptions } from './image-layout.js';
 export {
   imageOptionsWith, inferredPreprocess, kerasImpliedPreprocess, pipelineImageOptions, preprocessProblems,

@@ -102,6 +102,18 @@ export interface InvokeRequest {
    * Inference Protocol (front/oip/) asks so: it wants dtypes and shapes, and no class maps or labels.
    */
   readonly tensors?: true;
+  /** A deployment's dynamic batching, when on (max_batch_size > 1): its model step may share runs with concurrent calls. */
+  readonly batching?: BatchingRef;
+}
+
+/** Dynamic batching of one deployment: concurrent calls' records stacked into shared model runs (worker/models/batcher.ts). */
+export interface BatchingRef {
+  /** Whose calls may share a run (the deployment's name): runs never mix deployments, whose settings may differ. */
+  readonly owner: string;
+  /** Most rows (entries of the first dimension) one run takes. */
+  readonly maxBatchSize: number;
+  /** Microseconds a run may wait for more calls once the first is waiting. */
+  readonly maxDelayUs: number;
 }
 
 /** How a labelled output's values become scores (front/deployment-labels.ts). */
@@ -203,9 +215,21 @@ export interface InvokeResult {
   readonly resultJson?: string | Uint8Array;
   readonly stdout: readonly string[];
   readonly stderr: readonly string[];
-  /** Stage timings in milliseconds, for the access log. */
+  /**
+   * Stage timings in milliseconds, for the access log and the stage histograms of /metrics:
+   * `queueMs` (waiting in the worker for a batched run), `preprocessMs`, `inferMs`, `postprocessMs`
+   * (see STAGE_TIMINGS), and others a path adds (`loadMs` for a model's first load, `scriptMs`).
+   */
   readonly timings: Readonly<Record<string, number>>;
+  /**
+   * Rows of the batched model run this call led (the first call taken into it), absent otherwise:
+   * the front counts each run once in its batch-size histogram.
+   */
+  readonly batchRows?: number;
 }
+
+/** The timings keys that feed the `stage` label of inferbox_stage_duration_seconds, by stage. */
+export const STAGE_TIMINGS = { queue: 'queueMs', preprocess: 'preprocessMs', inference: 'inferMs', postprocess: 'postprocessMs' } as const;
 
 export interface PoolStats {
   readonly loaded: number;

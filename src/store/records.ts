@@ -74,6 +74,9 @@ export const DeploymentRecordSchema = z.object({
     maxResultBytes: z.number().int().optional(),
     requestTimeoutMs: z.number().int().optional(),
     maxQueue: z.number().int().optional(),
+    /** Dynamic batching (worker/models/batcher.ts): rows per model run; absent or 1 is off. */
+    maxBatchSize: z.number().int().optional(),
+    maxDelayUs: z.number().int().optional(),
   }),
   /** Labels of outputs (deployments without a script): absent for none. See front/deployment-labels.ts. */
   labels: z

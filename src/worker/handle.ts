@@ -4,6 +4,7 @@ import { invokeWithScript } from './scripts/invoke-script.js';
 import { invokeModel } from './models/invoke-model.js';
 import { prepareUpload } from './publish/prepare-upload.js';
 import type { ModelPool } from './models/model-pool.js';
+import type { Batcher } from './models/batcher.js';
 import { resolveRuntime } from './runtimes/index.js';
 import { inferredPreprocess, kerasImpliedPreprocess } from '../model/index.js';
 import type { ScriptHost } from './scripts/script-host.js';
@@ -13,6 +14,7 @@ export interface HandlerDeps {
   readonly pool: ModelPool;
   readonly scripts: ScriptHost;
   readonly config: WorkerConfig;
+  readonly batcher: Batcher;
 }
 
 /** Dispatches one front request to what serves it; the value is the reply payload. */
@@ -22,7 +24,7 @@ export async function handleRequest(req: WorkerRequest, deps: HandlerDeps): Prom
       // The front answered it already (or is about to): dropped, never run late.
       if (req.deadline !== undefined && Date.now() >= req.deadline) throw new ServeError('DEADLINE_EXCEEDED', `the request's deadline passed before the runtime worker started it; it was not run`);
       if (req.script === undefined) return invokeModel(withArgsObject(req), deps);
-      return invokeWithScript(req, deps.scripts.ready(req.script) ?? (await deps.scripts.get(req.script, req.model)), deps.pool);
+      return invokeWithScript(req, deps.scripts.ready(req.script) ?? (await deps.scripts.get(req.script, req.model)), deps.pool, deps.batcher);
     case 'prepare':
       return { functions: [...(await deps.scripts.get(req.script, req.model)).functions] };
     case 'drop':

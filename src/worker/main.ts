@@ -3,6 +3,7 @@ import { toServeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { encodeFrame, FrameDecoder } from '../protocol/frame.js';
 import type { WorkerMessage, WorkerReply, WorkerRequest } from '../protocol/messages.js';
+import { Batcher } from './models/batcher.js';
 import { handleRequest } from './handle.js';
 import { createHostBridge } from './scripts/host-bridge.js';
 import { ModelPool } from './models/model-pool.js';
@@ -35,10 +36,12 @@ const retire = (reason: string) => {
 };
 const scripts = new ScriptHost(pool, (model, images) => createHostBridge(pool, model, { maxPixels: config.maxImagePixels }, images), log, config.sandboxEntries, retire);
 
+const deps = { pool, scripts, config, batcher: new Batcher() };
+
 async function serve(req: WorkerRequest): Promise<void> {
   let reply: WorkerReply;
   try {
-    reply = { t: 'reply', id: req.id, ok: true, value: await handleRequest(req, { pool, scripts, config }) };
+    reply = { t: 'reply', id: req.id, ok: true, value: await handleRequest(req, deps) };
   } catch (err) {
     const e = toServeError(err);
     if (e.code === 'INTERNAL') log.error({ err, id: req.id }, 'request failed');

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferboxClient } from '../../src/client/index.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { BATCHING, batchingScenario } from './batching.js';
 import { bigRequestScenario } from './big-request.js';
 import { fmt, freePort, markdownTable, stopChild, type BenchContext, type BenchSection, type BenchServer } from './context.js';
 import { profilingEnv } from './cpu-profile.js';
@@ -133,6 +134,7 @@ async function main() {
     if (selected(BIG_REQUEST)) sections.push(await bigRequest(ctx));
     // Issue #16: bounded queues and deadlines under a flood (test/bench/overload.ts).
     if (selected(OVERLOAD)) sections.push(await overloadScenario(ctx));
+    if (selected(BATCHING)) sections.push(await batchingScenario(ctx));
     if (selected(MEMORY)) sections.push(await memoryScenario(ctx, { requests: Number(values['memory-requests']), cycles: Number(values['memory-cycles']) }));
   } finally {
     for (const server of servers) {

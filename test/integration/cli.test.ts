@@ -288,6 +288,10 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     const inUse = await cli(['delete', 'model', 'iris']);
     assert.equal(inUse.code, 1);
     assert.match(inUse.stderr, /^error: MODEL_IN_USE: /m);
+    // Dynamic batching needs a free batch dimension; iris fixes it to 1.
+    const batching = await cli(['deploy', 'iris', '--name', 'iris-batched', '--max-batch-size', '8', '--max-delay-us', '1000']);
+    assert.equal(batching.code, 1);
+    assert.match(batching.stderr, /^error: REQUEST_INVALID: max_batch_size 8 needs a model .* \(field: max_batch_size\)$/m);
   });
 
   it('exit 2 for usage: an unknown flag or command, a missing option, an unreadable file, bad JSON', async () => {

@@ -483,6 +483,8 @@ versions = [v['model_version'] for v in client.versions('gru')]
 client.delete_version('gru', '1')
 after_delete = [v['model_version'] for v in client.versions('gru')]
 updated = client.update_deployment('keras-iris-svc', timeout_ms=2000)
+# Its model fixes the batch dimension to 1: dynamic batching is refused.
+batched = caught(lambda: client.update_deployment('keras-iris-svc', max_batch_size=8, max_delay_us=500))
 deployments = [d['deployment_name'] for d in client.deployments()]
 one = client.deployment('keras-iris-svc')
 stats = client.stats('keras-iris-svc')
@@ -490,7 +492,7 @@ client.delete_deployment('keras-iris-svc')
 client.delete_model('keras-iris')
 emit({'listed': [m['model_name'] for m in listed], 'model_versions': [v['model_version'] for v in model['versions']],
       'second': second, 'folder': folder, 'versions': versions, 'after_delete': after_delete, 'gru_format': client.version('gru')['source_format'],
-      'updated_timeout': updated['timeout_ms'], 'deployments': deployments, 'one': one['deployment_name'], 'has_token': 'access_token' in one,
+      'updated_timeout': updated['timeout_ms'], 'batching': batched, 'deployments': deployments, 'one': one['deployment_name'], 'has_token': 'access_token' in one,
       'stats': stats, 'gone': caught(lambda: client.model('keras-iris')), 'gone_deployment': caught(lambda: client.deployment('keras-iris-svc')),
       'health': client.health()['status']})
 `);
@@ -502,6 +504,8 @@ emit({'listed': [m['model_name'] for m in listed], 'model_versions': [v['model_v
     assert.deepEqual(out.after_delete, ['2']);
     assert.equal(out.gru_format, 'tfjs-layers', 'a folder with model.json, its weights and other files is a TF.js model');
     assert.equal(out.updated_timeout, 2000);
+    assert.equal(out.batching.code, 'REQUEST_INVALID');
+    assert.match(out.batching.message, /^max_batch_size 8 needs a model .*fixed first dimension \(1\)/);
     assert.deepEqual(out.deployments, ['keras-iris-svc', 'mnist-saved', 'mnist-svc']);
     assert.equal(out.one, 'keras-iris-svc');
     assert.equal(out.has_token, false);

@@ -375,6 +375,8 @@ class Client:
         preprocess: Optional[Dict[str, Dict[str, Any]]] = None,
         request_timeout_ms: Optional[int] = None,
         max_queue: Optional[int] = None,
+        max_batch_size: Optional[int] = None,
+        max_delay_us: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Deploys a version as a named service; answers the server's deployment with
         ``access_token`` (shown only here), ``endpoint_url`` and a ``payload`` to send it.
@@ -386,11 +388,12 @@ class Client:
         ``preprocess``: the declarative image preprocessing per image input, e.g.
         ``{'input': {'scale': 1 / 255}}``; ``None`` takes the block the version implies, if any.
         ``request_timeout_ms``: each call's deadline (504 past it); ``max_queue``: calls that may
-        wait for a worker (503 beyond). The token is remembered for ``predict`` in this client."""
+        wait for a worker (503 beyond). ``max_batch_size`` above 1 turns on dynamic batching
+        (``max_delay_us``: how long a run may wait for more calls). The token is remembered for ``predict`` in this client."""
         body: Dict[str, Any] = {"model_name": model_name, "deployment_name": deployment_name, "model_version": str(model_version), "replicas": replicas}
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, request_timeout_ms=request_timeout_ms, max_queue=max_queue)
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, request_timeout_ms=request_timeout_ms, max_queue=max_queue, max_batch_size=max_batch_size, max_delay_us=max_delay_us)
         if labels is not None:
             body["labels"] = labels
         if top_k is not None:
@@ -429,6 +432,8 @@ class Client:
         preprocess: Any = None,
         request_timeout_ms: Optional[int] = None,
         max_queue: Optional[int] = None,
+        max_batch_size: Optional[int] = None,
+        max_delay_us: Optional[int] = None,
     ) -> Dict[str, Any]:
         """Changes a deployment (PATCH); arguments left ``None`` keep their value, ``script=False``
         removes the script, ``labels=False`` the labels, ``preprocess=False`` the preprocess block
@@ -440,7 +445,7 @@ class Client:
             body["replicas"] = replicas
         if script is not None:
             body["script"] = script if isinstance(script, bool) else _script_text(script)
-        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, request_timeout_ms=request_timeout_ms, max_queue=max_queue)
+        _set_limits(body, timeout_ms=timeout_ms, memory_limit_mb=memory_limit_mb, max_result_bytes=max_result_bytes, max_records=max_records, max_elements=max_elements, request_timeout_ms=request_timeout_ms, max_queue=max_queue, max_batch_size=max_batch_size, max_delay_us=max_delay_us)
         if labels is not None:
             body["labels"] = None if labels is False else labels
         if top_k is not None:

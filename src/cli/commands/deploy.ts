@@ -24,6 +24,15 @@ interface DeployFlags {
   labels?: string;
   topK?: number;
   scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
+  maxBatchSize?: number;
+  maxDelayUs?: number;
+}
+
+/** commander's parser for a whole number of 0 or more. */
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of 0 or more');
+  return n;
 }
 
 /** The deployment's `scores` choices (docs/api/deployments.md#labels). */
@@ -48,6 +57,8 @@ export function registerDeploy(program: Command, io: Streams): void {
     .option('--labels <file>', 'a label file: one label per line, or a .json list / index_to_name.json (no script)')
     .option('--top-k <n>', 'how many labels each record answers (with --labels)', positiveInt)
     .addOption(new Option('--scores <how>', 'how label scores are made (with --labels): auto detects probabilities from the sample').choices(SCORES))
+    .option('--max-batch-size <n>', 'dynamic batching: most rows one model run takes from concurrent calls (1: off)', positiveInt)
+    .option('--max-delay-us <us>', 'dynamic batching: microseconds a run may wait for more calls', nonNegativeInt)
     .action(async (model: string, flags: DeployFlags, command: Command) => {
       const ctx = contextOf(command, io);
       const script = flags.scriptFile !== undefined ? readText(flags.scriptFile, '--script-file') : flags.script ? true : undefined;
@@ -67,6 +78,8 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(labels !== undefined ? { labels } : {}),
         ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
         ...(flags.scores !== undefined ? { scores: flags.scores } : {}),
+        ...(flags.maxBatchSize !== undefined ? { maxBatchSize: flags.maxBatchSize } : {}),
+        ...(flags.maxDelayUs !== undefined ? { maxDelayUs: flags.maxDelayUs } : {}),
       });
       ctx.show(answer, () =>
         keyValues([

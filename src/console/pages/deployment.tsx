@@ -171,6 +171,10 @@ function Overview({ api, d, v, onChanged }: { api: ConsoleApi; d: DeploymentView
           </dd>
         </div>
         <div>
+          <dt>batching</dt>
+          <dd data-testid="batching">{d.max_batch_size > 1 ? `up to ${d.max_batch_size} rows per model run, waiting up to ${d.max_delay_us} µs for more calls` : 'off'}</dd>
+        </div>
+        <div>
           <dt>created</dt>
           <dd>{timeText(d.created)}</dd>
         </div>

@@ -20,6 +20,19 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
   return ref;
 }
 
+const batchingRefs = new WeakMap<DeploymentRecord, Pick<InvokeRequest, 'batching'>>();
+
+/** A deployment's dynamic batching as its invokes carry it, when on (max_batch_size > 1); built once per stored record. */
+export function batchingOf(record: DeploymentRecord): Pick<InvokeRequest, 'batching'> {
+  let ref = batchingRefs.get(record);
+  if (ref === undefined) {
+    const { maxBatchSize = 1, maxDelayUs = 0 } = record.limits;
+    ref = maxBatchSize > 1 ? { batching: { owner: record.name, maxBatchSize, maxDelayUs } } : {};
+    batchingRefs.set(record, ref);
+  }
+  return ref;
+}
+
 /**
  * Runs one call of a model version (no script) on any serving runtime worker. Its tenant for fair
  * sharing is "test:<model>" (no deployment name holds a colon), so admin tests take turns with
@@ -90,9 +103,9 @@ export function invokeDeployment(
     onWorker?.(worker);
     if (served.record.script === null) {
       const { preprocess } = served.record;
-      return { msg: { t: 'invoke', model, fn, args, ...labelsOf(served.record), ...(preprocess ? { preprocess } : {}) } };
+      return { msg: { t: 'invoke', model, fn, args, ...labelsOf(served.record), ...(preprocess ? { preprocess } : {}), ...batchingOf(served.record) } };
     }
-    const sent = deps.scripts.messagesFor(served.record, served.placement, { model, fn, args }, worker);
+    const sent = deps.scripts.messagesFor(served.record, served.placement, { model, fn, args, ...batchingOf(served.record) }, worker);
     again = { worker, msg: sent.full, onCrash: sent.onCrash };
     return sent;
   };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../../config.js';
 import { ServeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { InvokeArgs, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../../protocol/messages.js';
+import type { InvokeArgs, InvokeRequest, InvokeResult, ModelRef, ScriptHandle, ScriptLimits, ScriptRef } from '../../protocol/messages.js';
 import type { DeploymentRecord } from '../../store/index.js';
 import { runnableScript } from './transpile-script.js';
 import type { Placement } from './placement.js';
@@ -25,6 +25,8 @@ export interface ScriptCall {
   readonly model: ModelRef;
   readonly fn: string;
   readonly args: InvokeArgs;
+  /** The deployment's dynamic batching, for its flow's model step. */
+  readonly batching?: InvokeRequest['batching'];
 }
 
 /** Where a deployment's calls go; computed once per stored record and placement (both are replaced on change). */

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { CreateDeploymentSchema, parseBody, PatchDeploymentSchema, type CreateDeploymentBody } from '../../api/schemas.js';
 import type { CreateDeploymentResponse, DeploymentStatsView, TokenResponse } from '../../api/types.js';
 import { ServeError } from '../../errors.js';
-import { preprocessProblems, type PreprocessBlock } from '../../model/index.js';
+import { batchDimProblem, preprocessProblems, type PreprocessBlock } from '../../model/index.js';
 import { checkName, type DeploymentRecord, type VersionManifest } from '../../store/index.js';
 import { hashToken, mintToken, requireAdmin } from '../auth/index.js';
 import { baseUrl } from '../base-url.js';
@@ -15,7 +15,10 @@ import { deploymentView, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
 
-type LimitFields = Pick<CreateDeploymentBody, 'timeout_ms' | 'memory_limit_mb' | 'max_result_bytes' | 'max_records' | 'max_elements' | 'request_timeout_ms' | 'max_queue'>;
+type LimitFields = Pick<
+  CreateDeploymentBody,
+  'timeout_ms' | 'memory_limit_mb' | 'max_result_bytes' | 'max_records' | 'max_elements' | 'request_timeout_ms' | 'max_queue' | 'max_batch_size' | 'max_delay_us'
+>;
 
 /** Per-deployment limits, refused when over the server-wide caps. */
 function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Limits {
@@ -33,8 +36,27 @@ function limitsFrom(deps: AppDeps, body: LimitFields, current: Limits = {}): Lim
     maxResultBytes: capped('max_result_bytes', sandbox.maxResultBytesCap, 'sandbox.maxResultBytesCap'),
     requestTimeoutMs: capped('request_timeout_ms', limits.requestTimeoutMsCap, 'limits.requestTimeoutMsCap'),
     maxQueue: capped('max_queue', limits.maxQueueCap, 'limits.maxQueueCap'),
+    maxBatchSize: capped('max_batch_size', limits.maxBatchSizeCap, 'limits.maxBatchSizeCap'),
+    maxDelayUs: capped('max_delay_us', limits.maxBatchDelayUsCap, 'limits.maxBatchDelayUsCap'),
   };
   return { ...current, ...Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined)) };
+}
+
+/**
+ * Dynamic batching stacks calls along the first dimension: refused for a version whose inputs or
+ * outputs fix it, at create and at every PATCH (a new version may fix it).
+ */
+function checkBatching(limits: Limits, manifest: VersionManifest): Limits {
+  if ((limits.maxBatchSize ?? 1) <= 1) return limits;
+  const problem = batchDimProblem(manifest.inputs, manifest.outputs);
+  if (problem !== null) {
+    throw new ServeError(
+      'REQUEST_INVALID',
+      `max_batch_size ${limits.maxBatchSize} needs a model whose inputs and outputs all have a free first (batch) dimension, but model "${manifest.name}" version ${manifest.version}'s ${problem}; leave max_batch_size at 1`,
+      { field: 'max_batch_size' },
+    );
+  }
+  return limits;
 }
 
 /** Calls sent to each worker (placed ones first listed even at zero), in flight there now, and queued in the front. */
@@ -100,7 +122,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
       tokenHash: hashToken(token),
       createdAt: now,
       updatedAt: now,
-      limits: limitsFrom(deps, body),
+      limits: checkBatching(limitsFrom(deps, body), manifest),
       ...(labels === undefined ? {} : { labels }),
       // Without a block of its own, the one the model file implies (shown in the version, PATCH null drops it).
       ...checkPreprocess(body.preprocess === undefined ? manifest.preprocess : body.preprocess, manifest),
@@ -172,7 +194,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
       modelVersion: manifest.version,
       replicas: body.replicas === undefined ? current.replicas : checkReplicas(deps, body.replicas),
       script,
-      limits: limitsFrom(deps, body, current.limits),
+      limits: checkBatching(limitsFrom(deps, body, current.limits), manifest),
       ...(labels === undefined ? {} : { labels }),
       updatedAt: new Date().toISOString(),
     };

@@ -63,7 +63,9 @@ export function svcRoutes(deps: AppDeps): SvcRoutes {
     checkRequestSize(args, deploymentSizeLimits(deployment, config));
     const deadline = deadlineOf(ctx, config, deployment);
     const started = performance.now();
+    let frontQueueMs: number | undefined;
     const onWorker = (worker: number) => {
+      frontQueueMs = performance.now() - started;
       stateOf(ctx).worker = worker;
       deps.stats.sentTo(deployment.name, worker);
     };
@@ -73,10 +75,16 @@ export function svcRoutes(deps: AppDeps): SvcRoutes {
       sendPredictResponse(ctx, out, debug);
       // Which worker answered, with the script's output: for debugging placement and fair sharing.
       if (debug) ctx.set(WORKER_HEADER, String(stateOf(ctx).worker));
-      deps.stats.record(deployment.name, fn, performance.now() - started, true);
+      const ms = performance.now() - started;
+      deps.stats.record(deployment.name, fn, ms, true);
+      stateOf(ctx).call = { fn, ms, ...(frontQueueMs === undefined ? {} : { frontQueueMs }), ...(out.batchRows === undefined ? {} : { batchRows: out.batchRows }) };
     } catch (err) {
       // Calls of functions the script does not have are not counted: their names are the caller's.
-      if (!(err instanceof ServeError && err.code === 'FUNCTION_NOT_FOUND')) deps.stats.record(deployment.name, fn, performance.now() - started, false);
+      if (!(err instanceof ServeError && err.code === 'FUNCTION_NOT_FOUND')) {
+        const ms = performance.now() - started;
+        deps.stats.record(deployment.name, fn, ms, false);
+        stateOf(ctx).call = { fn, ms, ...(frontQueueMs === undefined ? {} : { frontQueueMs }) };
+      }
       throw debug ? err : withoutScriptOutput(err);
     }
   };

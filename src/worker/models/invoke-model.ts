@@ -4,7 +4,9 @@ import { ServeError } from '../../errors.js';
 import type { InvokeArgs, InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import { defaultImageFeeds } from '../images/index.js';
 import type { ModelPool } from './model-pool.js';
-import { outputsToJson, requireRecords, runRecords } from './run-records.js';
+import { outputsToJson, requireRecords, runRecords, type StageClock } from './run-records.js';
+import { bindRecords, canBatch } from './binding.js';
+import type { Batcher } from './batcher.js';
 import { applyLabels } from './output-labels.js';
 import type { LoadedModel } from '../runtimes/types.js';
 import type { WorkerConfig } from '../../protocol/worker-config.js';
@@ -15,6 +17,7 @@ type Outputs = Parameters<typeof outputsToJson>[1];
 export interface InvokeDeps {
   readonly pool: ModelPool;
   readonly config: WorkerConfig;
+  readonly batcher: Batcher;
 }
 
 /** X as records; files under an image input's name join the first record (created when X is absent). */
@@ -45,15 +48,34 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
       return { result: { outputs }, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: performance.now() - t2 } };
     }
     const { labels } = req;
-    const each = labels === undefined ? (o: Outputs) => outputsToJson(lease.model, o) : (o: Outputs) => applyLabels(outputsToJson(lease.model, o), o, labels);
-    const results = await runRecords(lease.model, records, each);
+    const model = lease.model;
+    const each = labels === undefined ? (o: Outputs) => outputsToJson(model, o) : (o: Outputs) => applyLabels(outputsToJson(model, o), o, labels);
+    const { batching } = req;
+    if (batching !== undefined && records.length <= batching.maxBatchSize && canBatch(model.inputs, model.outputs)) {
+      // Bound (so validated) here, per call, before it joins others: a bad call fails alone.
+      const batches = bindRecords(records, model.inputs, model.outputs);
+      const t3 = performance.now();
+      const run = await deps.batcher.submit(batching, req.model.key, model, batches, records.length);
+      const t4 = performance.now();
+      const resultJson = JSON.stringify(orient(run.perRecord.map(each), orientation));
+      const timings = { ...loadTiming(t1 - t0), queueMs: run.queueMs, preprocessMs: t3 - t1, inferMs: run.inferMs, postprocessMs: performance.now() - t4 };
+      return { result: undefined, resultJson, stdout: [], stderr: [], timings, ...(run.ledRows === undefined ? {} : { batchRows: run.ledRows }) };
+    }
+    const clock: StageClock = { bindMs: 0, runMs: 0, convertMs: 0 };
+    const results = await runRecords(model, records, each, clock);
     const t3 = performance.now();
     // As JSON text: one native stringify here, and the front sends it on without parsing it. The
     // frame codec would visit every value twice (its replacer here, its reviver in the front),
     // about 4 times the CPU on a big answer, in single blocks on both event loops (#14).
     const resultJson = JSON.stringify(orient(results, orientation));
-    return { result: undefined, resultJson, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: t3 - t2 } };
+    const postprocessMs = clock.convertMs + (performance.now() - t3);
+    return { result: undefined, resultJson, stdout: [], stderr: [], timings: { ...loadTiming(t1 - t0), preprocessMs: t2 - t1 + clock.bindMs, inferMs: clock.runMs, postprocessMs } };
   } finally {
     lease.release();
   }
+}
+
+/** A model's load, when this call waited for one (its first in this worker): for the access log. */
+function loadTiming(ms: number): { loadMs?: number } {
+  return ms >= 0.5 ? { loadMs: ms } : {};
 }

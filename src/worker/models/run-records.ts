@@ -39,6 +39,16 @@ function firstSliceRecords(model: LoadedModel): number {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Where runRecords' time went, added up over its slices: for the stage histograms of /metrics. */
+export interface StageClock {
+  /** Records to tensors (validation included). */
+  bindMs: number;
+  /** Model runs. */
+  runMs: number;
+  /** Outputs split per record and converted by `each`. */
+  convertMs: number;
+}
+
 /**
  * Runs the model over records (stacked into batches where it can), slice by slice with a yield to
  * the event loop between slices, and returns `each(outputs)` per record (the raw outputs by
@@ -46,8 +56,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * sliced too, and a slice's tensors can be collected as soon as it is done.
  */
 export async function runRecords(model: LoadedModel, records: readonly Record_[]): Promise<Record<string, Tensor>[]>;
-export async function runRecords<T>(model: LoadedModel, records: readonly Record_[], each: (outputs: Record<string, Tensor>) => T): Promise<T[]>;
-export async function runRecords<T>(model: LoadedModel, records: readonly Record_[], each?: (outputs: Record<string, Tensor>) => T): Promise<T[]> {
+export async function runRecords<T>(model: LoadedModel, records: readonly Record_[], each: (outputs: Record<string, Tensor>) => T, clock?: StageClock): Promise<T[]>;
+export async function runRecords<T>(model: LoadedModel, records: readonly Record_[], each?: (outputs: Record<string, Tensor>) => T, clock?: StageClock): Promise<T[]> {
   if (records.length === 0) bindRecords(records, model.inputs, model.outputs); // throws: no records
   const out = new Array<T>(records.length);
   const convert = each ?? ((outputs: Record<string, Tensor>) => outputs as T);
@@ -57,12 +67,22 @@ export async function runRecords<T>(model: LoadedModel, records: readonly Record
     const started = performance.now();
     const to = Math.min(records.length, from + size);
     const slice = from === 0 && to === records.length ? records : records.slice(from, to);
-    for (const batch of bindRecords(slice, model.inputs, model.outputs, from)) {
+    const batches = bindRecords(slice, model.inputs, model.outputs, from);
+    let mark = performance.now();
+    if (clock) clock.bindMs += mark - started;
+    for (const batch of batches) {
       // Synchronous where the runtime can (every run does that first): a promise less per run.
       const outputs = model.runSync(batch.feeds) ?? (await model.run(batch.feeds));
+      const ran = performance.now();
       splitOutputs(batch, outputs).forEach((o, i) => {
         out[from + batch.recordIndices[i]!] = convert(o);
       });
+      if (clock) {
+        const converted = performance.now();
+        clock.runMs += ran - mark;
+        clock.convertMs += converted - ran;
+        mark = converted;
+      }
     }
     const ms = performance.now() - started;
     recordRun(model, to - from, ms);

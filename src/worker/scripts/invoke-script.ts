@@ -3,6 +3,7 @@ import { ServeError } from '../../errors.js';
 import { HOOK_FUNCTIONS, planFlow, PREDICT_FUNCTION } from '../../model/index.js';
 import type { InvokeRequest, InvokeResult } from '../../protocol/messages.js';
 import type { ModelPool } from '../models/model-pool.js';
+import type { Batcher } from '../models/batcher.js';
 import { PredictFlow } from './predict-flow.js';
 import { createLogBudget, flowLabel, type CallResult, type LogBudget, type SandboxReplica } from '../sandbox-host/index.js';
 import { resultJson, resultOnWire } from './result-json.js';
@@ -37,22 +38,31 @@ class RequestLog {
  * postprocess per record), run in one sandbox call; other functions are called as they are.
  * Answers without a promise when the flow completes synchronously.
  */
-export function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
-  if (req.fn === PREDICT_FUNCTION && !set.functions.has(PREDICT_FUNCTION)) return predictFlow(req, set, pool);
+export function invokeWithScript(req: InvokeRequest, set: ScriptSet, pool: ModelPool, batcher?: Batcher): InvokeResult | Promise<InvokeResult> {
+  if (req.fn === PREDICT_FUNCTION && !set.functions.has(PREDICT_FUNCTION)) return predictFlow(req, set, pool, batcher);
   return callFunction(req, set);
 }
 
-function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool): InvokeResult | Promise<InvokeResult> {
+function predictFlow(req: InvokeRequest, set: ScriptSet, pool: ModelPool, batcher: Batcher | undefined): InvokeResult | Promise<InvokeResult> {
   const log = new RequestLog(set.ref.limits);
   const plan = planFlow(set.functions, typeof req.args !== 'string' && req.args.files !== undefined);
-  const model = new PredictFlow(pool, req.model, plan.postprocess, set.ref.limits.timeoutMs);
+  // With one sandbox here, flows run one at a time and their model steps never meet: the batched
+  // step would only cost the synchronous one (see PredictFlow.runSync).
+  const batched = req.batching !== undefined && batcher !== undefined && set.ref.replicas > 1 ? { ref: req.batching, batcher } : undefined;
+  const model = new PredictFlow(pool, req.model, plan.postprocess, set.ref.limits.timeoutMs, batched);
   const started = performance.now();
   const answer = (out: CallResult): InvokeResult => {
     log.add(out);
-    const flowMs = performance.now() - started;
-    const timings = { scriptMs: flowMs - model.inferMs, inferMs: model.inferMs };
+    const ended = performance.now();
+    const flowMs = ended - started;
+    // The script's time before the model step is its preprocessing, after it its postprocessing.
+    const ran = model.startedAt > 0 && model.endedAt > 0;
+    const stages: Record<string, number> = ran
+      ? { queueMs: model.queueMs, preprocessMs: model.startedAt - started, inferMs: model.inferMs, postprocessMs: ended - model.endedAt }
+      : { preprocessMs: flowMs, inferMs: 0 };
+    const timings = { scriptMs: flowMs - model.inferMs - model.queueMs, ...stages };
     const json = wireResult(out, set.ref.limits.maxResultBytes, () => flowLabel(plan));
-    return { result: undefined, resultJson: json, stdout: log.stdout, stderr: log.stderr, timings };
+    return { result: undefined, resultJson: json, stdout: log.stdout, stderr: log.stderr, timings, ...(model.batchRows === undefined ? {} : { batchRows: model.batchRows }) };
   };
   const { replica, release } = set.acquire();
   let out: CallResult | Promise<CallResult>;

@@ -1,5 +1,7 @@
 import { normalizeX } from '../../api/records.js';
-import type { InvokeArgs, ModelRef } from '../../protocol/messages.js';
+import type { BatchingRef, InvokeArgs, ModelRef } from '../../protocol/messages.js';
+import type { Batcher } from '../models/batcher.js';
+import { bindRecords, canBatch } from '../models/binding.js';
 import { estimateRunMs } from '../models/inference-cost.js';
 import type { ModelPool } from '../models/model-pool.js';
 import { outputsToJson, requireRecords, runRecords, runRecordsSync, SLICE_MS } from '../models/run-records.js';
@@ -15,15 +17,27 @@ import { FLOW_SYNC_MODEL_SHARE, type FlowModel, type FlowRows } from '../sandbox
 export class PredictFlow implements FlowModel {
   /** Time the model step took, for the access log. */
   inferMs = 0;
+  /** When the model step started and ended (performance.now()), to split the script's time around it; 0 until it runs. */
+  startedAt = 0;
+  endedAt = 0;
+  /** Time the model step waited for a batched run. */
+  queueMs = 0;
+  /** Rows of the batched run this call led, if it led one. */
+  batchRows: number | undefined;
 
   constructor(
     private readonly pool: ModelPool,
     private readonly model: ModelRef,
     private readonly postprocess: boolean,
     private readonly timeoutMs: number,
+    /** The deployment's dynamic batching: the model step then shares runs with concurrent calls. */
+    private readonly batched?: { readonly ref: BatchingRef; readonly batcher: Batcher },
   ) {}
 
   runSync(prepared: unknown): string | FlowRows | null {
+    // A batched step waits for other calls: only the asynchronous step can.
+    if (this.batched !== undefined) return null;
+    this.startedAt = performance.now();
     const lease = this.pool.acquireLoaded(this.model);
     if (lease === undefined) return null;
     try {
@@ -34,7 +48,8 @@ export class PredictFlow implements FlowModel {
       if (expected === undefined || expected > Math.min(this.timeoutMs * FLOW_SYNC_MODEL_SHARE, SLICE_MS)) return null;
       const started = performance.now();
       const outputs = runRecordsSync(lease.model, records);
-      this.inferMs = performance.now() - started;
+      this.endedAt = performance.now();
+      this.inferMs = this.endedAt - started;
       if (outputs === null) return null;
       const rows = this.rows(lease.model, outputs.map((o) => outputsToJson(lease.model, o)), split);
       // Known to be plain JSON without walking the rows: send the text the sandbox takes best.
@@ -45,13 +60,25 @@ export class PredictFlow implements FlowModel {
   }
 
   async run(prepared: unknown): Promise<FlowRows> {
+    this.startedAt = performance.now();
     const lease = await this.pool.acquire(this.model);
     try {
-      const { records, split } = recordsOf(prepared, lease.model);
+      const model = lease.model;
+      const { records, split } = recordsOf(prepared, model);
+      const { batched } = this;
+      if (batched !== undefined && records.length <= batched.ref.maxBatchSize && canBatch(model.inputs, model.outputs)) {
+        const run = await batched.batcher.submit(batched.ref, this.model.key, model, bindRecords(records, model.inputs, model.outputs), records.length);
+        this.endedAt = performance.now();
+        this.inferMs = run.inferMs;
+        this.queueMs = run.queueMs;
+        this.batchRows = run.ledRows;
+        return this.rows(model, run.perRecord.map((o) => outputsToJson(model, o)), split);
+      }
       const started = performance.now();
-      const results = await runRecords(lease.model, records, (o) => outputsToJson(lease.model, o));
-      this.inferMs = performance.now() - started;
-      return this.rows(lease.model, results, split);
+      const results = await runRecords(model, records, (o) => outputsToJson(model, o));
+      this.endedAt = performance.now();
+      this.inferMs = this.endedAt - started;
+      return this.rows(model, results, split);
     } finally {
       lease.release();
     }

@@ -48,6 +48,7 @@ export const ERRORS = {
   WORKER_TIMEOUT: { status: 504, expose: true }, // the worker did not answer in workers.requestTimeoutMs; it is restarted
   OVERLOADED: { status: 503, expose: true, retryAfterS: 1 }, // too many requests queued; retry after the Retry-After seconds
   SHUTTING_DOWN: { status: 503, expose: true, retryAfterS: 5 }, // the server is draining after SIGTERM
+  STORE_UNAVAILABLE: { status: 503, expose: true, retryAfterS: 2 }, // the PostgreSQL store cannot be reached; retry once it is back
   SCRIPT_NOT_LOADED: { status: 503, expose: false }, // between front and worker only: send the script text again
   INTERNAL: { status: 500, expose: false }, // anything unclassified; details only in the log
 } as const satisfies Record<string, ErrorSpec>;

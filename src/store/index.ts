@@ -11,6 +11,7 @@ export { checkName, NAME_PATTERN } from './names.js';
 export type { Staging };
 export type { DeploymentRecord, ManifestDraft, VersionManifest } from './records.js';
 export { FsDeploymentStore, FsModelStore, StoreLayout };
+export { openPgStore } from './pg/pg-store.js';
 
 /** Model versions: staged publishes, lookups (numbers or "latest"), deletion, saved scripts. */
 export interface ModelStore {
@@ -18,8 +19,13 @@ export interface ModelStore {
   list(): VersionManifest[][];
   versions(name: string): VersionManifest[];
   get(name: string, version?: number | string): VersionManifest;
-  /** A local directory holding the version's files (an object store would cache them there). */
+  /** A local directory holding the version's files (the PostgreSQL store caches them there: ensureLocal first). */
   versionDir(manifest: VersionManifest): string;
+  /**
+   * Makes versionDir(manifest) hold the version's files before a worker loads them: nothing to do
+   * on the filesystem store; the PostgreSQL store fetches them from the database once, by sha256.
+   */
+  ensureLocal(manifest: VersionManifest): Promise<void>;
   deleteVersion(name: string, version: number): Promise<void>;
   deleteModel(name: string): Promise<void>;
   saveScript(name: string, version: number, text: string): Promise<void>;
@@ -37,15 +43,32 @@ export interface DeploymentStore {
 }
 
 /**
- * The store the front talks to. This filesystem implementation needs no server; another backend
- * (an object store shared by several fronts) would implement the same three parts.
+ * What another instance changed, as this one's view of the store now has it (PostgreSQL store
+ * only: the filesystem store has one instance). `via` says how it was learnt: a notification, or
+ * the reload of everything after a (re)connect.
+ */
+export type StoreChange =
+  | { readonly kind: 'deployment'; readonly name: string; readonly record: DeploymentRecord | undefined; readonly via: 'notification' | 'reconcile' }
+  | { readonly kind: 'model'; readonly name: string; readonly removed: readonly number[]; readonly via: 'notification' | 'reconcile' };
+
+/**
+ * The store the front talks to: the filesystem one (`openFsStore`, one instance per data
+ * directory) or the PostgreSQL one (`openPgStore`, shared by several instances). The sync read
+ * methods read an in-memory view; the PostgreSQL store keeps it current with other instances'
+ * changes and tells `onChange` listeners about them.
  */
 export interface Store {
+  /** The local data directory (the PostgreSQL store keeps only its artifact cache and staging there). */
   readonly layout: StoreLayout;
+  /** Where the data is, for people: a directory, or a database (without its password). */
+  readonly where: string;
   readonly models: ModelStore;
   readonly deployments: DeploymentStore;
   getAdminTokenHash(): Promise<string | null>;
   setAdminTokenHash(sha256: string): Promise<void>;
+  /** Hears what other instances change (never this instance's own writes). */
+  onChange(listener: (change: StoreChange) => void): void;
+  close(): Promise<void>;
 }
 
 /** Every folder writeFileAtomic writes into: deployments/, secrets/, models/<name>/, models/<name>/<version>/. */
@@ -78,6 +101,9 @@ export async function openFsStore(dataDir: string, log: Logger): Promise<Store> 
   await deployments.open();
   return {
     layout,
+    where: layout.root,
+    onChange() {},
+    async close() {},
     models,
     deployments,
     async getAdminTokenHash() {

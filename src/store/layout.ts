@@ -10,6 +10,10 @@ import { join, resolve } from 'node:path';
  *   <data>/deployments/<name>.json                 model@version, script, token hash, limits
  *   <data>/secrets/admin-token.json                sha-256 of the admin token
  *   <data>/tmp/                                    staging; emptied at start
+ *
+ * With the PostgreSQL store the data directory holds only tmp/ and the artifact cache:
+ *
+ *   <data>/cache/<sha256>-<name>-<version>/        a version's files fetched from the database
  */
 export class StoreLayout {
   readonly root: string;
@@ -48,6 +52,13 @@ export class StoreLayout {
   }
   get adminTokenPath(): string {
     return join(this.secretsDir, 'admin-token.json');
+  }
+  /** The PostgreSQL store's local copy of a version's files, named after its sha256. */
+  cachedVersionDir(name: string, version: number, sha256: string): string {
+    return join(this.root, 'cache', `${sha256}-${name}-${version}`);
+  }
+  get cacheDir(): string {
+    return join(this.root, 'cache');
   }
   get tmpDir(): string {
     return join(this.root, 'tmp');

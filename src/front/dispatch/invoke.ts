@@ -28,7 +28,8 @@ function labelsOf(record: DeploymentRecord): Pick<InvokeRequest, 'labels'> {
  * done before the codec skipped those, costs a stringify and a parse more, and escaping the text
  * inside the message.
  */
-export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
+export async function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs): Promise<InvokeResult> {
+  await deps.store.models.ensureLocal(manifest);
   return deps.workers.request<InvokeResult>({ t: 'invoke', model: modelRef(deps.store, manifest), fn, args }, { tenant: `test:${manifest.name}` });
 }
 
@@ -42,6 +43,9 @@ export function invokeDeployment(deps: AppDeps, record: Pick<DeploymentRecord, '
   const { name } = record;
   // Refused at once rather than after waiting in the queue.
   if (record.script !== null) deps.scripts.assertNotQuarantined(record.script);
+  // The version's files on this instance's disk first (the PostgreSQL store fetches them once).
+  const local = deps.placer.served(name).local();
+  if (local !== null) return local.then(() => invokeDeployment(deps, record, fn, args, onWorker));
   let again: { worker: number; msg: Outgoing; onCrash: CrashVerdict } | undefined;
   const messageFor: MessageFor = (worker) => {
     const served = deps.placer.served(name);

@@ -46,6 +46,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     const m = store.models.get(ctx.params.name!, ctx.params.version!);
     const text = scriptFromBody(bodyOf(ctx));
     // Compiled and init()-ed on the scratch worker first: a script that cannot run is not saved.
+    await store.models.ensureLocal(m);
     const functions = await deps.scripts.check(text, modelRef(store, m), defaultLimits);
     await store.models.saveScript(m.name, m.version, text);
     ctx.body = { model_name: m.name, model_version: String(m.version), functions, bytes: Buffer.byteLength(text) };
@@ -61,6 +62,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     if (text === null) throw new ServeError('SCRIPT_NOT_FOUND', `model "${m.name}" version ${m.version} has no saved script; send one in "script"`);
     const args = form ? argsFromRequest(ctx) : parsed.args;
     checkRequestSize(args, serverSizeLimits(config));
+    await store.models.ensureLocal(m);
     const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? PREDICT_FUNCTION, args });
     stateOf(ctx).timings = out.timings;
     sendPredictResponse(ctx, out, true);

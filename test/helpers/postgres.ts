@@ -69,7 +69,11 @@ async function startPostgres(): Promise<PostgresServer> {
   const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   let running = false;
   const cleanup = () => {
-    if (running) spawnSync(asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])[0]!, asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']).slice(1), { stdio: 'ignore' });
+    if (running) {
+      // Synchronous: this runs in the process's 'exit' handler.
+      const [cmd, ...args] = asPostgres(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+      spawnSync(cmd!, args, { stdio: 'ignore' });
+    }
     running = false;
     rmSync(dir, { recursive: true, force: true });
   };

@@ -304,6 +304,26 @@ describe('PostgreSQL store only: several instances on one database', { skip: pos
     assert.ok(last.kind === 'deployment' && last.record === undefined, 'the last change heard is the deletion');
   });
 
+  it('checks a create and a change of a deployment in the database, not only in its view', async () => {
+    // Rows written behind the instance's back (no notification): its view is stale on purpose.
+    const now = new Date().toISOString();
+    const record: DeploymentRecord = { name: 'ghost', modelName: 'race', modelVersion: 1, replicas: 1, script: null, tokenHash: 'ee', createdAt: now, updatedAt: now, limits: {} };
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('INSERT INTO deployments (name, record) VALUES ($1, $2)', ['ghost', JSON.stringify(record)]);
+      assert.equal(a.deployments.has('ghost'), false);
+      await assert.rejects(a.deployments.put(record), isCode('DEPLOYMENT_EXISTS'));
+      await client.query('DELETE FROM deployments WHERE name = $1', ['ghost']);
+      await a.deployments.put(record);
+      await client.query('DELETE FROM deployments WHERE name = $1', ['ghost']);
+      assert.equal(a.deployments.has('ghost'), true);
+      await assert.rejects(a.deployments.put({ ...record, replicas: 2 }), isCode('DEPLOYMENT_NOT_FOUND'));
+    } finally {
+      await client.end();
+    }
+  });
+
   it('refuses to delete a version another instance\'s deployment serves, and to deploy a deleted version', async () => {
     const now = new Date().toISOString();
     const record: DeploymentRecord = { name: 'user', modelName: 'race', modelVersion: 3, replicas: 1, script: null, tokenHash: 'ee', createdAt: now, updatedAt: now, limits: {} };

@@ -493,14 +493,26 @@ class PgDeploymentStore implements DeploymentStore {
     return this.index.has(name);
   }
 
-  /** Creates or replaces; the version it serves must exist (another instance may have deleted it). */
+  /**
+   * Creates (when this instance does not know the name) or replaces. Checked in the database, not
+   * only in this view, since another instance may have acted since: a create of a name another
+   * instance created is DEPLOYMENT_EXISTS, a change of one it deleted DEPLOYMENT_NOT_FOUND, and the
+   * version served must still exist (MODEL_NOT_FOUND).
+   */
   async put(record: DeploymentRecord): Promise<void> {
     const parsed = DeploymentRecordSchema.parse(record);
+    const creating = !this.index.has(parsed.name);
     await this.store.transaction({ k: 'd', n: parsed.name }, async (c) => {
       // FOR SHARE: a concurrent delete of the version waits for this commit, then sees the deployment.
       const { rows } = await c.query('SELECT 1 FROM versions WHERE name = $1 AND version = $2 FOR SHARE', [parsed.modelName, parsed.modelVersion]);
       if (rows.length === 0) throw new ServeError('MODEL_NOT_FOUND', `model "${parsed.modelName}" has no version ${parsed.modelVersion}`);
-      await c.query('INSERT INTO deployments (name, record) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET record = EXCLUDED.record', [parsed.name, JSON.stringify(parsed)]);
+      if (creating) {
+        const { rowCount } = await c.query('INSERT INTO deployments (name, record) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [parsed.name, JSON.stringify(parsed)]);
+        if (rowCount === 0) throw new ServeError('DEPLOYMENT_EXISTS', `deployment "${parsed.name}" already exists; PATCH it to change it`);
+      } else {
+        const { rowCount } = await c.query('UPDATE deployments SET record = $2 WHERE name = $1', [parsed.name, JSON.stringify(parsed)]);
+        if (rowCount === 0) throw new ServeError('DEPLOYMENT_NOT_FOUND', `deployment "${parsed.name}" does not exist`);
+      }
     });
     this.index.set(parsed.name, parsed);
   }

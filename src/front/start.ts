@@ -64,7 +64,14 @@ export async function startServer(config: Config, log: Logger, options: StartOpt
     log: log.child({ component: 'workers' }),
     onRestarted: (worker) => placer?.workerRestarted(worker),
   });
-  await workers.start();
+  try {
+    await workers.start();
+  } catch (err) {
+    // A start that fails leaves nothing running: no worker processes, no database connections.
+    await workers.close(0).catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const lifecycle = { draining: false };
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
   placer = new DeploymentPlacer({ store, workers, scripts, log: log.child({ component: 'placement' }) });

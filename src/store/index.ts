@@ -30,6 +30,11 @@ export interface ModelStore {
   deleteModel(name: string): Promise<void>;
   saveScript(name: string, version: number, text: string): Promise<void>;
   getScript(name: string, version: number): Promise<string | null>;
+  /**
+   * Reads the model's versions from the store again: for a lookup that missed in this instance's
+   * view just after another instance published (the PostgreSQL store; nothing to do on the filesystem).
+   */
+  refresh(name: string): Promise<void>;
 }
 
 /** Deployments by name. */
@@ -40,16 +45,20 @@ export interface DeploymentStore {
   has(name: string): boolean;
   put(record: DeploymentRecord): Promise<void>;
   delete(name: string): Promise<void>;
+  /** Reads the deployment from the store again (see ModelStore.refresh). */
+  refresh(name: string): Promise<void>;
 }
 
 /**
  * What another instance changed, as this one's view of the store now has it (PostgreSQL store
- * only: the filesystem store has one instance). `via` says how it was learnt: a notification, or
- * the reload of everything after a (re)connect.
+ * only: the filesystem store has one instance). `via` says how it was learnt.
  */
 export type StoreChange =
-  | { readonly kind: 'deployment'; readonly name: string; readonly record: DeploymentRecord | undefined; readonly via: 'notification' | 'reconcile' }
-  | { readonly kind: 'model'; readonly name: string; readonly removed: readonly number[]; readonly via: 'notification' | 'reconcile' };
+  | { readonly kind: 'deployment'; readonly name: string; readonly record: DeploymentRecord | undefined; readonly via: ChangeSource }
+  | { readonly kind: 'model'; readonly name: string; readonly removed: readonly number[]; readonly via: ChangeSource };
+
+/** A notification; the reload of everything after a (re)connect; or a lookup that missed in the view (`refresh`). */
+export type ChangeSource = 'notification' | 'reconcile' | 'lookup';
 
 /**
  * The store the front talks to: the filesystem one (`openFsStore`, one instance per data

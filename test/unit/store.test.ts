@@ -324,6 +324,27 @@ describe('PostgreSQL store only: several instances on one database', { skip: pos
     }
   });
 
+  it('refresh reads one model or deployment again, for a lookup that missed in the view', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const now = new Date().toISOString();
+      const record: DeploymentRecord = { name: 'unheard', modelName: 'race', modelVersion: 1, replicas: 1, script: null, tokenHash: 'ee', createdAt: now, updatedAt: now, limits: {} };
+      await client.query('INSERT INTO deployments (name, record) VALUES ($1, $2)', ['unheard', JSON.stringify(record)]);
+      assert.equal(b.deployments.find('unheard'), undefined);
+      await b.deployments.refresh('unheard');
+      assert.equal(b.deployments.get('unheard').modelVersion, 1);
+      assert.ok(heardByB.some((c) => c.kind === 'deployment' && c.name === 'unheard' && c.via === 'lookup'));
+      await client.query('DELETE FROM deployments WHERE name = $1', ['unheard']);
+      await b.deployments.refresh('unheard');
+      assert.equal(b.deployments.find('unheard'), undefined);
+      await b.models.refresh('no-such-model');
+      assert.throws(() => b.models.versions('no-such-model'), isCode('MODEL_NOT_FOUND'));
+    } finally {
+      await client.end();
+    }
+  });
+
   it('refuses to delete a version another instance\'s deployment serves, and to deploy a deleted version', async () => {
     const now = new Date().toISOString();
     const record: DeploymentRecord = { name: 'user', modelName: 'race', modelVersion: 3, replicas: 1, script: null, tokenHash: 'ee', createdAt: now, updatedAt: now, limits: {} };

@@ -9,7 +9,7 @@ import { KeyedLock } from '../keyed-lock.js';
 import { StoreLayout } from '../layout.js';
 import type { Staging } from '../models.js';
 import { DeploymentRecordSchema, VersionManifestSchema, type DeploymentRecord, type ManifestDraft, type VersionManifest } from '../records.js';
-import type { DeploymentStore, ModelStore, Store, StoreChange } from '../index.js';
+import type { ChangeSource, DeploymentStore, ModelStore, Store, StoreChange } from '../index.js';
 import { readArtifact, writeArtifact } from './artifacts.js';
 import { migrate } from './migrations.js';
 
@@ -255,7 +255,14 @@ class PgStore implements Store {
     for (const name of new Set([...this.deployments.index.keys(), ...records.keys()])) this.deployments.replace(name, records.get(name), why === 'start' ? null : 'reconcile');
   }
 
-  private async reloadModel(name: string, via: 'notification'): Promise<void> {
+  /** Reloads one model or deployment in turn with the notifications, and resolves once it is applied. */
+  refresh(kind: 'd' | 'm', name: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.applying = this.applying.then(() => (kind === 'd' ? this.reloadDeployment(name, 'lookup') : this.reloadModel(name, 'lookup')).then(resolve, reject));
+    });
+  }
+
+  private async reloadModel(name: string, via: 'notification' | 'lookup'): Promise<void> {
     const { rows } = await this.query((c) => c.query<{ manifest: unknown }>('SELECT manifest FROM versions WHERE name = $1', [name]));
     const versions = new Map<number, VersionManifest>();
     for (const { manifest } of rows) {
@@ -265,7 +272,7 @@ class PgStore implements Store {
     this.models.replace(name, versions, via);
   }
 
-  private async reloadDeployment(name: string, via: 'notification'): Promise<void> {
+  private async reloadDeployment(name: string, via: 'notification' | 'lookup'): Promise<void> {
     const { rows } = await this.query((c) => c.query<{ record: unknown }>('SELECT record FROM deployments WHERE name = $1', [name]));
     this.deployments.replace(name, rows[0] === undefined ? undefined : this.parseRecord(rows[0].record), via);
   }
@@ -389,6 +396,10 @@ class PgModelStore implements ModelStore {
     this.replace(name, undefined, null);
   }
 
+  refresh(name: string): Promise<void> {
+    return this.store.refresh('m', name);
+  }
+
   async saveScript(name: string, version: number, text: string): Promise<void> {
     this.get(name, version);
     const { rowCount } = await this.store.query((c) => c.query('UPDATE versions SET script = $3 WHERE name = $1 AND version = $2', [name, version, text]));
@@ -441,7 +452,7 @@ class PgModelStore implements ModelStore {
    * Puts a model's versions (undefined or empty: none) in the view and removes the cached files of
    * versions gone. `via` null is this instance's own change; otherwise listeners hear of it.
    */
-  replace(name: string, versions: Map<number, VersionManifest> | undefined, via: 'notification' | 'reconcile' | null): void {
+  replace(name: string, versions: Map<number, VersionManifest> | undefined, via: ChangeSource | null): void {
     const before = this.index.get(name) ?? new Map<number, VersionManifest>();
     const after = versions ?? new Map<number, VersionManifest>();
     const removed = [...before.values()].filter((m) => after.get(m.version)?.createdAt !== m.createdAt);
@@ -517,6 +528,10 @@ class PgDeploymentStore implements DeploymentStore {
     this.index.set(parsed.name, parsed);
   }
 
+  refresh(name: string): Promise<void> {
+    return this.store.refresh('d', name);
+  }
+
   async delete(name: string): Promise<void> {
     this.get(name);
     await this.store.transaction({ k: 'd', n: name }, async (c) => {
@@ -526,7 +541,7 @@ class PgDeploymentStore implements DeploymentStore {
     this.index.delete(name);
   }
 
-  replace(name: string, record: DeploymentRecord | undefined, via: 'notification' | 'reconcile' | null): void {
+  replace(name: string, record: DeploymentRecord | undefined, via: ChangeSource | null): void {
     const before = this.index.get(name);
     if (record === undefined) this.index.delete(name);
     else this.index.set(name, record);

@@ -86,6 +86,8 @@ describe('three instances on one PostgreSQL database (#17)', { skip: postgres.re
     assert.equal((await b.client.publish(fixtureFile(MNIST_ONNX), { name: 'iris' })).model_version, '2');
     // C learns of version 2 by notification; a PATCH naming it before then would be MODEL_NOT_FOUND.
     const digits = (await eventually('C to know version 2', () => c.client.testEndpoint('iris', 2))).payload.args.X;
+    // Before the switch, A serves version 1 (iris), which refuses the digits' input.
+    await eventually('A serving svc', () => a.client.predict('svc', { X: IRIS_X }, { token: svcToken }));
     await assert.rejects(a.client.predict('svc', { X: digits }, { token: svcToken }), (e: unknown) => e instanceof ApiError && e.status === 422);
     const view = await c.client.patchDeployment('svc', { model_version: 2 });
     assert.equal(view.model_version, '2');

@@ -462,7 +462,7 @@ class PgModelStore implements ModelStore {
     for (const m of removed) {
       const dir = this.versionDir(m);
       this.local.delete(dir);
-      void rm(dir, { recursive: true, force: true });
+      rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.store.log.warn({ err, dir }, 'could not remove a deleted version from the cache'));
     }
     if (via !== null && (removed.length > 0 || added.length > 0)) this.store.emit({ kind: 'model', name, removed: removed.map((m) => m.version), via });
   }

@@ -24,6 +24,13 @@ export const CONFIG_KEYS = {
   'grpc.port': { env: 'INFERBOX_GRPC_PORT', schema: int(-1, 65535), default: 8081 },
   /** Data directory of the embedded store. @defaultValue "./data" */
   'store.dataDir': { env: 'INFERBOX_DATA', schema: z.string().min(1), default: './data' },
+  /**
+   * PostgreSQL connection URL (`postgres://user:password@host:5432/db`). When set, models, versions,
+   * scripts, deployments and tokens live in that database, shared by every instance that names it,
+   * and the data directory keeps only this instance's artifact cache; when empty, the data
+   * directory is the store.
+   */
+  'store.databaseUrl': { env: 'INFERBOX_DATABASE_URL', schema: z.string().refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), 'must be empty or a postgres:// or postgresql:// URL'), default: '' },
   /** Admin token; when empty, one is generated on first start, stored hashed and printed once. */
   'auth.adminToken': { env: 'INFERBOX_ADMIN_TOKEN', schema: z.string(), default: '' },
   /** Largest JSON request body, in bytes. @defaultValue 16 MiB */

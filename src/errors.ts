@@ -49,6 +49,7 @@ export const ERRORS = {
   OVERLOADED: { status: 503, expose: true, retryAfterS: 1 }, // too many requests queued; retry after the Retry-After seconds
   DEADLINE_EXCEEDED: { status: 504, expose: true }, // the request's deadline (request_timeout_ms, limits.requestTimeoutMs or Request-Timeout) passed; its work was dropped
   SHUTTING_DOWN: { status: 503, expose: true, retryAfterS: 5 }, // the server is draining after SIGTERM
+  STORE_UNAVAILABLE: { status: 503, expose: true, retryAfterS: 2 }, // the PostgreSQL store cannot be reached; retry once it is back
   SCRIPT_NOT_LOADED: { status: 503, expose: false }, // between front and worker only: send the script text again
   INTERNAL: { status: 500, expose: false }, // anything unclassified; details only in the log
 } as const satisfies Record<string, ErrorSpec>;

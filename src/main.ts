@@ -15,7 +15,7 @@ const TOKEN_HINT: Record<RunningServer['adminToken'], string> = {
 /** The one line a person reads when the server is up: where it is, where its data is, how to sign in. */
 function readyLine(server: RunningServer, config: Config): string {
   const open = config.server.host === '0.0.0.0' || config.server.host === '::' ? `http://localhost:${server.port}` : server.url;
-  return `inferbox ready: web console and API at ${open} · data in ${server.store.layout.root} · ${TOKEN_HINT[server.adminToken]}`;
+  return `inferbox ready: web console and API at ${open} · data in ${server.store.where} · ${TOKEN_HINT[server.adminToken]}`;
 }
 
 /** Config -> store, workers and front; SIGTERM/SIGINT drain and exit. */

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { workerCount, type Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { openFsStore, type Store } from '../store/index.js';
+import { openFsStore, openPgStore, type Store } from '../store/index.js';
 import { workerConfigFrom } from '../protocol/worker-config.js';
 import { createApp } from './app.js';
 import { CallStats } from './call-stats.js';
@@ -44,13 +44,16 @@ async function adminTokenHash(config: Config, store: Store, announce: (line: str
   if (stored !== null) return { hash: stored, source: 'stored' };
   const token = mintToken('ibx_admin');
   await store.setAdminTokenHash(hashToken(token));
-  announce(`inferbox: generated the admin token (shown once, stored hashed in ${store.layout.adminTokenPath}):\n\n  ${token}\n`);
+  // Instances starting together on one empty database: the first token stored is everyone's.
+  const kept = await store.getAdminTokenHash();
+  if (kept !== null && kept !== hashToken(token)) return { hash: kept, source: 'stored' };
+  announce(`inferbox: generated the admin token (shown once, stored hashed in ${store.where === store.layout.root ? store.layout.adminTokenPath : store.where}):\n\n  ${token}\n`);
   return { hash: hashToken(token), source: 'generated' };
 }
 
 /** Opens the store, starts the runtime workers and the HTTP front. */
 export async function startServer(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningServer> {
-  const store = await openFsStore(config.store.dataDir, log);
+  const store = config.store.databaseUrl === '' ? await openFsStore(config.store.dataDir, log) : await openPgStore(config.store.databaseUrl, config.store.dataDir, log);
   try {
     return await startOnStore(config, log, options, store);
   } catch (err) {
@@ -74,12 +77,31 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
     log: log.child({ component: 'workers' }),
     onRestarted: (worker) => placer?.workerRestarted(worker),
   });
-  await workers.start();
+  try {
+    await workers.start();
+  } catch (err) {
+    // A start that fails leaves nothing running: no worker processes (startServer closes the store:
+    // its lock, its database connections).
+    await workers.close(0).catch(() => undefined);
+    throw err;
+  }
   const lifecycle = { draining: false };
   const scripts = new ScriptRouter(workers, config, log.child({ component: 'scripts' }));
   placer = new DeploymentPlacer({ store, workers, scripts, log: log.child({ component: 'placement' }) });
   placer.start();
-  const deps = { config, store, workers, scripts, placer, log, stats: new CallStats(), adminTokenHash: adminToken.hash, lifecycle };
+  const stats = new CallStats();
+  // Other instances' changes (PostgreSQL store) take the path this instance's own changes take.
+  store.onChange((change) => {
+    if (change.kind === 'deployment') {
+      if (change.record === undefined) stats.forget(change.name);
+      void placer!.applyRemote(change.name);
+      return;
+    }
+    for (const version of change.removed) {
+      workers.broadcast({ t: 'evict', name: change.name, version }).catch((err: unknown) => log.warn({ err, model: change.name, version }, 'could not unload a version another instance deleted'));
+    }
+  });
+  const deps = { config, store, workers, scripts, placer, log, stats, adminTokenHash: adminToken.hash, lifecycle };
   const app = createApp(deps);
 
   let inflight = 0;
@@ -93,6 +115,11 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
+  }).catch(async (err: unknown) => {
+    // Port taken: the workers go too (startServer then closes the store).
+    placer?.close();
+    await workers.close(0).catch(() => undefined);
+    throw err;
   });
   const { port } = server.address() as AddressInfo;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;

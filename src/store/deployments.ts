@@ -45,6 +45,9 @@ export class FsDeploymentStore {
     return this.index.has(name);
   }
 
+  /** This process is the only writer: its index is the store. */
+  async refresh(): Promise<void> {}
+
   /** Writes (creates or replaces) a deployment atomically. */
   async put(record: DeploymentRecord): Promise<void> {
     const parsed = DeploymentRecordSchema.parse(record);

@@ -13,6 +13,7 @@ export { DataDirLockedError } from './data-dir-lock.js';
 export type { Staging };
 export type { DeploymentRecord, ManifestDraft, VersionManifest } from './records.js';
 export { FsDeploymentStore, FsModelStore, StoreLayout };
+export { openPgStore } from './pg/pg-store.js';
 
 /** Model versions: staged publishes, lookups (numbers or "latest"), deletion, saved scripts. */
 export interface ModelStore {
@@ -20,12 +21,22 @@ export interface ModelStore {
   list(): VersionManifest[][];
   versions(name: string): VersionManifest[];
   get(name: string, version?: number | string): VersionManifest;
-  /** A local directory holding the version's files (an object store would cache them there). */
+  /** A local directory holding the version's files (the PostgreSQL store caches them there: ensureLocal first). */
   versionDir(manifest: VersionManifest): string;
+  /**
+   * Makes versionDir(manifest) hold the version's files before a worker loads them: nothing to do
+   * on the filesystem store; the PostgreSQL store fetches them from the database once, by sha256.
+   */
+  ensureLocal(manifest: VersionManifest): Promise<void>;
   deleteVersion(name: string, version: number): Promise<void>;
   deleteModel(name: string): Promise<void>;
   saveScript(name: string, version: number, text: string): Promise<void>;
   getScript(name: string, version: number): Promise<string | null>;
+  /**
+   * Reads the model's versions from the store again: for a lookup that missed in this instance's
+   * view just after another instance published (the PostgreSQL store; nothing to do on the filesystem).
+   */
+  refresh(name: string): Promise<void>;
 }
 
 /** Deployments by name. */
@@ -36,18 +47,38 @@ export interface DeploymentStore {
   has(name: string): boolean;
   put(record: DeploymentRecord): Promise<void>;
   delete(name: string): Promise<void>;
+  /** Reads the deployment from the store again (see ModelStore.refresh). */
+  refresh(name: string): Promise<void>;
 }
 
 /**
- * The store the front talks to. This filesystem implementation needs no server; another backend
- * (an object store shared by several fronts) would implement the same three parts.
+ * What another instance changed, as this one's view of the store now has it (PostgreSQL store
+ * only: the filesystem store has one instance). `via` says how it was learnt.
+ */
+export type StoreChange =
+  | { readonly kind: 'deployment'; readonly name: string; readonly record: DeploymentRecord | undefined; readonly via: ChangeSource }
+  | { readonly kind: 'model'; readonly name: string; readonly removed: readonly number[]; readonly via: ChangeSource };
+
+/** A notification; the reload of everything after a (re)connect; or a lookup that missed in the view (`refresh`). */
+export type ChangeSource = 'notification' | 'reconcile' | 'lookup';
+
+/**
+ * The store the front talks to: the filesystem one (`openFsStore`, one instance per data
+ * directory) or the PostgreSQL one (`openPgStore`, shared by several instances). The sync read
+ * methods read an in-memory view; the PostgreSQL store keeps it current with other instances'
+ * changes and tells `onChange` listeners about them.
  */
 export interface Store {
+  /** The local data directory (the PostgreSQL store keeps only its artifact cache and staging there). */
   readonly layout: StoreLayout;
+  /** Where the data is, for people: a directory, or a database (without its password). */
+  readonly where: string;
   readonly models: ModelStore;
   readonly deployments: DeploymentStore;
   getAdminTokenHash(): Promise<string | null>;
   setAdminTokenHash(sha256: string): Promise<void>;
+  /** Hears what other instances change (never this instance's own writes). */
+  onChange(listener: (change: StoreChange) => void): void;
   /** Lets go of the data directory (its lock), once nothing writes any more. */
   close(): Promise<void>;
 }
@@ -95,6 +126,9 @@ async function openLocked(layout: StoreLayout, log: Logger, release: () => Promi
   await deployments.open();
   return {
     layout,
+    where: layout.root,
+    // One instance per data directory: nobody else changes it.
+    onChange() {},
     models,
     deployments,
     async getAdminTokenHash() {

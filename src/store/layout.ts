@@ -11,6 +11,10 @@ import { join, resolve } from 'node:path';
  *   <data>/secrets/admin-token.json                sha-256 of the admin token
  *   <data>/tmp/                                    staging; emptied at start
  *   <data>/instance.lock                           pid, host and start of the one instance using it
+ *
+ * With the PostgreSQL store the data directory holds only tmp/ and the artifact cache:
+ *
+ *   <data>/cache/<sha256>-<name>-<version>/        a version's files fetched from the database
  */
 export class StoreLayout {
   readonly root: string;
@@ -53,6 +57,13 @@ export class StoreLayout {
   /** Held by the running instance: a second one on the same directory is refused (data-dir-lock.ts). */
   get lockPath(): string {
     return join(this.root, 'instance.lock');
+  }
+  /** The PostgreSQL store's local copy of a version's files, named after its sha256. */
+  cachedVersionDir(name: string, version: number, sha256: string): string {
+    return join(this.root, 'cache', `${sha256}-${name}-${version}`);
+  }
+  get cacheDir(): string {
+    return join(this.root, 'cache');
   }
   get tmpDir(): string {
     return join(this.root, 'tmp');

@@ -85,6 +85,12 @@ export class FsModelStore {
     return this.layout.versionDir(manifest.name, manifest.version);
   }
 
+  /** The version folder is the store itself. */
+  async ensureLocal(): Promise<void> {}
+
+  /** This process is the only writer: its index is the store. */
+  async refresh(): Promise<void> {}
+
   /** Removes one version: renamed out of the tree first, so a crash leaves it whole or gone. */
   async deleteVersion(name: string, version: number): Promise<void> {
     await this.lock.run(name, async () => {

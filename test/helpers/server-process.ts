@@ -38,14 +38,15 @@ export function isAlive(pid: number): boolean {
 
 /**
  * Starts the server as `npm start` does (`node --no-node-snapshot dist/src/main.js`), on port 0 and
- * `dataDir`, and resolves once it listens. `args` are extra flags (docs/config.md).
+ * `dataDir`, and resolves once it listens. `args` are extra flags (docs/config.md), `env` extra
+ * environment variables (e.g. INFERBOX_DATABASE_URL).
  */
-export async function spawnServer(options: { dataDir: string; adminToken: string; args?: readonly string[] }): Promise<ServerProcess> {
+export async function spawnServer(options: { dataDir: string; adminToken: string; args?: readonly string[]; env?: Readonly<Record<string, string>> }): Promise<ServerProcess> {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
   const child = spawn(
     process.execPath,
     ['--no-node-snapshot', MAIN_JS, '--port', '0', '--grpc-port', '0', '--host', '127.0.0.1', '--data', options.dataDir, '--admin-token', options.adminToken, ...(options.args ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
   );
   const lines: LogLine[] = [];
   const waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];

@@ -16,6 +16,9 @@ import type { WorkerPool } from './worker-pool.js';
  */
 export const KEEP_APART_MS = 5 * 60_000;
 
+/** Attempts to serve another instance's change after the first fails, a second apart. */
+const REMOTE_RETRIES = 30;
+
 type MisbehaviourCode = MisbehaviourView['reason'];
 const MISBEHAVIOUR: ReadonlySet<string> = new Set<MisbehaviourCode>(['SCRIPT_TIMEOUT', 'SCRIPT_MEMORY_LIMIT', 'SCRIPT_CRASHED']);
 
@@ -25,6 +28,11 @@ export interface Served {
   readonly placement: Placement;
   /** Resolved on first use: a deployment whose version is missing fails its calls, not the start. */
   model(): ModelRef;
+  /**
+   * null once the version's files are on this instance's disk; until then, the fetch to wait for
+   * (the PostgreSQL store's cache; STORE_UNAVAILABLE when the database is away).
+   */
+  local(): Promise<void> | null;
 }
 
 interface Mark {
@@ -101,32 +109,64 @@ export class DeploymentPlacer {
    * switches its requests to it, frees what it left, then moves others the change displaced.
    */
   deploy(record: DeploymentRecord): Promise<void> {
-    return this.serialize(async () => {
-      const others = this.deps.store.deployments.list().filter((d) => d.name !== record.name);
-      const placement = this.targets([...others, record]).get(record.name)!;
-      const served = this.servedOf(record, placement);
-      await this.build(served);
-      await this.deps.store.deployments.put(record);
-      const before = this.current.get(record.name)?.record;
-      this.current.set(record.name, served);
-      // A new script or new limits start with a clean slate, as a new script lifts a quarantine.
-      if (before && (before.script !== record.script || JSON.stringify(before.limits) !== JSON.stringify(record.limits)) && this.marks.has(record.name)) {
-        this.unmark(record.name);
-      }
-      await this.deps.scripts.dropStale(record, placement);
-      await this.rebalance();
-    });
+    return this.serialize(() => this.switchTo(record, () => this.deps.store.deployments.put(record)));
   }
 
   /** Deletes a deployment (DEPLOYMENT_NOT_FOUND if there is none), frees its sandboxes, rebalances. */
   remove(name: string): Promise<void> {
     return this.serialize(async () => {
       await this.deps.store.deployments.delete(name);
-      this.current.delete(name);
-      this.unmark(name);
-      await this.deps.scripts.drop(name);
-      await this.rebalance();
+      await this.forget(name);
     });
+  }
+
+  /**
+   * Another instance created, changed or deleted the deployment (the store's view has it already):
+   * served here the way this instance serves its own changes, by the same steps without the write.
+   * The store's record at the time the change's turn comes is the one applied, so changes that
+   * came in a burst end at the last. A build that fails here (the database away while the version
+   * is fetched) is tried again, up to REMOTE_RETRIES times a second apart; meanwhile the deployment
+   * keeps serving what it served.
+   */
+  applyRemote(name: string, attempt = 0): Promise<void> {
+    return this.serialize(async () => {
+      if (this.closed) return;
+      const record = this.deps.store.deployments.find(name);
+      if (record === undefined) {
+        if (this.current.has(name)) await this.forget(name);
+        return;
+      }
+      if (this.current.get(name)?.record === record) return;
+      await this.switchTo(record);
+    }).catch((err: unknown) => {
+      if (this.closed) return;
+      this.deps.log.error({ err, deployment: name, attempt }, 'could not serve another instance\'s change of the deployment');
+      if (attempt < REMOTE_RETRIES) setTimeout(() => void this.applyRemote(name, attempt + 1), 1000).unref();
+    });
+  }
+
+  /** Builds what the record needs where it is placed, stores it (`write`), switches its requests, rebalances. */
+  private async switchTo(record: DeploymentRecord, write?: () => Promise<void>): Promise<void> {
+    const others = this.deps.store.deployments.list().filter((d) => d.name !== record.name);
+    const placement = this.targets([...others, record]).get(record.name)!;
+    const served = this.servedOf(record, placement);
+    await this.build(served);
+    await write?.();
+    const before = this.current.get(record.name)?.record;
+    this.current.set(record.name, served);
+    // A new script or new limits start with a clean slate, as a new script lifts a quarantine.
+    if (before && (before.script !== record.script || JSON.stringify(before.limits) !== JSON.stringify(record.limits)) && this.marks.has(record.name)) {
+      this.unmark(record.name);
+    }
+    await this.deps.scripts.dropStale(record, placement);
+    await this.rebalance();
+  }
+
+  private async forget(name: string): Promise<void> {
+    this.current.delete(name);
+    this.unmark(name);
+    await this.deps.scripts.drop(name);
+    await this.rebalance();
   }
 
   /**
@@ -187,13 +227,25 @@ export class DeploymentPlacer {
 
   private servedOf(record: DeploymentRecord, placement: Placement): Served {
     let model: ModelRef | undefined;
+    let local = false;
     const { store } = this.deps;
-    return { record, placement, model: () => (model ??= modelRef(store, store.models.get(record.modelName, record.modelVersion))) };
+    return {
+      record,
+      placement,
+      model: () => (model ??= modelRef(store, store.models.get(record.modelName, record.modelVersion))),
+      local: () => {
+        if (local) return null;
+        return store.models.ensureLocal(store.models.get(record.modelName, record.modelVersion)).then(() => {
+          local = true;
+        });
+      },
+    };
   }
 
   /** Sandboxes on each placed worker (throws if the script fails), or the model loaded there (best effort). */
   private async build(served: Served, only?: number): Promise<void> {
     const { record, placement } = served;
+    await served.local();
     if (record.script !== null) {
       await this.deps.scripts.prepare(record, served.model(), placement, only);
       return;

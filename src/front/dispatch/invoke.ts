@@ -42,8 +42,10 @@ export function batchingOf(record: DeploymentRecord): Pick<InvokeRequest, 'batch
  * done before the codec skipped those, costs a stringify and a parse more, and escaping the text
  * inside the message.
  */
-export function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: InvokeOptions & Pick<InvokeRequest, 'tensors'> = {}): Promise<InvokeResult> {
+export async function invokeVersion(deps: AppDeps, manifest: VersionManifest, fn: string, args: InvokeArgs, options: InvokeOptions & Pick<InvokeRequest, 'tensors'> = {}): Promise<InvokeResult> {
   const { tensors, ...bounds } = options;
+  // The version's files on this instance's disk first (the PostgreSQL store fetches them once).
+  await deps.store.models.ensureLocal(manifest);
   return deps.workers.request<InvokeResult>(
     { t: 'invoke', model: modelRef(deps.store, manifest), fn, args, ...(tensors ? { tensors } : {}) },
     { tenant: `test:${manifest.name}`, maxQueue: deps.config.limits.maxQueue, ...bounds },
@@ -63,6 +65,8 @@ export interface InvokeOptions {
  * like any call of the deployment.
  */
 export function invokeDeploymentTensors(deps: AppDeps, name: string, args: InvokeArgs, onWorker?: (worker: number) => void, options: InvokeOptions = {}): Promise<InvokeResult> {
+  const local = deps.placer.served(name).local();
+  if (local !== null) return local.then(() => invokeDeploymentTensors(deps, name, args, onWorker, options));
   const messageFor: MessageFor = (worker) => {
     const served = deps.placer.served(name);
     onWorker?.(worker);
@@ -96,6 +100,9 @@ export function invokeDeployment(
   const { deadline } = options;
   // Refused at once rather than after waiting in the queue.
   if (record.script !== null) deps.scripts.assertNotQuarantined(record.script);
+  // The version's files on this instance's disk first (the PostgreSQL store fetches them once).
+  const local = deps.placer.served(name).local();
+  if (local !== null) return local.then(() => invokeDeployment(deps, record, fn, args, onWorker, options));
   let again: { worker: number; msg: Outgoing; onCrash: CrashVerdict } | undefined;
   const messageFor: MessageFor = (worker) => {
     const served = deps.placer.served(name);

@@ -11,6 +11,7 @@ import { jsonBody, textBody } from '../body.js';
 import { bodyOf } from '../context.js';
 import { labelsFor, labelsFromFile } from '../deployment-labels.js';
 import type { AppDeps } from '../deps.js';
+import { deploymentNamed, modelVersion } from '../store-lookups.js';
 import { deploymentView, samplePayload } from '../views.js';
 
 type Limits = DeploymentRecord['limits'];
@@ -108,7 +109,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
     const body = parseBody(CreateDeploymentSchema, bodyOf(ctx));
     const name = checkName('deployment_name', body.deployment_name);
     if (store.deployments.has(name)) throw new ServeError('DEPLOYMENT_EXISTS', `deployment "${name}" already exists; PATCH it to change it`);
-    const manifest = store.models.get(body.model_name, body.model_version ?? 'latest');
+    const manifest = await modelVersion(store, body.model_name, body.model_version ?? 'latest');
     const token = mintToken('ibx_svc');
     const script = await scriptFor(deps, body.script, manifest);
     const labels = await labelsFor(deps, body, manifest, script);
@@ -142,13 +143,13 @@ export function deploymentRoutes(deps: AppDeps): Router {
     ctx.body = store.deployments.list().map((d) => view(ctx, d));
   });
 
-  router.get('/:name', (ctx) => {
-    ctx.body = view(ctx, store.deployments.get(ctx.params.name!));
+  router.get('/:name', async (ctx) => {
+    ctx.body = view(ctx, await deploymentNamed(store, ctx.params.name!));
   });
 
   /** The script text the deployment runs (copied from the version or given inline at deploy time). */
-  router.get('/:name/script', (ctx) => {
-    const d = store.deployments.get(ctx.params.name!);
+  router.get('/:name/script', async (ctx) => {
+    const d = await deploymentNamed(store, ctx.params.name!);
     if (d.script === null) throw new ServeError('SCRIPT_NOT_FOUND', `deployment "${d.name}" runs no script`);
     ctx.type = 'application/javascript';
     ctx.body = d.script;
@@ -159,15 +160,15 @@ export function deploymentRoutes(deps: AppDeps): Router {
    * this is how a lost one is replaced (the console's "new token" button).
    */
   router.post('/:name/token', async (ctx) => {
-    const current = store.deployments.get(ctx.params.name!);
+    const current = await deploymentNamed(store, ctx.params.name!);
     const token = mintToken('ibx_svc');
     await store.deployments.put({ ...current, tokenHash: hashToken(token), updatedAt: new Date().toISOString() });
     ctx.body = { deployment_name: current.name, access_token: token } satisfies TokenResponse;
   });
 
   /** Calls per function since the server started, where they went, and the state of the script's sandboxes. */
-  router.get('/:name/stats', (ctx) => {
-    const d = store.deployments.get(ctx.params.name!);
+  router.get('/:name/stats', async (ctx) => {
+    const d = await deploymentNamed(store, ctx.params.name!);
     ctx.body = {
       deployment_name: d.name,
       since: deps.stats.since,
@@ -178,9 +179,9 @@ export function deploymentRoutes(deps: AppDeps): Router {
   });
 
   router.patch('/:name', json, async (ctx) => {
-    const current = store.deployments.get(ctx.params.name!);
+    const current = await deploymentNamed(store, ctx.params.name!);
     const body = parseBody(PatchDeploymentSchema, bodyOf(ctx));
-    const manifest = store.models.get(current.modelName, body.model_version ?? current.modelVersion);
+    const manifest = await modelVersion(store, current.modelName, body.model_version ?? current.modelVersion);
     const script = body.script === undefined ? current.script : await scriptFor(deps, body.script, manifest);
     const { labels: _, preprocess: _old, preprocessInferred: _inferred, ...rest } = current;
     const labels = await labelsFor(deps, body, manifest, script, current);
@@ -208,7 +209,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
    * index_to_name.json, or a list). `?output=` names the output when the model has several, `?top_k=` sets top_k, `?scores=` the scores.
    */
   router.put('/:name/labels', textBody(config.limits.maxJsonBytes), async (ctx) => {
-    const current = store.deployments.get(ctx.params.name!);
+    const current = await deploymentNamed(store, ctx.params.name!);
     const names = labelsFromFile(bodyOf(ctx));
     const output = typeof ctx.query.output === 'string' ? ctx.query.output : undefined;
     const topK = typeof ctx.query.top_k === 'string' ? ctx.query.top_k : undefined;
@@ -218,7 +219,7 @@ export function deploymentRoutes(deps: AppDeps): Router {
       { labels: output === undefined ? names : { [output]: names }, ...(topK === undefined ? {} : { top_k: Number(topK) }), ...(scores === undefined ? {} : { scores }) },
       'query',
     );
-    const manifest = store.models.get(current.modelName, current.modelVersion);
+    const manifest = await modelVersion(store, current.modelName, current.modelVersion);
     const labels = await labelsFor(deps, body, manifest, current.script, current);
     const record: DeploymentRecord = { ...current, ...(labels === undefined ? {} : { labels }), updatedAt: new Date().toISOString() };
     await deps.placer.deploy(record);
@@ -226,13 +227,14 @@ export function deploymentRoutes(deps: AppDeps): Router {
   });
 
   /** The labels by output name, in class order: `{ top_k, labels: { "<output>": [...] } }`. */
-  router.get('/:name/labels', (ctx) => {
-    const d = store.deployments.get(ctx.params.name!);
+  router.get('/:name/labels', async (ctx) => {
+    const d = await deploymentNamed(store, ctx.params.name!);
     if (d.labels === undefined) throw new ServeError('LABELS_NOT_FOUND', `deployment "${d.name}" has no labels`);
     ctx.body = { top_k: d.labels.topK, labels: Object.fromEntries(d.labels.outputs.map((o) => [o.output, o.names])) };
   });
 
   router.delete('/:name', async (ctx) => {
+    await deploymentNamed(store, ctx.params.name!);
     await deps.placer.remove(ctx.params.name!);
     deps.stats.forget(ctx.params.name!);
     ctx.status = 204;

@@ -6,6 +6,7 @@ import type { AppDeps } from '../deps.js';
 import { fieldsOf, multipartToDisk, partsOf } from '../multipart.js';
 import { publishModel } from '../dispatch/publish.js';
 import { serverSizeLimits } from '../request-size.js';
+import { modelVersion, modelVersions } from '../store-lookups.js';
 import { evaluationView, samplePayload, versionView } from '../views.js';
 import { exampleRecord, randomOf } from '../../model/index.js';
 
@@ -49,19 +50,19 @@ export function modelRoutes(deps: AppDeps): Router {
     });
   });
 
-  router.get('/:name', (ctx) => {
-    const versions = store.models.versions(ctx.params.name!);
+  router.get('/:name', async (ctx) => {
+    const versions = await modelVersions(store, ctx.params.name!);
     ctx.body = { model_name: ctx.params.name!, latest_version: String(versions.at(-1)!.version), versions: versions.map(versionView) } satisfies ModelView;
   });
 
-  router.get('/:name/versions/:version', (ctx) => {
-    ctx.body = versionView(store.models.get(ctx.params.name!, ctx.params.version!));
+  router.get('/:name/versions/:version', async (ctx) => {
+    ctx.body = versionView(await modelVersion(store, ctx.params.name!, ctx.params.version!));
   });
 
   // The body of a test call: the stored sample (zeros of each input's shape without one) or, with
   // ?random=true, random values of each input's dtype and shape, for models published without x_test.
-  router.get('/:name/versions/:version/example', (ctx) => {
-    const manifest = store.models.get(ctx.params.name!, ctx.params.version!);
+  router.get('/:name/versions/:version/example', async (ctx) => {
+    const manifest = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     const random = ctx.query.random ?? 'false';
     if (random !== 'true' && random !== 'false') throw new ServeError('REQUEST_INVALID', 'random must be true or false', { field: 'random' });
     const record = random === 'true' ? exampleRecord(manifest.inputs.filter((i) => i.dtype !== null), randomOf) : samplePayload(manifest);
@@ -69,7 +70,7 @@ export function modelRoutes(deps: AppDeps): Router {
   });
 
   router.delete('/:name/versions/:version', async (ctx) => {
-    const manifest = store.models.get(ctx.params.name!, ctx.params.version!);
+    const manifest = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     assertNotDeployed(deps, manifest.name, manifest.version);
     await store.models.deleteVersion(manifest.name, manifest.version);
     await workers.broadcast({ t: 'evict', name: manifest.name, version: manifest.version });
@@ -78,7 +79,7 @@ export function modelRoutes(deps: AppDeps): Router {
 
   router.delete('/:name', async (ctx) => {
     const name = ctx.params.name!;
-    store.models.versions(name);
+    await modelVersions(store, name);
     assertNotDeployed(deps, name);
     await store.models.deleteModel(name);
     await workers.broadcast({ t: 'evict', name });

@@ -10,6 +10,7 @@ import { sendPredictResponse } from '../predict-response.js';
 import { argsFromRequest } from '../request-args.js';
 import { checkRequestSize, serverSizeLimits } from '../request-size.js';
 import { generateScriptTemplate } from '../script-template.js';
+import { modelVersion } from '../store-lookups.js';
 import { modelRef } from '../views.js';
 import { PREDICT_FUNCTION } from '../../model/index.js';
 
@@ -28,14 +29,14 @@ export function scriptRoutes(deps: AppDeps): Router {
   router.use(requireAdmin(deps.adminTokenHash));
   const defaultLimits = deps.scripts.limitsOf({ limits: {} });
 
-  router.get('/script-template', (ctx) => {
-    const m = store.models.get(ctx.params.name!, ctx.params.version!);
+  router.get('/script-template', async (ctx) => {
+    const m = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     ctx.type = 'application/javascript';
     ctx.body = generateScriptTemplate({ name: m.name, version: String(m.version), inputs: m.inputs, outputs: m.outputs });
   });
 
   router.get('/script', async (ctx) => {
-    const m = store.models.get(ctx.params.name!, ctx.params.version!);
+    const m = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     const text = await store.models.getScript(m.name, m.version);
     if (text === null) throw new ServeError('SCRIPT_NOT_FOUND', `model "${m.name}" version ${m.version} has no saved script`);
     ctx.type = 'application/javascript';
@@ -44,9 +45,10 @@ export function scriptRoutes(deps: AppDeps): Router {
 
   // Text bodies of the script size; JSON is accepted too (`{ "script": "..." }`).
   router.put('/script', textBody(Math.min(config.limits.maxJsonBytes, 4 * 2 ** 20)), async (ctx) => {
-    const m = store.models.get(ctx.params.name!, ctx.params.version!);
+    const m = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     const text = scriptFromBody(bodyOf(ctx));
     // Compiled and init()-ed on the scratch worker first: a script that cannot run is not saved.
+    await store.models.ensureLocal(m);
     const functions = await deps.scripts.check(text, modelRef(store, m), defaultLimits);
     await store.models.saveScript(m.name, m.version, text);
     ctx.body = { model_name: m.name, model_version: String(m.version), functions, bytes: Buffer.byteLength(text) };
@@ -54,7 +56,7 @@ export function scriptRoutes(deps: AppDeps): Router {
 
   const multipart = multipartInMemory({ fileBytes: config.limits.maxFileBytes, files: config.limits.maxFiles, fields: config.limits.maxFields });
   router.post('/script/test', jsonBody(config.limits.maxJsonBytes), multipart, async (ctx) => {
-    const m = store.models.get(ctx.params.name!, ctx.params.version!);
+    const m = await modelVersion(store, ctx.params.name!, ctx.params.version!);
     const form = ctx.is('multipart') !== false;
     const body = form ? { script: fieldsOf(ctx).script, function: fieldsOf(ctx).function, args: {} } : bodyOf(ctx);
     const parsed = parseBody(ScriptTestSchema, body, 'body');
@@ -62,6 +64,7 @@ export function scriptRoutes(deps: AppDeps): Router {
     if (text === null) throw new ServeError('SCRIPT_NOT_FOUND', `model "${m.name}" version ${m.version} has no saved script; send one in "script"`);
     const args = form ? argsFromRequest(ctx) : parsed.args;
     checkRequestSize(args, serverSizeLimits(config));
+    await store.models.ensureLocal(m);
     const out = await deps.scripts.invokeInline(text, defaultLimits, { model: modelRef(store, m), fn: parsed.function ?? PREDICT_FUNCTION, args });
     stateOf(ctx).timings = out.timings;
     sendPredictResponse(ctx, out, true);

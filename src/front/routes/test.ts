@@ -4,6 +4,7 @@ import { requireAdmin } from '../auth/index.js';
 import { jsonBody } from '../body.js';
 import { deadlineOf } from '../deadline.js';
 import { bodyOf, stateOf } from '../context.js';
+import { modelVersion } from '../store-lookups.js';
 import type { AppDeps } from '../deps.js';
 import { invokeVersion } from '../dispatch/invoke.js';
 import { fieldsOf, multipartInMemory } from '../multipart.js';
@@ -41,7 +42,7 @@ export function testRoutes(deps: AppDeps): Router {
     const form = ctx.is('multipart') !== false;
     const { args } = parseBody(TestBodySchema, form ? { args: fieldsOf(ctx) } : bodyOf(ctx), 'body');
     const { model_name: name, model_version: version, ...jsonArgs } = args;
-    const manifest = deps.store.models.get(name, version ?? 'latest');
+    const manifest = await modelVersion(deps.store, name, version ?? 'latest');
     const callArgs = withStoredSample(form ? argsFromRequest(ctx) : jsonArgs, manifest);
     checkRequestSize(callArgs, serverSizeLimits(deps.config));
     const out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, callArgs, { deadline: deadlineOf(ctx, deps.config, null) });

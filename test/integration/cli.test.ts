@@ -292,6 +292,14 @@ describe('the inferbox CLI (bin/inferbox.js) against a real server', () => {
     const batching = await cli(['deploy', 'iris', '--name', 'iris-batched', '--max-batch-size', '8', '--max-delay-us', '1000']);
     assert.equal(batching.code, 1);
     assert.match(batching.stderr, /^error: REQUEST_INVALID: max_batch_size 8 needs a model .* \(field: max_batch_size\)$/m);
+    // Deadline and queue bound reach the deployment; over the cap is the server's refusal (exit 1).
+    const bounded = await json(['deploy', 'iris', '--name', 'iris-bounded', '--request-timeout-ms', '2500', '--max-queue', '0']);
+    assert.equal(bounded.request_timeout_ms, 2500);
+    assert.equal(bounded.max_queue, 0);
+    const capped = await cli(['deploy', 'iris', '--name', 'iris-capped', '--request-timeout-ms', '999999999']);
+    assert.equal(capped.code, 1);
+    assert.match(capped.stderr, /request_timeout_ms/);
+    await ok(['delete', 'deployment', 'iris-bounded']);
   });
 
   it('exit 2 for usage: an unknown flag or command, a missing option, an unreadable file, bad JSON', async () => {

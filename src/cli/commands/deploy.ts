@@ -24,6 +24,8 @@ interface DeployFlags {
   labels?: string;
   topK?: number;
   scores?: 'auto' | 'probabilities' | 'softmax' | 'sigmoid';
+  requestTimeoutMs?: number;
+  maxQueue?: number;
   maxBatchSize?: number;
   maxDelayUs?: number;
 }
@@ -57,6 +59,8 @@ export function registerDeploy(program: Command, io: Streams): void {
     .option('--labels <file>', 'a label file: one label per line, or a .json list / index_to_name.json (no script)')
     .option('--top-k <n>', 'how many labels each record answers (with --labels)', positiveInt)
     .addOption(new Option('--scores <how>', 'how label scores are made (with --labels): auto detects probabilities from the sample').choices(SCORES))
+    .option('--request-timeout-ms <ms>', 'the deadline of one call from its arrival (504 past it)', positiveInt)
+    .option('--max-queue <n>', 'calls that may wait for a worker (503 beyond)', nonNegativeInt)
     .option('--max-batch-size <n>', 'dynamic batching: most rows one model run takes from concurrent calls (1: off)', positiveInt)
     .option('--max-delay-us <us>', 'dynamic batching: microseconds a run may wait for more calls', nonNegativeInt)
     .action(async (model: string, flags: DeployFlags, command: Command) => {
@@ -78,6 +82,8 @@ export function registerDeploy(program: Command, io: Streams): void {
         ...(labels !== undefined ? { labels } : {}),
         ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
         ...(flags.scores !== undefined ? { scores: flags.scores } : {}),
+        ...(flags.requestTimeoutMs !== undefined ? { requestTimeoutMs: flags.requestTimeoutMs } : {}),
+        ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.maxBatchSize !== undefined ? { maxBatchSize: flags.maxBatchSize } : {}),
         ...(flags.maxDelayUs !== undefined ? { maxDelayUs: flags.maxDelayUs } : {}),
       });

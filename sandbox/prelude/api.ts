@@ -70,3 +70,8 @@ export type StartImage = (id: number, bytes: Uint8Array, options: unknown, field
  */
 export type InferSync = (prepared: unknown) => unknown;
 export type StartInfer = (id: number, prepared: unknown) => void;
+/**
+ * image() answered inside the host's call, when the host decodes the file without waiting: the
+ * image, null to decode it through StartImage instead, or a HostFailure.
+ */
+export type ImageNow = (bytes: Uint8Array, options: unknown, field: string, name: string) => unknown;

@@ -6,11 +6,12 @@
  */
 import { clean, Uncopyable } from './copy-out.js';
 import { fileStates, type FileState } from './file-state.js';
-import { decodeOnHost, queueImage } from './host-calls.js';
+import { bridgeError } from './errors.js';
+import { decodeNow, decodeOnHost, queueImage } from './host-calls.js';
 import {
   ArrayBufferByteLength, ArrayIsArray, isObjectLike, isPrimitive, isTypedArray, MapCtor, ObjectCreate, ObjectDefineProperty,
   ObjectFreeze, ObjectGetOwnPropertyDescriptor, ObjectKeys, ObjectPrototype, PromiseCtor, PromiseThen, TypedArrayBuffer,
-  TypedArrayByteOffset, TypedArrayLength, TypedArrayTag, TypeErrorCtor, Uint8ArrayCtor, WeakMapGet, WeakMapSet,
+  StringCtor, TypedArrayByteOffset, TypedArrayLength, TypedArrayTag, TypeErrorCtor, Uint8ArrayCtor, WeakMapGet, WeakMapSet,
 } from './intrinsics.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -41,6 +42,15 @@ const fileMethods = {
       } catch (e) {
         if (!(e instanceof Uncopyable)) throw e;
         throw new TypeErrorCtor(`image(options): options must be plain data; found ${e.what} at options${e.path}`);
+      }
+      const now = decodeNow(file.bytes, options, file.field, file.name);
+      if (now !== null) {
+        if (isObjectLike(now) && typeof own(now, 'code') === 'string') {
+          reject(bridgeError(own(now, 'code') as string, StringCtor(own(now, 'message')), own(now, 'details')));
+        } else {
+          resolve(now as InferboxImage);
+        }
+        return;
       }
       queueImage(() => {
         const decoded = decodeOnHost(file.bytes, options, file.field, file.name);

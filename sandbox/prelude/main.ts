@@ -15,7 +15,7 @@
  * - no exception escapes to the host: isolated-vm would read its message/stack (user getters,
  *   Error.prepareStackTrace) with no timeout. The API methods below catch whatever they might throw.
  */
-import type { FlowCall, InferSync, PreludeApi, PreludeEnvelope, PreludeOptions, StartImage, StartInfer, StartRun } from './api.js';
+import type { FlowCall, ImageNow, InferSync, PreludeApi, PreludeEnvelope, PreludeOptions, StartImage, StartInfer, StartRun } from './api.js';
 import { configureConsole, resetLogs, takeLogs } from './console.js';
 import { settled, settledSafely, unthenable } from './copy-out.js';
 import { failure } from './errors.js';
@@ -23,12 +23,17 @@ import { wrapFiles } from './files.js';
 import { isThenable, runFlow } from './flow.js';
 import { HOOK } from '../../src/model/hook-names.js';
 import { createScriptModel, installGlobals } from './globals.js';
-import { connectHost, resolveHost } from './host-calls.js';
+import { connectHost, resolveHost, setCallOpen } from './host-calls.js';
 import { isObjectLike, JSONParse, PromiseCtor, PromiseThen, ReflectApply } from './intrinsics.js';
 import { load, scriptFunctionValue } from './load.js';
 
 /** The asynchronous end of the current call, which the host awaits through settle(). */
 let pending: Promise<PreludeEnvelope> | undefined;
+/** The call's answer, once its function has answered (see setCallOpen). */
+function closed(envelope: PreludeEnvelope): PreludeEnvelope {
+  setCallOpen(false);
+  return envelope;
+}
 
 export default function inferboxPrelude(
   info: InferboxModelInfo,
@@ -37,9 +42,10 @@ export default function inferboxPrelude(
   startImage: StartImage,
   inferSync: InferSync,
   startInfer: StartInfer,
+  imageNow: ImageNow,
 ): PreludeApi {
   configureConsole(options);
-  connectHost(startRun, startImage, inferSync, startInfer);
+  connectHost(startRun, startImage, inferSync, startInfer, imageNow);
   installGlobals(createScriptModel(info));
   const scriptFilename = options.scriptFilename;
 
@@ -48,21 +54,23 @@ export default function inferboxPrelude(
       try {
         resetLogs(lines, bytes, truncated);
         pending = undefined;
+        setCallOpen(true);
         let result: unknown;
         try {
           const fn = scriptFunctionValue(name);
-          if (typeof fn !== 'function') return { kind: 'missing', logs: takeLogs() };
+          if (typeof fn !== 'function') return closed({ kind: 'missing', logs: takeLogs() });
           if (typeof args === 'string') args = JSONParse(args) as unknown[];
           if (args.length > 0) wrapFiles(args[0]);
           result = ReflectApply(fn, undefined, args);
-          if (!isObjectLike(result) || typeof (result as { then?: unknown }).then !== 'function') return settled(name, result);
+          if (!isObjectLike(result) || typeof (result as { then?: unknown }).then !== 'function') return closed(settled(name, result));
         } catch (e) {
-          return failure(e);
+          return closed(failure(e));
         }
         const promise = new PromiseCtor<unknown>((resolve) => resolve(result));
-        pending = PromiseThen(promise, (value) => settledSafely(name, value), (e) => settledSafely(name, e, true));
+        pending = PromiseThen(promise, (value) => closed(settledSafely(name, value)), (e) => closed(settledSafely(name, e, true)));
         return { kind: 'pending' };
       } catch {
+        setCallOpen(false);
         return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
       }
     },
@@ -71,16 +79,19 @@ export default function inferboxPrelude(
         const c = typeof call === 'string' ? (JSONParse(call) as FlowCall) : call;
         resetLogs(c[1], c[2], c[3]);
         pending = undefined;
+        setCallOpen(true);
         let result: unknown;
         try {
           result = runFlow(c[0], c[4], c[5], c[6]);
-          if (!isThenable(result)) return settled(HOOK.postprocess, result);
+          if (!isThenable(result)) return closed(settled(HOOK.postprocess, result));
         } catch (e) {
-          return failure(e);
+          return closed(failure(e));
         }
-        pending = PromiseThen(result as Promise<unknown>, (value) => settledSafely(HOOK.postprocess, value), (e) => settledSafely(HOOK.postprocess, e, true));
+        const post = HOOK.postprocess;
+        pending = PromiseThen(result as Promise<unknown>, (value) => closed(settledSafely(post, value)), (e) => closed(settledSafely(post, e, true)));
         return { kind: 'pending' };
       } catch {
+        setCallOpen(false);
         return { kind: 'threw', name: 'Error', message: 'the sandbox could not complete the call', report: '', code: null, logs: takeLogs() };
       }
     },

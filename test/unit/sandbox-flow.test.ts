@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
 import { CallPacer, createLogBudget, type CallResult, type FlowModel, type FlowPlan, type FlowRows, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
 import { createTestSandbox, disposedAfter, ENTRY_MODES, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 const PLAN: FlowPlan = { files: false, prepare: 'prepare', postprocess: true };
@@ -119,6 +121,22 @@ for (const mode of ENTRY_MODES) {
       assert.deepEqual(resultOf(out), [{ best: 2 }, { best: 2 }]);
       assert.deepEqual(out.stdout, ['prepared']);
       assert.deepEqual(seen.map((s) => s.how), ['sync']);
+    });
+
+    it("runs the seed's PNG flow in its one entry: image() and the model step answered inside it (#15)", async () => {
+      const sandbox = await make(`
+        async function preprocess_files(args) {
+          const image = await args.files.Input3.image({ grayscale: true, width: 28, height: 28, layout: 'nchw' });
+          args.X = [{ dense_1_input: [image.shape.length, image.data.length, 0, 0] }];
+          return args;
+        }
+        function postprocess(outputs) { return [argmax(outputs[0])] }`);
+      const { model, seen } = recordingModel();
+      const digit = new Uint8Array(readFileSync(fixturePath('mnist-png/ps_7.png')));
+      const input = { files: { Input3: { name: 'ps_7.png', type: 'image/png', size: digit.byteLength, bytes: digit } } };
+      const out = await flow(sandbox, model, { files: true, prepare: null, postprocess: true }, input);
+      assert.deepEqual(resultOf(out), [{ dense_4: 2 }]);
+      assert.deepEqual(seen.map((s) => [s.how, (s.prepared as { X: unknown }).X]), [['sync', [{ dense_1_input: [4, 784, 0, 0] }]]]);
     });
 
     it('runs the model step asynchronously once the flow waits on the host, never synchronously outside the entry', async () => {

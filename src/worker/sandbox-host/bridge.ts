@@ -4,7 +4,9 @@
  * back: a Callback cannot return a promise); the host runs the work with the call's clock held, then
  * settles the script's promise by id through a Reference into the prelude that only the host holds.
  * The flow's model step may instead run synchronously, inside the flow call (`inferSyncCallback`),
- * which saves the flow a second isolate entry.
+ * which saves the flow a second isolate entry; so may an image() the host decodes without waiting
+ * (`imageNowCallback`, a small PNG), which saves it two more (the answer's entry, and the model
+ * step's, which then still runs inside the call).
  * Answers enter as an ExternalCopy; a decoded image's buffer is transferred in (host memory moved,
  * not copied). Nothing of the isolate is ever transferred out.
  */
@@ -49,6 +51,14 @@ interface Payload {
  */
 export const MAX_HOST_CALLS_IN_FLIGHT = 67;
 
+/**
+ * Host time (ms) one call may spend decoding images synchronously, inside its entry: past it,
+ * image() takes the asynchronous path, where decodes interleave with the worker's other work. A
+ * script calling image() in a loop thus holds this thread for about this long per call at most,
+ * on top of what it may hold anyway (SLICE_MS in pacer.ts, run-records.ts).
+ */
+export const IMAGE_NOW_BUDGET_MS = 2;
+
 /** A decoded tensor may use at most this share of the sandbox memory limit (which V8 treats loosely). */
 const MAX_IMAGE_SHARE_OF_MEMORY = 0.5;
 
@@ -58,6 +68,7 @@ export class ScriptBridge {
   readonly imageCallback: ivm.Callback<(id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => void>;
   readonly inferSyncCallback: ivm.Callback<(prepared: unknown) => unknown>;
   readonly inferStartCallback: ivm.Callback<(id: unknown, prepared: unknown) => void>;
+  readonly imageNowCallback: ivm.Callback<(bytes: unknown, options: unknown, field: unknown, name: unknown) => unknown>;
   private resolveRef: ivm.Reference<ResolveHost> | undefined;
   private current: Deadline | undefined;
   /** The model step of the flow call running now, if it is one. */
@@ -68,6 +79,8 @@ export class ScriptBridge {
   trackEntry: ((entry: Promise<unknown>) => void) | undefined;
   /** Host calls started and not yet answered, across calls: bounded by MAX_HOST_CALLS_IN_FLIGHT. */
   private inFlight = 0;
+  /** Host time this call spent on synchronous decodes (IMAGE_NOW_BUDGET_MS). */
+  private imageNowMs = 0;
 
   constructor(
     private readonly host: HostBridge,
@@ -78,6 +91,7 @@ export class ScriptBridge {
     this.runCallback = new ivm.Callback((id: unknown, feeds: unknown) => this.startRun(id, feeds), { ignored: true });
     this.inferSyncCallback = new ivm.Callback((prepared: unknown) => this.inferSync(prepared));
     this.inferStartCallback = new ivm.Callback((id: unknown, prepared: unknown) => this.startInfer(id, prepared), { ignored: true });
+    this.imageNowCallback = new ivm.Callback((bytes: unknown, options: unknown, field: unknown, name: unknown) => this.imageNow(bytes, options, field, name));
     this.imageCallback = new ivm.Callback(
       (id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => this.startImage(id, bytes, options, field, name),
       { ignored: true },
@@ -92,6 +106,7 @@ export class ScriptBridge {
   begin(deadline: Deadline, flow?: FlowModel): void {
     this.current = deadline;
     this.flow = flow;
+    this.imageNowMs = 0;
   }
 
   end(): void {
@@ -125,6 +140,31 @@ export class ScriptBridge {
     } catch (err) {
       return this.toFailure(err, 'the model');
     } finally {
+      deadline.release();
+    }
+  }
+
+  /**
+   * image() inside the entry: the tensor (copied in by the Callback), null to have the prelude
+   * decode it asynchronously (not an image the host decodes without waiting, outside the call's
+   * entry, or past IMAGE_NOW_BUDGET_MS), or a BridgeFailure. Off the script's clock, as the
+   * asynchronous decode is.
+   */
+  private imageNow(bytes: unknown, options: unknown, field: unknown, name: unknown): unknown {
+    const deadline = this.current;
+    const decodeNow = this.host.decodeImageNow;
+    if (deadline === undefined || !this.inEntry || decodeNow === undefined || this.imageNowMs >= IMAGE_NOW_BUDGET_MS) return null;
+    if (!(bytes instanceof Uint8Array) || typeof field !== 'string' || typeof name !== 'string') return null; // the asynchronous path says what is wrong
+    const started = performance.now();
+    deadline.hold();
+    try {
+      const sandbox = { maxTensorBytes: this.maxImageBytes(), memoryLimitMb: this.limits.memoryLimitMb };
+      const tensor = decodeNow.call(this.host, bytes, options, { field, name }, sandbox);
+      return tensor === null ? null : this.imageAnswer(tensor, { field, name }).value;
+    } catch (err) {
+      return this.toFailure(err, 'image()');
+    } finally {
+      this.imageNowMs += performance.now() - started;
       deadline.release();
     }
   }

@@ -115,7 +115,7 @@ export async function createScriptIsolate(options: SandboxOptions, bridge: Scrip
     const preludeOptions = { maxLogLines: limits.maxLogLines, maxLogBytes: limits.maxLogBytes, scriptFilename: SCRIPT_FILENAME };
     const api = (await setup.apply(
       undefined,
-      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.runCallback, bridge.imageCallback, bridge.inferSyncCallback, bridge.inferStartCallback],
+      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.runCallback, bridge.imageCallback, bridge.inferSyncCallback, bridge.inferStartCallback, bridge.imageNowCallback],
       { result: { reference: true }, timeout: INTERNAL_TIMEOUT_MS },
     )) as ivm.Reference<Record<string, unknown>>;
     setup.release();

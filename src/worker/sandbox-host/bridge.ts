@@ -69,12 +69,16 @@ export class ScriptBridge {
   readonly inferSyncCallback: ivm.Callback<(prepared: unknown) => unknown>;
   readonly inferStartCallback: ivm.Callback<(id: unknown, prepared: unknown) => void>;
   readonly imageNowCallback: ivm.Callback<(bytes: unknown, options: unknown, field: unknown, name: unknown) => unknown>;
+  /** The end of a call that answered a promise, pushed by the prelude (see Sandbox.settle). */
+  readonly endCallback: ivm.Callback<(call: unknown, envelope: unknown) => void>;
   private resolveRef: ivm.Reference<ResolveHost> | undefined;
   private current: Deadline | undefined;
   /** The model step of the flow call running now, if it is one. */
   private flow: FlowModel | undefined;
   /** True only while the call's isolate entry runs (synchronous or asynchronous, not its settle path). */
   private inEntry = false;
+  /** Set by the Sandbox: hears of the end of each call that answered a promise (see Sandbox.settle). */
+  onEnd: ((call: unknown, envelope: unknown) => void) | undefined;
   /** Set by the Sandbox: hears of every entry into the isolate the bridge makes (see Sandbox.track). */
   trackEntry: ((entry: Promise<unknown>) => void) | undefined;
   /** Host calls started and not yet answered, across calls: bounded by MAX_HOST_CALLS_IN_FLIGHT. */
@@ -91,6 +95,7 @@ export class ScriptBridge {
     this.runCallback = new ivm.Callback((id: unknown, feeds: unknown) => this.startRun(id, feeds), { ignored: true });
     this.inferSyncCallback = new ivm.Callback((prepared: unknown) => this.inferSync(prepared));
     this.inferStartCallback = new ivm.Callback((id: unknown, prepared: unknown) => this.startInfer(id, prepared), { ignored: true });
+    this.endCallback = new ivm.Callback((call: unknown, envelope: unknown) => this.onEnd?.(call, envelope), { ignored: true });
     this.imageNowCallback = new ivm.Callback((bytes: unknown, options: unknown, field: unknown, name: unknown) => this.imageNow(bytes, options, field, name));
     this.imageCallback = new ivm.Callback(
       (id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => this.startImage(id, bytes, options, field, name),

@@ -82,8 +82,12 @@ export function setCallOpen(open: boolean): void {
  * queue it (queueImage, decodeOnHost).
  */
 export function decodeNow(bytes: Uint8Array, options: unknown, field: string, name: string): unknown {
-  if (!callOpen || imagesInFlight > 0 || imageQueueHead < imageQueue.length) return null;
+  if (!canAnswerNow()) return null;
   return imageNow(bytes, options, field, name);
+}
+/** Whether an image() may be answered at once: the call is open and no other decode is in flight or queued. */
+export function canAnswerNow(): boolean {
+  return callOpen && imagesInFlight === 0 && imageQueueHead === imageQueue.length;
 }
 /** One decode on the host; only from a start queued by queueImage, which counts it in flight. */
 export function decodeOnHost(bytes: Uint8Array, options: unknown, field: string, name: string): Promise<InferboxImage> {

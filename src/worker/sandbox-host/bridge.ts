@@ -59,6 +59,11 @@ export const MAX_HOST_CALLS_IN_FLIGHT = 67;
  */
 export const IMAGE_NOW_BUDGET_MS = 2;
 
+/** Fields whose last image() options a bridge remembers for predecode (a script decodes one or a few). */
+const MAX_REMEMBERED_FIELDS = 8;
+/** Longest options' JSON text remembered: options are a handful of keys. */
+const MAX_OPTIONS_KEY_CHARS = 1024;
+
 /** A decoded tensor may use at most this share of the sandbox memory limit (which V8 treats loosely). */
 const MAX_IMAGE_SHARE_OF_MEMORY = 0.5;
 
@@ -85,6 +90,8 @@ export class ScriptBridge {
   private inFlight = 0;
   /** Host time this call spent on synchronous decodes (IMAGE_NOW_BUDGET_MS). */
   private imageNowMs = 0;
+  /** Per upload field, the options image() last decoded it with inside an entry, and their JSON text. */
+  private readonly imageOptions = new Map<string, { readonly options: unknown; readonly key: string }>();
 
   constructor(
     private readonly host: HostBridge,
@@ -160,6 +167,7 @@ export class ScriptBridge {
     const decodeNow = this.host.decodeImageNow;
     if (deadline === undefined || !this.inEntry || decodeNow === undefined || this.imageNowMs >= IMAGE_NOW_BUDGET_MS) return null;
     if (!(bytes instanceof Uint8Array) || typeof field !== 'string' || typeof name !== 'string') return null; // the asynchronous path says what is wrong
+    this.remember(field, options);
     const started = performance.now();
     deadline.hold();
     try {
@@ -172,6 +180,48 @@ export class ScriptBridge {
       this.imageNowMs += performance.now() - started;
       deadline.release();
     }
+  }
+
+  /** Remembers `options` as `field`'s for predecode, when they are plain JSON (the prelude's key is their JSON text). */
+  private remember(field: string, options: unknown): void {
+    const key = options === undefined ? '' : isPlainJson(options) ? JSON.stringify(options) : undefined;
+    if (key === undefined || key.length > MAX_OPTIONS_KEY_CHARS) return this.imageOptions.delete(field) as unknown as void;
+    if (!this.imageOptions.has(field) && this.imageOptions.size >= MAX_REMEMBERED_FIELDS) return;
+    this.imageOptions.set(field, { options, key });
+  }
+
+  /**
+   * A flow's args with each small-PNG upload decoded ahead, before the entry, with the options
+   * image() last used for its field (`predecoded` on the upload, kept by the prelude out of the
+   * script's reach): a script that asks for the same options again, as a deployment's script does on
+   * every request, gets the tensor without a Callback into this thread. The same decode as imageNow,
+   * on the same bytes, within IMAGE_NOW_BUDGET_MS; anything else (another image, a failure) is left
+   * to image() itself.
+   */
+  predecode(input: unknown): unknown {
+    const decodeNow = this.host.decodeImageNow;
+    if (this.imageOptions.size === 0 || decodeNow === undefined || typeof input !== 'object' || input === null) return input;
+    const files = (input as { files?: unknown }).files;
+    if (typeof files !== 'object' || files === null || Array.isArray(files)) return input;
+    const started = performance.now();
+    const sandbox = { maxTensorBytes: this.maxImageBytes(), memoryLimitMb: this.limits.memoryLimitMb };
+    let copied: Record<string, unknown> | undefined;
+    for (const [field, { options, key }] of this.imageOptions) {
+      if (performance.now() - started >= IMAGE_NOW_BUDGET_MS) break;
+      if (!Object.hasOwn(files, field)) continue;
+      const upload = (files as Record<string, unknown>)[field] as { bytes?: unknown; name?: unknown } | null;
+      if (upload === null || typeof upload !== 'object' || !(upload.bytes instanceof Uint8Array) || typeof upload.name !== 'string') continue;
+      let tensor: { data: Float32Array | Uint16Array | Uint8Array; shape: number[] } | null;
+      try {
+        tensor = decodeNow.call(this.host, upload.bytes, options, { field, name: upload.name }, sandbox);
+      } catch {
+        continue; // image() gets the same failure, if the script asks
+      }
+      if (tensor === null || tensor.data.byteLength > sandbox.maxTensorBytes) continue;
+      copied ??= { ...files };
+      copied[field] = { ...upload, predecoded: { key, data: tensor.data, shape: tensor.shape } };
+    }
+    return copied === undefined ? input : { ...input, files: copied };
   }
 
   private startInfer(id: unknown, prepared: unknown): void {

@@ -221,6 +221,8 @@ export class Sandbox {
    * not counted) passed the limit.
    */
   flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
+    // Off the script's clock, before the entry: see ScriptBridge.predecode.
+    if (plan.files) input = this.bridge.predecode(input);
     return this.enter(() => flowLabel(plan), budget, model, (mode) => {
       const { files, prepare, postprocess } = plan;
       // One JSON text rather than seven copied arguments: at low load the entry runs with cold

@@ -185,9 +185,11 @@ export class ScriptBridge {
   /** Remembers `options` as `field`'s for predecode, when they are plain JSON (the prelude's key is their JSON text). */
   private remember(field: string, options: unknown): void {
     const key = options === undefined ? '' : isPlainJson(options) ? JSON.stringify(options) : undefined;
-    if (key === undefined || key.length > MAX_OPTIONS_KEY_CHARS) return this.imageOptions.delete(field) as unknown as void;
-    if (!this.imageOptions.has(field) && this.imageOptions.size >= MAX_REMEMBERED_FIELDS) return;
-    this.imageOptions.set(field, { options, key });
+    if (key === undefined || key.length > MAX_OPTIONS_KEY_CHARS) {
+      this.imageOptions.delete(field);
+    } else if (this.imageOptions.has(field) || this.imageOptions.size < MAX_REMEMBERED_FIELDS) {
+      this.imageOptions.set(field, { options, key });
+    }
   }
 
   /**

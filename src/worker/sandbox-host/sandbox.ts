@@ -130,7 +130,7 @@ export class Sandbox {
   private readonly log: Logger;
   private readonly pacer: CallPacer;
   private readonly onStuck: ((what: string) => void) | undefined;
-  /** Entries into the isolate not yet answered (calls, settles, host answers), and the stuck check. */
+  /** Entries into the isolate not yet answered (calls, host answers), and the stuck check. */
   private entries = 0;
   private stuckTimer: NodeJS.Timeout | undefined;
   /** The call whose end settle() waits for; an end the prelude told before settle() began waits here. */
@@ -376,6 +376,8 @@ export class Sandbox {
     if (this.isolate.isDisposed) return;
     this.ending = ending;
     this.isolate.dispose();
+    // A call waiting for its end (settle) with no entry running would otherwise wait for its deadline.
+    this.waiter?.fail(new Error('Isolate is disposed'));
     if (this.entries > 0) {
       this.stuckTimer = setTimeout(() => {
         this.log.error({ entries: this.entries }, 'a disposed sandbox isolate did not stop; its thread stays busy');

@@ -17,7 +17,7 @@
  * - no esbuild runtime helper (__defProp, __spreadValues, __publicField, ...): with target es2022
  *   none is needed, and a helper would be code reading a global at call time, after the script
  *   may have patched it, which the captured built-ins of intrinsics.ts exist to prevent;
- * - in a fresh context, the program evaluates to a 6-parameter function and defines no global.
+ * - in a fresh context, the program evaluates to an 8-parameter function and defines no global.
  */
 import { build } from 'esbuild';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -73,7 +73,7 @@ const source = [
 const context = vm.createContext({});
 const before = vm.runInContext('Object.getOwnPropertyNames(globalThis).join()', context);
 const setup = new vm.Script(source, { filename: 'inferbox:prelude' }).runInContext(context);
-if (typeof setup !== 'function' || setup.length !== 6) fail('the bundle does not evaluate to the 6-parameter setup function');
+if (typeof setup !== 'function' || setup.length !== 8) fail('the bundle does not evaluate to the 8-parameter setup function');
 if (vm.runInContext('Object.getOwnPropertyNames(globalThis).join()', context) !== before) fail('evaluating the bundle defined a global');
 
 await mkdir(dirname(outFile), { recursive: true });

@@ -19,7 +19,8 @@ export type PreludeEnvelope =
   | { kind: 'ok'; value: unknown; logs: PreludeLogs | null }
   /** The common case, cheaper to hand over than an object: ok, nothing printed, the value as JSON text. */
   | string
-  | { kind: 'pending' }
+  /** The function answered a promise: its end is told to the host later, through EndCall with this `call`. */
+  | { kind: 'pending'; call: number }
   | { kind: 'missing'; logs: PreludeLogs | null }
   | { kind: 'rejected'; message: string; logs: PreludeLogs | null }
   /** `code` and `details` (the host's JSON text) only for errors the host made: see errors.ts. */
@@ -45,7 +46,6 @@ export interface PreludeApi {
    * call's result: the records, or `{ columns, data }` for a split table.
    */
   flow(call: FlowCall | string): PreludeEnvelope;
-  settle(): Promise<PreludeEnvelope>;
   drain(): PreludeLogs | null;
   /** Runs the user's script (already syntax-checked on the host) and finds its top-level functions. */
   load(source: string, candidates: string[], linesLeft: number, bytesLeft: number): PreludeEnvelope;
@@ -70,3 +70,13 @@ export type StartImage = (id: number, bytes: Uint8Array, options: unknown, field
  */
 export type InferSync = (prepared: unknown) => unknown;
 export type StartInfer = (id: number, prepared: unknown) => void;
+/**
+ * image() answered inside the host's call, when the host decodes the file without waiting: the
+ * image, null to decode it through StartImage instead, or a HostFailure.
+ */
+/**
+ * The end of a call whose function answered a promise, pushed to the host once it settles (an
+ * ignored Callback: no entry of the host's into the isolate waits for it).
+ */
+export type EndCall = (call: number, envelope: PreludeEnvelope) => void;
+export type ImageNow = (bytes: Uint8Array, options: unknown, field: string, name: string) => unknown;

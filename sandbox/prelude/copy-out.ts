@@ -34,6 +34,10 @@ const onPath = new SetCtor<object>();
 let copyIsJson = true;
 /** Whether the last copyOut() made plain JSON (its result may then be sent as JSON text). */
 export const copyWasJson = (): boolean => copyIsJson;
+/** Starts a copy made with clean() whose JSON-ness copyWasJson() then tells. */
+export function startCopy(): void {
+  copyIsJson = true;
+}
 
 function primitive(v: unknown): unknown {
   if (typeof v === 'number' ? !NumberIsFinite(v) : v === undefined || typeof v === 'bigint') copyIsJson = false;

@@ -11,6 +11,12 @@ export interface FileState {
   readonly name: string;
   readonly type: string;
   readonly size: number;
+  /**
+   * The host's decode of these bytes with the options image() used for this field last time (see
+   * ScriptBridge.predecode), under those options' JSON text: the first image() asking for the same
+   * takes it, once.
+   */
+  predecoded?: { readonly key: string; readonly data: Float32Array | Uint16Array | Uint8Array; readonly shape: number[] } | undefined;
 }
 /** Keyed by the frozen file object the script holds; weak, so a dropped file frees its bytes. */
 export const fileStates = new WeakMap<object, FileState>();

@@ -4,13 +4,14 @@
  * swap the buffer a later image() decodes. Image decoding runs on the host (host-calls.ts);
  * text() decodes here (utf8.ts).
  */
-import { clean, Uncopyable } from './copy-out.js';
+import { clean, copyWasJson, startCopy, Uncopyable } from './copy-out.js';
 import { fileStates, type FileState } from './file-state.js';
-import { decodeOnHost, queueImage } from './host-calls.js';
+import { bridgeError } from './errors.js';
+import { canAnswerNow, decodeNow, decodeOnHost, queueImage } from './host-calls.js';
 import {
-  ArrayBufferByteLength, ArrayIsArray, isObjectLike, isPrimitive, isTypedArray, MapCtor, ObjectCreate, ObjectDefineProperty,
+  ArrayBufferByteLength, ArrayIsArray, isObjectLike, isPrimitive, isTypedArray, JSONStringify, MapCtor, ObjectCreate, ObjectDefineProperty,
   ObjectFreeze, ObjectGetOwnPropertyDescriptor, ObjectKeys, ObjectPrototype, PromiseCtor, PromiseThen, TypedArrayBuffer,
-  TypedArrayByteOffset, TypedArrayLength, TypedArrayTag, TypeErrorCtor, Uint8ArrayCtor, WeakMapGet, WeakMapSet,
+  StringCtor, TypedArrayByteOffset, TypedArrayLength, TypedArrayTag, TypeErrorCtor, Uint8ArrayCtor, WeakMapGet, WeakMapSet,
 } from './intrinsics.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -37,10 +38,29 @@ const fileMethods = {
       let options: unknown;
       try {
         // Rebuilt from own data here, inside the call's time limit: the host gets plain data.
+        startCopy();
         options = isPrimitive(imageOptions) ? imageOptions : clean(imageOptions, new MapCtor());
       } catch (e) {
         if (!(e instanceof Uncopyable)) throw e;
         throw new TypeErrorCtor(`image(options): options must be plain data; found ${e.what} at options${e.path}`);
+      }
+      const pre = file.predecoded;
+      if (pre !== undefined && canAnswerNow()) {
+        const key = options === undefined ? '' : !isPrimitive(options) && copyWasJson() ? JSONStringify(options) : null;
+        if (key === pre.key) {
+          file.predecoded = undefined;
+          resolve({ data: pre.data, shape: pre.shape });
+          return;
+        }
+      }
+      const now = decodeNow(file.bytes, options, file.field, file.name);
+      if (now !== null) {
+        if (isObjectLike(now) && typeof own(now, 'code') === 'string') {
+          reject(bridgeError(own(now, 'code') as string, StringCtor(own(now, 'message')), own(now, 'details')));
+        } else {
+          resolve(now as InferboxImage);
+        }
+        return;
       }
       queueImage(() => {
         const decoded = decodeOnHost(file.bytes, options, file.field, file.name);
@@ -66,6 +86,17 @@ ObjectFreeze(fileProto);
 function own(o: object, key: string): unknown {
   const descriptor = ObjectGetOwnPropertyDescriptor(o, key);
   return descriptor === undefined ? undefined : descriptor.value;
+}
+/** The host's decode ahead (ScriptBridge.predecode), read as the host made it. */
+function predecodedOf(v: unknown): FileState['predecoded'] {
+  if (!isObjectLike(v) || ArrayIsArray(v)) return undefined;
+  const key = own(v, 'key');
+  const data = own(v, 'data');
+  const shape = own(v, 'shape');
+  if (typeof key !== 'string' || !isTypedArray(data) || !ArrayIsArray(shape)) return undefined;
+  const tag = TypedArrayTag(data);
+  if (tag !== 'Float32Array' && tag !== 'Uint16Array' && tag !== 'Uint8Array') return undefined;
+  return { key, data: data as Float32Array | Uint16Array | Uint8Array, shape: shape as number[] };
 }
 /**
  * Replaces each upload `{ name, type, size, bytes }` in `arg.files` by a file object. `arg` was
@@ -94,6 +125,7 @@ export function wrapFiles(arg: unknown): void {
       name: typeof name === 'string' ? name : '',
       type: typeof type === 'string' ? type : '',
       size: TypedArrayLength(bytes),
+      predecoded: predecodedOf(own(upload, 'predecoded')),
     };
     const file = ObjectCreate(fileProto) as Record<string, unknown>;
     ObjectDefineProperty(file, 'name', { value: state.name, enumerable: true });

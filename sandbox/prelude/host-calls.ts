@@ -5,7 +5,7 @@
  * resolveHost, the one Reference into this module the host holds. Image decodes are also
  * throttled here, in the isolate, rather than queued on the host.
  */
-import type { HostFailure, InferSync, StartImage, StartInfer, StartRun } from './api.js';
+import type { HostFailure, ImageNow, InferSync, StartImage, StartInfer, StartRun } from './api.js';
 import { bridgeError, flowFailure } from './errors.js';
 import { MapCtor, MapDelete, MapGet, MapSet, newList, PromiseCtor, push } from './intrinsics.js';
 
@@ -13,12 +13,14 @@ let startRun: StartRun;
 let startImage: StartImage;
 let inferSync: InferSync;
 let startInfer: StartInfer;
+let imageNow: ImageNow;
 /** Called once by setup with the host's Callbacks. */
-export function connectHost(run: StartRun, image: StartImage, sync: InferSync, infer: StartInfer): void {
+export function connectHost(run: StartRun, image: StartImage, sync: InferSync, infer: StartInfer, now: ImageNow): void {
   startRun = run;
   startImage = image;
   inferSync = sync;
   startInfer = infer;
+  imageNow = now;
 }
 
 type HostCallKind = 'run' | 'image' | 'flow';
@@ -63,6 +65,29 @@ function pumpImages(): void {
 export function queueImage(start: () => void): void {
   push(imageQueue, start);
   pumpImages();
+}
+/**
+ * Whether the current call's function has not yet answered: from its start until it returns, or
+ * until the promise it returned settles. image() after that (from a continuation the script left
+ * running) takes the asynchronous path, where the host refuses it as it always has, even while the
+ * call's entry is still running those continuations.
+ */
+let callOpen = false;
+export function setCallOpen(open: boolean): void {
+  callOpen = open;
+}
+/**
+ * The decode answered now, inside the host's call (a small PNG), when no other decode is in flight
+ * or queued (so answers keep their order): the image, a HostFailure (`code` in it), or null to
+ * queue it (queueImage, decodeOnHost).
+ */
+export function decodeNow(bytes: Uint8Array, options: unknown, field: string, name: string): unknown {
+  if (!canAnswerNow()) return null;
+  return imageNow(bytes, options, field, name);
+}
+/** Whether an image() may be answered at once: the call is open and no other decode is in flight or queued. */
+export function canAnswerNow(): boolean {
+  return callOpen && imagesInFlight === 0 && imageQueueHead === imageQueue.length;
 }
 /** One decode on the host; only from a start queued by queueImage, which counts it in flight. */
 export function decodeOnHost(bytes: Uint8Array, options: unknown, field: string, name: string): Promise<InferboxImage> {

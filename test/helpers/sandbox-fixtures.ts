@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { ServeError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
-import { decodeToTensor } from '../../src/worker/images/index.js';
+import { decodeToTensor, decodeToTensorNow } from '../../src/worker/images/index.js';
 import {
   CallPacer,
   Sandbox,
@@ -52,6 +52,7 @@ export const irisBridge: HostBridge = {
     return { dense_4: rows.map(() => [0.1, 0.7, 0.2]) };
   },
   decodeImage: (bytes, options, file, sandbox) => decodeToTensor(bytes, options, file, { maxPixels: 40_000_000, sandbox }),
+  decodeImageNow: (bytes, options, file, sandbox) => decodeToTensorNow(bytes, options, file, { maxPixels: 40_000_000, sandbox }),
 };
 
 /** Both ways a call enters an isolate (see src/worker/sandbox-host/pacer.ts), for suites that run under each. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
-import { createLogBudget, type HostBridge, type Sandbox } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, disposedAfter, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { CallPacer, createLogBudget, type HostBridge, type Sandbox } from '../../src/worker/sandbox-host/index.js';
+import { createTestSandbox, disposedAfter, ENTRY_MODES, IRIS_MODEL, irisBridge, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 /** An error's details without the call's output (stdout, stderr). */
@@ -158,6 +158,27 @@ describe('Sandbox calls', () => {
     const sandbox = await make('let ready = false; async function init() { await null; ready = true }\nfunction isReady() { return ready }');
     assert.equal((await sandbox.call('isReady', [], budget())).value, true);
   });
+
+  for (const mode of ENTRY_MODES) {
+    it(`fails a call waiting on the host with INTERNAL when its sandbox is disposed meanwhile, not at its deadline (${mode} entries)`, async () => {
+      let answer: () => void = () => undefined;
+      const slow: HostBridge = {
+        ...irisBridge,
+        runModel: (feeds) => new Promise((resolve) => (answer = () => resolve(irisBridge.runModel(feeds)))),
+      };
+      const sandbox = await createTestSandbox('async function f() { return (await model.run({ dense_1_input: [[1, 2, 3, 4]] })).dense_4 }', {
+        bridge: slow,
+        pacer: new CallPacer({ mode }),
+      });
+      const call = sandbox.call('f', [], budget());
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      sandbox.dispose();
+      const err = await serveErrorOf(call);
+      answer();
+      assert.equal(err.code, 'INTERNAL');
+      assert.equal(err.message, 'the sandbox was disposed while f() ran');
+    });
+  }
 
   it('fails with FUNCTION_NOT_FOUND for a function the script does not define', async () => {
     const sandbox = await make('const value = 1;');

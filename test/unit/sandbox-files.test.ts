@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeToTensor } from '../../src/worker/images/index.js';
-import { createLogBudget, type HostBridge, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
+import { CallPacer, createLogBudget, type HostBridge, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { createTestSandbox, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { createTestSandbox, ENTRY_MODES, irisBridge, outputOf, serveErrorOf, TEST_LIMITS } from '../helpers/sandbox-fixtures.js';
 
 const budget = (limits: SandboxLimits = TEST_LIMITS) => createLogBudget(limits);
 const fixture = (relative: string) => new Uint8Array(readFileSync(fixturePath(relative)));
@@ -247,6 +247,7 @@ describe('Sandbox files: args.files[field] as file objects', () => {
     let peak = 0;
     const counting: HostBridge = {
       ...irisBridge,
+      decodeImageNow: undefined, // every decode on the asynchronous path, where they overlap
       async decodeImage(bytes, options, file, sandbox) {
         peak = Math.max(peak, ++inFlight);
         try {
@@ -266,6 +267,67 @@ describe('Sandbox files: args.files[field] as file objects', () => {
     const { value } = await sandbox.call('f', [{ files }], budget());
     assert.deepEqual(value, Array.from({ length: 40 }, () => '1x1x28x28'));
     assert.equal(peak, 2);
+  });
+
+  for (const mode of ENTRY_MODES) {
+    it(`answers image() of a small PNG inside the call's entry and decodes others asynchronously, the same tensors (${mode} entries, #15)`, async () => {
+      const calls = { now: 0, answeredNow: 0, later: 0 };
+      const counting: HostBridge = {
+        ...irisBridge,
+        decodeImageNow(bytes, options, file, sandbox) {
+          calls.now++;
+          const tensor = irisBridge.decodeImageNow!(bytes, options, file, sandbox);
+          if (tensor !== null) calls.answeredNow++;
+          return tensor;
+        },
+        decodeImage(bytes, options, file, sandbox) {
+          calls.later++;
+          return irisBridge.decodeImage(bytes, options, file, sandbox);
+        },
+      };
+      const sandbox = await make(`async function f(args) {
+        let bad;
+        try { await args.files.digit.image({ width: -1 }) } catch (e) { bad = [e.code, e.message] }
+        const small = await args.files.digit.image({ grayscale: true, width: 28, height: 28, layout: 'nchw' });
+        const resized = await args.files.digit.image({ grayscale: true, width: 14, height: 14 });
+        return { small: small.data, resized: resized.data, shapes: [small.shape, resized.shape], bad };
+      }`, { bridge: counting, pacer: new CallPacer({ mode }) });
+      const { value } = await sandbox.call('f', [{ files: { digit: upload('ps_7.png', DIGIT_7) } }], budget());
+      const out = value as { small: Float32Array; resized: Float32Array; shapes: number[][]; bad: [string, string] };
+      const label = { field: 'digit', name: 'ps_7.png' };
+      const host = async (options: Record<string, unknown>) => (await decodeToTensor(DIGIT_7, options, label, { maxPixels: 1e6 })).data;
+      assert.deepEqual(out.small, await host({ grayscale: true, width: 28, height: 28, layout: 'nchw' }));
+      assert.deepEqual(out.resized, await host({ grayscale: true, width: 14, height: 14 }));
+      assert.deepEqual(out.shapes, [[1, 1, 28, 28], [14, 14, 1]]);
+      const optionError = await serveErrorOf(decodeToTensor(DIGIT_7, { width: -1 }, label, { maxPixels: 1e6 }));
+      assert.deepEqual(out.bad, [optionError.code, optionError.message], 'a bad option fails inside the entry as it does on the host');
+      // The bad option and the 28x28 PNG without a resize inside the entry; the resize (sharp) on the
+      // asynchronous path. (After an asynchronous answer the call goes on outside its entry, where
+      // every decode is asynchronous.)
+      assert.deepEqual(calls, { now: 3, answeredNow: 1, later: 1 });
+    });
+  }
+
+  it('takes the asynchronous path for image() started after the function answered, which the host then refuses (#15)', async () => {
+    const calls = { now: 0 };
+    const counting: HostBridge = {
+      ...irisBridge,
+      decodeImageNow(bytes, options, file, sandbox) {
+        calls.now++;
+        return irisBridge.decodeImageNow!(bytes, options, file, sandbox);
+      },
+    };
+    const sandbox = await make(`let outcome = 'pending';
+      function later(args) {
+        const digit = args.files.digit;
+        Promise.resolve().then(() => digit.image()).then(() => { outcome = 'ran' }, (e) => { outcome = e.code });
+        return 'started';
+      }
+      function probe() { return outcome }`, { bridge: counting });
+    await sandbox.call('later', [{ files: { digit: upload('ps_7.png', DIGIT_7) } }], budget());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await sandbox.call('probe', [], budget())).value, 'SCRIPT_FAILED');
+    assert.equal(calls.now, 0);
   });
 
   it('does not count decode time against the limit, which still stops a busy loop', async () => {

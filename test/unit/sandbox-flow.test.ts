@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ServeError } from '../../src/errors.js';
-import { CallPacer, createLogBudget, type CallResult, type FlowModel, type FlowPlan, type FlowRows, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
-import { createTestSandbox, disposedAfter, ENTRY_MODES, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { CallPacer, createLogBudget, type HostBridge, type CallResult, type FlowModel, type FlowPlan, type FlowRows, type Sandbox, type SandboxLimits } from '../../src/worker/sandbox-host/index.js';
+import { createTestSandbox, disposedAfter, irisBridge, ENTRY_MODES, outputOf, serveErrorOf, TEST_LIMITS, TIGHT_LIMITS } from '../helpers/sandbox-fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 const budget = () => createLogBudget(TEST_LIMITS);
 const PLAN: FlowPlan = { files: false, prepare: 'prepare', postprocess: true };
@@ -119,6 +121,60 @@ for (const mode of ENTRY_MODES) {
       assert.deepEqual(resultOf(out), [{ best: 2 }, { best: 2 }]);
       assert.deepEqual(out.stdout, ['prepared']);
       assert.deepEqual(seen.map((s) => s.how), ['sync']);
+    });
+
+    it("runs the seed's PNG flow in its one entry: image() and the model step answered inside it (#15)", async () => {
+      const sandbox = await make(`
+        async function preprocess_files(args) {
+          const image = await args.files.Input3.image({ grayscale: true, width: 28, height: 28, layout: 'nchw' });
+          args.X = [{ dense_1_input: [image.shape.length, image.data.length, 0, 0] }];
+          return args;
+        }
+        function postprocess(outputs) { return [argmax(outputs[0])] }`);
+      const { model, seen } = recordingModel();
+      const digit = new Uint8Array(readFileSync(fixturePath('mnist-png/ps_7.png')));
+      const input = { files: { Input3: { name: 'ps_7.png', type: 'image/png', size: digit.byteLength, bytes: digit } } };
+      const out = await flow(sandbox, model, { files: true, prepare: null, postprocess: true }, input);
+      assert.deepEqual(resultOf(out), [{ dense_4: 2 }]);
+      assert.deepEqual(seen.map((s) => [s.how, (s.prepared as { X: unknown }).X]), [['sync', [{ dense_1_input: [4, 784, 0, 0] }]]]);
+    });
+
+    it('decodes an upload ahead of the entry with the options its field was last decoded with, handed out once (#15)', async () => {
+      let decodes = 0;
+      const bridge: HostBridge = {
+        ...irisBridge,
+        decodeImageNow(bytes, options, file, sandbox) {
+          decodes++;
+          return irisBridge.decodeImageNow!(bytes, options, file, sandbox);
+        },
+      };
+      const sandbox = await createTestSandbox(
+        `async function preprocess_files(args) {
+          const options = { grayscale: true, layout: 'nchw' };
+          const first = await args.files.Input3.image(options);
+          const kept = first.data[200];
+          first.data[200] = -1;
+          const again = await args.files.Input3.image(options);
+          args.X = [{ dense_1_input: [first.data.length, kept, again.data[200], again.shape.length] }];
+          return args;
+        }`,
+        { pacer: new CallPacer({ mode }), bridge },
+      );
+      try {
+        const digit = new Uint8Array(readFileSync(fixturePath('mnist-png/ps_7.png')));
+        const host = await irisBridge.decodeImage(digit, { grayscale: true, layout: 'nchw' }, { field: 'Input3', name: 'ps_7.png' }, { maxTensorBytes: 2 ** 24, memoryLimitMb: 32 });
+        const input = { files: { Input3: { name: 'ps_7.png', type: 'image/png', size: digit.byteLength, bytes: digit } } };
+        for (let i = 0; i < 3; i++) {
+          const { model, seen } = recordingModel({ postprocess: false });
+          await flow(sandbox, model, { files: true, prepare: null, postprocess: false }, input);
+          assert.deepEqual((seen[0]!.prepared as { X: unknown }).X, [{ dense_1_input: [784, host.data[200], host.data[200], 4] }]);
+        }
+        // First request: both image() calls inside the entry. Then one decode ahead per request,
+        // taken by the first image() (the second, after the script changed the first's data, decodes anew).
+        assert.equal(decodes, 2 + 2 + 2);
+      } finally {
+        sandbox.dispose();
+      }
     });
 
     it('runs the model step asynchronously once the flow waits on the host, never synchronously outside the entry', async () => {

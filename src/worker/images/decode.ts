@@ -152,6 +152,11 @@ function smallPng(bytes: Uint8Array, options: ResolvedImageOptions, file: FileLa
   return png && { ...png, channels };
 }
 
+/** decodeImage for a small PNG that needs no resize (microseconds, on this thread); null for any other image. */
+export function decodeImageNow(bytes: Uint8Array, options: ResolvedImageOptions, file: FileLabel, limits: DecodeLimits): RawImage | null {
+  return smallPng(bytes, options, file, limits);
+}
+
 /** Decodes, converts colour and resizes: the 8-bit HWC pixels the tensor step starts from. */
 export async function decodeImage(bytes: Uint8Array, options: ResolvedImageOptions, file: FileLabel, limits: DecodeLimits): Promise<RawImage> {
   const small = smallPng(bytes, options, file, limits);

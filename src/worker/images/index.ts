@@ -1,4 +1,4 @@
-import { decodeImage, type DecodeLimits, type FileLabel } from './decode.js';
+import { decodeImage, decodeImageNow, type DecodeLimits, type FileLabel } from './decode.js';
 import { parseImageOptions } from './options.js';
 import { imageToTensor, type ImageTensor } from './to-tensor.js';
 
@@ -12,4 +12,11 @@ export { defaultImageFeeds } from './default-input.js';
 export async function decodeToTensor(bytes: Uint8Array, rawOptions: unknown, file: FileLabel, limits: DecodeLimits): Promise<ImageTensor> {
   const options = parseImageOptions(rawOptions);
   return imageToTensor(await decodeImage(bytes, options, file, limits), options);
+}
+
+/** decodeToTensor when the image decodes without waiting (decodeImageNow); null leaves it to decodeToTensor. */
+export function decodeToTensorNow(bytes: Uint8Array, rawOptions: unknown, file: FileLabel, limits: DecodeLimits): ImageTensor | null {
+  const options = parseImageOptions(rawOptions);
+  const image = decodeImageNow(bytes, options, file, limits);
+  return image === null ? null : imageToTensor(image, options);
 }

@@ -4,7 +4,9 @@
  * back: a Callback cannot return a promise); the host runs the work with the call's clock held, then
  * settles the script's promise by id through a Reference into the prelude that only the host holds.
  * The flow's model step may instead run synchronously, inside the flow call (`inferSyncCallback`),
- * which saves the flow a second isolate entry.
+ * which saves the flow a second isolate entry; so may an image() the host decodes without waiting
+ * (`imageNowCallback`, a small PNG), which saves it two more (the answer's entry, and the model
+ * step's, which then still runs inside the call).
  * Answers enter as an ExternalCopy; a decoded image's buffer is transferred in (host memory moved,
  * not copied). Nothing of the isolate is ever transferred out.
  */
@@ -49,6 +51,19 @@ interface Payload {
  */
 export const MAX_HOST_CALLS_IN_FLIGHT = 67;
 
+/**
+ * Host time (ms) one call may spend decoding images synchronously, inside its entry: past it,
+ * image() takes the asynchronous path, where decodes interleave with the worker's other work. A
+ * script calling image() in a loop thus holds this thread for about this long per call at most,
+ * on top of what it may hold anyway (SLICE_MS in pacer.ts, run-records.ts).
+ */
+export const IMAGE_NOW_BUDGET_MS = 2;
+
+/** Fields whose last image() options a bridge remembers for predecode (a script decodes one or a few). */
+const MAX_REMEMBERED_FIELDS = 8;
+/** Longest options' JSON text remembered: options are a handful of keys. */
+const MAX_OPTIONS_KEY_CHARS = 1024;
+
 /** A decoded tensor may use at most this share of the sandbox memory limit (which V8 treats loosely). */
 const MAX_IMAGE_SHARE_OF_MEMORY = 0.5;
 
@@ -58,16 +73,25 @@ export class ScriptBridge {
   readonly imageCallback: ivm.Callback<(id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => void>;
   readonly inferSyncCallback: ivm.Callback<(prepared: unknown) => unknown>;
   readonly inferStartCallback: ivm.Callback<(id: unknown, prepared: unknown) => void>;
+  readonly imageNowCallback: ivm.Callback<(bytes: unknown, options: unknown, field: unknown, name: unknown) => unknown>;
+  /** The end of a call that answered a promise, pushed by the prelude (see Sandbox.settle). */
+  readonly endCallback: ivm.Callback<(call: unknown, envelope: unknown) => void>;
   private resolveRef: ivm.Reference<ResolveHost> | undefined;
   private current: Deadline | undefined;
   /** The model step of the flow call running now, if it is one. */
   private flow: FlowModel | undefined;
   /** True only while the call's isolate entry runs (synchronous or asynchronous, not its settle path). */
   private inEntry = false;
+  /** Set by the Sandbox: hears of the end of each call that answered a promise (see Sandbox.settle). */
+  onEnd: ((call: unknown, envelope: unknown) => void) | undefined;
   /** Set by the Sandbox: hears of every entry into the isolate the bridge makes (see Sandbox.track). */
   trackEntry: ((entry: Promise<unknown>) => void) | undefined;
   /** Host calls started and not yet answered, across calls: bounded by MAX_HOST_CALLS_IN_FLIGHT. */
   private inFlight = 0;
+  /** Host time this call spent on synchronous decodes (IMAGE_NOW_BUDGET_MS). */
+  private imageNowMs = 0;
+  /** Per upload field, the options image() last decoded it with inside an entry, and their JSON text. */
+  private readonly imageOptions = new Map<string, { readonly options: unknown; readonly key: string }>();
 
   constructor(
     private readonly host: HostBridge,
@@ -78,6 +102,8 @@ export class ScriptBridge {
     this.runCallback = new ivm.Callback((id: unknown, feeds: unknown) => this.startRun(id, feeds), { ignored: true });
     this.inferSyncCallback = new ivm.Callback((prepared: unknown) => this.inferSync(prepared));
     this.inferStartCallback = new ivm.Callback((id: unknown, prepared: unknown) => this.startInfer(id, prepared), { ignored: true });
+    this.endCallback = new ivm.Callback((call: unknown, envelope: unknown) => this.onEnd?.(call, envelope), { ignored: true });
+    this.imageNowCallback = new ivm.Callback((bytes: unknown, options: unknown, field: unknown, name: unknown) => this.imageNow(bytes, options, field, name));
     this.imageCallback = new ivm.Callback(
       (id: unknown, bytes: unknown, options: unknown, field: unknown, name: unknown) => this.startImage(id, bytes, options, field, name),
       { ignored: true },
@@ -92,6 +118,7 @@ export class ScriptBridge {
   begin(deadline: Deadline, flow?: FlowModel): void {
     this.current = deadline;
     this.flow = flow;
+    this.imageNowMs = 0;
   }
 
   end(): void {
@@ -127,6 +154,76 @@ export class ScriptBridge {
     } finally {
       deadline.release();
     }
+  }
+
+  /**
+   * image() inside the entry: the tensor (copied in by the Callback), null to have the prelude
+   * decode it asynchronously (not an image the host decodes without waiting, outside the call's
+   * entry, or past IMAGE_NOW_BUDGET_MS), or a BridgeFailure. Off the script's clock, as the
+   * asynchronous decode is.
+   */
+  private imageNow(bytes: unknown, options: unknown, field: unknown, name: unknown): unknown {
+    const deadline = this.current;
+    const decodeNow = this.host.decodeImageNow;
+    if (deadline === undefined || !this.inEntry || decodeNow === undefined || this.imageNowMs >= IMAGE_NOW_BUDGET_MS) return null;
+    if (!(bytes instanceof Uint8Array) || typeof field !== 'string' || typeof name !== 'string') return null; // the asynchronous path says what is wrong
+    this.remember(field, options);
+    const started = performance.now();
+    deadline.hold();
+    try {
+      const sandbox = { maxTensorBytes: this.maxImageBytes(), memoryLimitMb: this.limits.memoryLimitMb };
+      const tensor = decodeNow.call(this.host, bytes, options, { field, name }, sandbox);
+      return tensor === null ? null : this.imageAnswer(tensor, { field, name }).value;
+    } catch (err) {
+      return this.toFailure(err, 'image()');
+    } finally {
+      this.imageNowMs += performance.now() - started;
+      deadline.release();
+    }
+  }
+
+  /** Remembers `options` as `field`'s for predecode, when they are plain JSON (the prelude's key is their JSON text). */
+  private remember(field: string, options: unknown): void {
+    const key = options === undefined ? '' : isPlainJson(options) ? JSON.stringify(options) : undefined;
+    if (key === undefined || key.length > MAX_OPTIONS_KEY_CHARS) {
+      this.imageOptions.delete(field);
+    } else if (this.imageOptions.has(field) || this.imageOptions.size < MAX_REMEMBERED_FIELDS) {
+      this.imageOptions.set(field, { options, key });
+    }
+  }
+
+  /**
+   * A flow's args with each small-PNG upload decoded ahead, before the entry, with the options
+   * image() last used for its field (`predecoded` on the upload, kept by the prelude out of the
+   * script's reach): a script that asks for the same options again, as a deployment's script does on
+   * every request, gets the tensor without a Callback into this thread. The same decode as imageNow,
+   * on the same bytes, within IMAGE_NOW_BUDGET_MS; anything else (another image, a failure) is left
+   * to image() itself.
+   */
+  predecode(input: unknown): unknown {
+    const decodeNow = this.host.decodeImageNow;
+    if (this.imageOptions.size === 0 || decodeNow === undefined || typeof input !== 'object' || input === null) return input;
+    const files = (input as { files?: unknown }).files;
+    if (typeof files !== 'object' || files === null || Array.isArray(files)) return input;
+    const started = performance.now();
+    const sandbox = { maxTensorBytes: this.maxImageBytes(), memoryLimitMb: this.limits.memoryLimitMb };
+    let copied: Record<string, unknown> | undefined;
+    for (const [field, { options, key }] of this.imageOptions) {
+      if (performance.now() - started >= IMAGE_NOW_BUDGET_MS) break;
+      if (!Object.hasOwn(files, field)) continue;
+      const upload = (files as Record<string, unknown>)[field] as { bytes?: unknown; name?: unknown } | null;
+      if (upload === null || typeof upload !== 'object' || !(upload.bytes instanceof Uint8Array) || typeof upload.name !== 'string') continue;
+      let tensor: { data: Float32Array | Uint16Array | Uint8Array; shape: number[] } | null;
+      try {
+        tensor = decodeNow.call(this.host, upload.bytes, options, { field, name: upload.name }, sandbox);
+      } catch {
+        continue; // image() gets the same failure, if the script asks
+      }
+      if (tensor === null || tensor.data.byteLength > sandbox.maxTensorBytes) continue;
+      copied ??= { ...files };
+      copied[field] = { ...upload, predecoded: { key, data: tensor.data, shape: tensor.shape } };
+    }
+    return copied === undefined ? input : { ...input, files: copied };
   }
 
   private startInfer(id: unknown, prepared: unknown): void {

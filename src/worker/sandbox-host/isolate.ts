@@ -28,7 +28,6 @@ export interface PreludeRefs {
   readonly dispatch: ivm.Reference<(name: string, args: unknown[] | string, lines: number, bytes: number, truncated: boolean) => unknown>;
   /** One argument: [args, lines, bytes, truncated, files, prepare, postprocess], as JSON text when the args are plain JSON. */
   readonly flow: ivm.Reference<(call: string | unknown[]) => unknown>;
-  readonly settle: ivm.Reference<() => Promise<unknown>>;
   readonly drain: ivm.Reference<() => unknown>;
 }
 
@@ -115,12 +114,12 @@ export async function createScriptIsolate(options: SandboxOptions, bridge: Scrip
     const preludeOptions = { maxLogLines: limits.maxLogLines, maxLogBytes: limits.maxLogBytes, scriptFilename: SCRIPT_FILENAME };
     const api = (await setup.apply(
       undefined,
-      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.runCallback, bridge.imageCallback, bridge.inferSyncCallback, bridge.inferStartCallback],
+      [new ivm.ExternalCopy(info).copyInto(), new ivm.ExternalCopy(preludeOptions).copyInto(), bridge.runCallback, bridge.imageCallback, bridge.inferSyncCallback, bridge.inferStartCallback, bridge.imageNowCallback, bridge.endCallback],
       { result: { reference: true }, timeout: INTERNAL_TIMEOUT_MS },
     )) as ivm.Reference<Record<string, unknown>>;
     setup.release();
     const ref = <T>(name: string) => api.get(name, { reference: true }) as Promise<ivm.Reference<T>>;
-    const refs: PreludeRefs = { dispatch: await ref('dispatch'), flow: await ref('flow'), settle: await ref('settle'), drain: await ref('drain') };
+    const refs: PreludeRefs = { dispatch: await ref('dispatch'), flow: await ref('flow'), drain: await ref('drain') };
     const load = await ref<unknown>('load');
     bridge.attach(await ref('resolveHost'));
     api.release();

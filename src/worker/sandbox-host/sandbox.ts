@@ -27,7 +27,8 @@ import {
 type Envelope =
   /** `text`: the value as JSON text, to parse in finish() when `parse` (after its size is checked). */
   | { kind: 'ok'; value: unknown; logs: IsolateLogs; json: boolean; text?: string; parse?: boolean }
-  | { kind: 'pending' }
+  /** `call`: the number the prelude will tell this call's end with (see settle). */
+  | { kind: 'pending'; call: number }
   | { kind: 'missing'; logs: IsolateLogs }
   | { kind: 'rejected'; message: string; logs: IsolateLogs }
   /** `details`: a host call's details the prelude kept for its error (see error-details.ts), read as untrusted. */
@@ -81,8 +82,8 @@ export function flowLabel(plan: FlowPlan): string {
  * raw). Only the synchronous entry passes `keepText`: there the text is the prelude's own
  * JSON.stringify (captured before the script ran) of a copy it built from own data properties with
  * null prototypes, so no script code runs while it is made and it is valid JSON. The asynchronous
- * end (settle) resolves a promise inside the isolate, where a script can reach the value (it once
- * could through Object.prototype.then), so its text is always parsed (in finish(), once its size
+ * end (settle) is made in a promise handler, after script code ran in the call (it once could reach
+ * the value through Object.prototype.then), so its text is always parsed (in finish(), once its size
  * passed the result limit), and a text that does not parse fails that one call.
  */
 function readEnvelope(raw: unknown, keepText = false): Envelope {
@@ -95,7 +96,7 @@ function readEnvelope(raw: unknown, keepText = false): Envelope {
     case 'ok':
       return { kind: 'ok', value: e['value'], logs: readLogs(e['logs']), json: false };
     case 'pending':
-      return { kind: 'pending' };
+      return { kind: 'pending', call: typeof e['call'] === 'number' ? e['call'] : -1 };
     case 'missing':
       return { kind: 'missing', logs: readLogs(e['logs']) };
     case 'rejected':
@@ -129,9 +130,12 @@ export class Sandbox {
   private readonly log: Logger;
   private readonly pacer: CallPacer;
   private readonly onStuck: ((what: string) => void) | undefined;
-  /** Entries into the isolate not yet answered (calls, settles, host answers), and the stuck check. */
+  /** Entries into the isolate not yet answered (calls, host answers), and the stuck check. */
   private entries = 0;
   private stuckTimer: NodeJS.Timeout | undefined;
+  /** The call whose end settle() waits for; an end the prelude told before settle() began waits here. */
+  private waiter: { readonly call: number; resolve(raw: unknown): void; fail(err: unknown): void } | undefined;
+  private early: { readonly call: unknown; readonly raw: unknown } | undefined;
   /** The same for every call: made once, not per call on the hot path. */
   private readonly dispatchOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
   private readonly flowOptions: { arguments: { copy: true }; result: { copy: true }; timeout: number };
@@ -149,6 +153,7 @@ export class Sandbox {
     this.pacer = options.pacer ?? new CallPacer();
     this.onStuck = options.onStuck;
     this.bridge.trackEntry = (entry) => void this.track(entry);
+    this.bridge.onEnd = (call, raw) => this.ended(call, raw);
     this.marker = truncationMarker(options.limits);
     this.dispatchOptions = { arguments: { copy: true }, result: { copy: true }, timeout: options.limits.timeoutMs };
     const flowTimeout = Math.ceil(options.limits.timeoutMs * (1 + FLOW_WATCHDOG_EXTRA_SHARE));
@@ -216,6 +221,8 @@ export class Sandbox {
    * not counted) passed the limit.
    */
   flow(input: unknown, budget: LogBudget, plan: FlowPlan, model: FlowModel): CallResult | Promise<CallResult> {
+    // Off the script's clock, before the entry: see ScriptBridge.predecode.
+    if (plan.files) input = this.bridge.predecode(input);
     return this.enter(() => flowLabel(plan), budget, model, (mode) => {
       const { files, prepare, postprocess } = plan;
       // One JSON text rather than seven copied arguments: at low load the entry runs with cold
@@ -247,6 +254,8 @@ export class Sandbox {
       deadline.stop();
       this.bridge.end();
       this.busy = false;
+      this.waiter = undefined;
+      this.early = undefined;
       if (!this.pacer.adaptive) return;
       const limitHit = err instanceof ServeError && err.code === 'SCRIPT_TIMEOUT';
       // The clock is held while the host works for the script (model runs); see CallPacer.record.
@@ -266,6 +275,7 @@ export class Sandbox {
       );
     }
     let pending = false;
+    let call = -1;
     try {
       let raw: unknown;
       this.bridge.entry(true);
@@ -283,13 +293,14 @@ export class Sandbox {
         return this.finish(label, envelope, budget, output);
       }
       pending = true;
+      call = envelope.call;
     } catch (err) {
       done(err);
       throw err;
     } finally {
       if (!pending && this.busy) done();
     }
-    return this.settle(label(), deadline, budget, output).then(
+    return this.settle(label(), deadline, budget, output, call).then(
       (settled) => {
         done();
         return this.finish(label, settled, budget, output);
@@ -337,7 +348,7 @@ export class Sandbox {
       if (model !== undefined && deadline.remainingMs() === 0) throw this.overrun(label(), envelope, budget, output);
       return this.finish(label, envelope, budget, output);
     }
-    return this.finish(label, await this.settle(label(), deadline, budget, output), budget, output);
+    return this.finish(label, await this.settle(label(), deadline, budget, output, envelope.call), budget, output);
   }
 
   /** A flow that finished past its limit: SCRIPT_TIMEOUT, keeping what it printed (the isolate is fine). */
@@ -365,6 +376,8 @@ export class Sandbox {
     if (this.isolate.isDisposed) return;
     this.ending = ending;
     this.isolate.dispose();
+    // A call waiting for its end (settle) with no entry running would otherwise wait for its deadline.
+    this.waiter?.fail(new Error('Isolate is disposed'));
     if (this.entries > 0) {
       this.stuckTimer = setTimeout(() => {
         this.log.error({ entries: this.entries }, 'a disposed sandbox isolate did not stop; its thread stays busy');
@@ -382,8 +395,20 @@ export class Sandbox {
       clearTimeout(this.stuckTimer);
       this.stuckTimer = undefined;
     };
-    entry.then(answered, answered);
+    entry.then(answered, (err: unknown) => {
+      answered();
+      // An entry that ended with the isolate (its memory limit, hit while it ran a continuation
+      // of the call settle() waits for) ends that call: no end will be told any more.
+      if (this.isolate.isDisposed) this.waiter?.fail(err);
+    });
     return entry;
+  }
+
+  /** The prelude told the end of call `call` (see settle). */
+  private ended(call: unknown, raw: unknown): void {
+    const waiter = this.waiter;
+    if (waiter !== undefined && waiter.call === call) waiter.resolve(raw);
+    else this.early = { call, raw };
   }
 
   /** As syncFailure, for the asynchronous entry: the isolate answers the drain asynchronously too. */
@@ -414,29 +439,37 @@ export class Sandbox {
     return failure;
   }
 
-  /** The asynchronous path: wait for the script's promise, or dispose the isolate at the deadline. */
-  private settle(what: string, deadline: Deadline, budget: LogBudget, output: CallOutput): Promise<Envelope> {
+  /**
+   * The asynchronous path: wait for the end of call `call`, which the prelude tells through the
+   * bridge's endCallback once the script's promise settles (no entry of the host's waits for it:
+   * a script whose awaits all resolve inside its entry costs no second entry), or dispose the
+   * isolate at the deadline.
+   */
+  private settle(what: string, deadline: Deadline, budget: LogBudget, output: CallOutput, call: number): Promise<Envelope> {
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined && early.call === call) return Promise.resolve(readEnvelope(early.raw));
     return new Promise<Envelope>((resolve, reject) => {
       let done = false;
-      const timeout = Math.max(1, Math.ceil(deadline.remainingMs()));
-      this.track(this.refs.settle.apply(undefined, [], { result: { copy: true, promise: true }, timeout })).then(
-        (raw) => {
-          if (done) return;
-          done = true;
-          resolve(readEnvelope(raw));
-        },
-        // (readEnvelope never throws: a throw here would be an unhandled rejection, which ends the worker)
-        (err: unknown) => {
-          if (done) return;
-          done = true;
+      const finished = () => {
+        if (done) return false;
+        done = true;
+        this.waiter = undefined;
+        return true;
+      };
+      this.waiter = {
+        call,
+        // (readEnvelope never throws: a throw here would reach isolated-vm's callback)
+        resolve: (raw) => finished() && resolve(readEnvelope(raw)),
+        fail: (err) => {
+          if (!finished()) return;
           const failure = classifyIsolateFailure(err, this.failureContext(what, output));
-          if (this.isolate.isDisposed) this.logFatal(what, failure);
+          this.logFatal(what, failure);
           reject(failure);
         },
-      );
+      };
       deadline.arm(() => {
-        if (done) return;
-        done = true;
+        if (!finished()) return;
         this.ending = 'timeout';
         void drainLogs(this.isolate, this.refs.drain).then((logs) => {
           admitLogs(logs, budget, output, this.marker);

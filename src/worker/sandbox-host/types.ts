@@ -39,6 +39,17 @@ export interface HostBridge {
     file: { field: string; name: string },
     sandbox: { maxTensorBytes: number; memoryLimitMb: number },
   ): Promise<{ data: Float32Array | Uint16Array | Uint8Array; shape: number[] }>;
+  /**
+   * decodeImage for an image the host decodes without waiting (a small PNG: microseconds on this
+   * thread, see src/worker/images/decode.ts), so a script's image() is answered inside its entry;
+   * null for any other image, which then takes decodeImage. Throws as decodeImage rejects.
+   */
+  decodeImageNow?(
+    bytes: Uint8Array,
+    options: unknown,
+    file: { field: string; name: string },
+    sandbox: { maxTensorBytes: number; memoryLimitMb: number },
+  ): { data: Float32Array | Uint16Array | Uint8Array; shape: number[] } | null;
 }
 
 export type { FlowPlan } from '../../model/index.js';

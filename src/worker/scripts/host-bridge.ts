@@ -1,6 +1,6 @@
 import type { ModelRef } from '../../protocol/messages.js';
 import { pipelineImageOptions, type PreprocessBlock, type TensorSpec } from '../../model/index.js';
-import { decodeToTensor } from '../images/index.js';
+import { decodeToTensor, decodeToTensorNow } from '../images/index.js';
 import type { ModelPool } from '../models/model-pool.js';
 import { outputsToJson, runRecords } from '../models/run-records.js';
 import type { HostBridge } from '../sandbox-host/index.js';
@@ -38,6 +38,9 @@ export function createHostBridge(pool: ModelPool, model: ModelRef, limits: { max
     },
     decodeImage(bytes, options, file, sandbox) {
       return decodeToTensor(bytes, options ?? defaultOptions(images, file.field), file, { maxPixels: limits.maxPixels, sandbox });
+    },
+    decodeImageNow(bytes, options, file, sandbox) {
+      return decodeToTensorNow(bytes, options ?? defaultOptions(images, file.field), file, { maxPixels: limits.maxPixels, sandbox });
     },
   };
 }

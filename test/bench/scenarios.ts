@@ -76,7 +76,7 @@ export const MNIST_CNN_ONNX = 'mnist-cnn JSON [1,1,28,28], no script, same CNN a
  * The mnist-argmax request's digit as Open Inference Protocol requests (docs/api/oip.md): JSON with
  * the 784 values flat, and the binary tensor extension (the JSON header, then 3,136 bytes of float32).
  */
-function mnistOipBodies(): { json: string; binary: { body: Buffer; contentType: string; headers: Record<string, string> } } {
+export function mnistOipBodies(): { json: string; binary: { body: Buffer; contentType: string; headers: Record<string, string> } } {
   const onnx = JSON.parse(mnistCnnBodies().onnx) as { args: { X: [{ Input3: number[][][][] }] } };
   const pixels = onnx.args.X[0].Input3.flat(3);
   const shape = [1, 1, 28, 28];

@@ -42,6 +42,7 @@ describe('dynamic batching: concurrent calls share model runs, answers as withou
   let server: TestServer;
   let admin: InferboxClient;
   const tokens: Record<string, InferboxClient> = {};
+  const rawTokens: Record<string, string> = {};
   const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
 
   before(async () => {
@@ -54,6 +55,7 @@ describe('dynamic batching: concurrent calls share model runs, answers as withou
     const deploy = async (name: string, model: string, options: { maxBatchSize?: number; maxDelayUs?: number; script?: string; replicas?: number } = {}) => {
       const created = await admin.deploy({ modelName: model, deploymentName: name, ...options });
       tokens[name] = admin.withToken(created.access_token);
+      rawTokens[name] = created.access_token;
       return created;
     };
     await deploy('mnist-plain', 'mnist-n');
@@ -110,6 +112,33 @@ describe('dynamic batching: concurrent calls share model runs, answers as withou
     const one = await admin.withToken(original.access_token).predict('mnist-original', bodies[0]!);
     assert.deepEqual(got[0]!.result, one.result);
     await admin.deleteDeployment('mnist-original');
+  });
+
+  it('batches Open Inference Protocol calls too: a burst of /v2 infer answers as without batching, counted in /metrics', async () => {
+    const infer = async (name: string, i: number) => {
+      const rows = 1 + (i % 3);
+      const data = Array.from({ length: rows }, (_, r) => image(i * 3 + r)).flat(3);
+      const res = await fetch(`${server.url}/v2/models/${name}/infer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${rawTokens[name]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id: String(i), inputs: [{ name: 'Input3', shape: [rows, 1, 28, 28], datatype: 'FP32', data }] }),
+      });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { id: string; outputs: { name: string; shape: number[]; data: number[] }[] };
+    };
+    const n = 18;
+    const expected = await Promise.all(Array.from({ length: n }, (_, i) => infer('mnist-plain', i)));
+    const labels = { deployment: 'mnist-batched' };
+    const before = await metrics();
+    const got = await Promise.all(Array.from({ length: n }, (_, i) => infer('mnist-batched', i)));
+    got.forEach((g, i) => assert.deepEqual(g, { ...expected[i]!, model_name: 'mnist-batched' }, `call ${i}`));
+    const text = await metrics();
+    const runs = metric(text, 'inferbox_batch_size_count', labels) - metric(before, 'inferbox_batch_size_count', labels);
+    const rows = metric(text, 'inferbox_batch_size_sum', labels) - metric(before, 'inferbox_batch_size_sum', labels);
+    assert.equal(rows, Array.from({ length: n }, (_, i) => 1 + (i % 3)).reduce((a, b) => a + b), 'every image ran in a counted run');
+    assert.ok(runs >= 1 && runs < n, `${n} calls ran in fewer runs (${runs})`);
+    const v2 = { deployment: 'mnist-batched', function: 'v2.infer', status: '200' };
+    assert.equal(metric(text, 'inferbox_calls_total', v2) - metric(before, 'inferbox_calls_total', v2), n);
   });
 
   it('answers a Keras model on TF.js in a burst exactly as without batching', async () => {

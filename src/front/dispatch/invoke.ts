@@ -70,7 +70,7 @@ export function invokeDeploymentTensors(deps: AppDeps, name: string, args: Invok
   const messageFor: MessageFor = (worker) => {
     const served = deps.placer.served(name);
     onWorker?.(worker);
-    return { msg: { t: 'invoke', model: served.model(), fn: PREDICT_FUNCTION, args, tensors: true } };
+    return { msg: { t: 'invoke', model: served.model(), fn: PREDICT_FUNCTION, args, tensors: true, ...batchingOf(served.record) } };
   };
   const maxQueue = deps.placer.served(name).record.limits.maxQueue ?? deps.config.limits.maxQueue;
   const { deadline } = options;

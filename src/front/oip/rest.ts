@@ -202,6 +202,9 @@ export function oipRouter(deps: AppDeps): Router {
       const response = await infer(deps, found, { ...(json.id !== undefined ? { id: json.id } : {}), inputs, ...(json.outputs ? { outputs: json.outputs.map((o) => o.name) } : {}) }, (i, f) => `inputs[${i}].${f}`, {
         receivedAt: stateOf(ctx).receivedAt,
         ...optional('clientTimeoutMs', clientTimeoutOf(ctx)),
+        onCall: (call) => {
+          stateOf(ctx).call = call;
+        },
       });
       stateOf(ctx).timings = response.timings;
       sendInferResponse(ctx, json, response);

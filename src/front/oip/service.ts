@@ -144,6 +144,8 @@ export function modelReady(deps: AppDeps, target: OipTarget): boolean {
 export interface CallBounds {
   readonly receivedAt: number;
   readonly clientTimeoutMs?: number;
+  /** Hears a deployment's call as /metrics counts it (the REST route: inferbox_calls_total, stages, batch sizes). */
+  readonly onCall?: (call: { fn: string; ms: number; frontQueueMs?: number; batchRows?: number }) => void;
 }
 
 /**
@@ -169,11 +171,21 @@ export async function infer(deps: AppDeps, target: OipTarget, request: OipInferR
     out = await invokeVersion(deps, manifest, PREDICT_FUNCTION, args, { tensors: true, deadline });
   } else {
     const started = performance.now();
+    let frontQueueMs: number | undefined;
+    const onWorker = (worker: number) => {
+      frontQueueMs = performance.now() - started;
+      deps.stats.sentTo(deployment.name, worker);
+    };
+    const queued = () => (frontQueueMs === undefined ? {} : { frontQueueMs });
     try {
-      out = await invokeDeploymentTensors(deps, deployment.name, args, (worker) => deps.stats.sentTo(deployment.name, worker), { deadline });
-      deps.stats.record(deployment.name, OIP_STATS_FUNCTION, performance.now() - started, true);
+      out = await invokeDeploymentTensors(deps, deployment.name, args, onWorker, { deadline });
+      const ms = performance.now() - started;
+      deps.stats.record(deployment.name, OIP_STATS_FUNCTION, ms, true);
+      bounds.onCall?.({ fn: OIP_STATS_FUNCTION, ms, ...queued(), ...(out.batchRows === undefined ? {} : { batchRows: out.batchRows }) });
     } catch (err) {
-      deps.stats.record(deployment.name, OIP_STATS_FUNCTION, performance.now() - started, false);
+      const ms = performance.now() - started;
+      deps.stats.record(deployment.name, OIP_STATS_FUNCTION, ms, false);
+      bounds.onCall?.({ fn: OIP_STATS_FUNCTION, ms, ...queued() });
       throw err;
     }
   }

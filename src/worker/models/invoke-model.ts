@@ -43,13 +43,7 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   try {
     const { records, orientation } = await recordsWithImageFiles(req.args, lease.model, deps.config.maxImagePixels, req.preprocess);
     const t2 = performance.now();
-    if (req.tensors) {
-      const outputs = await runRecords(lease.model, records);
-      return { result: { outputs }, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: performance.now() - t2 } };
-    }
-    const { labels } = req;
     const model = lease.model;
-    const each = labels === undefined ? (o: Outputs) => outputsToJson(model, o) : (o: Outputs) => applyLabels(outputsToJson(model, o), o, labels);
     const { batching } = req;
     if (batching !== undefined && records.length <= batching.maxBatchSize && canBatch(model.inputs, model.outputs)) {
       // Bound (so validated) here, per call, before it joins others: a bad call fails alone.
@@ -57,10 +51,18 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
       const t3 = performance.now();
       const run = await deps.batcher.submit(batching, req.model.key, model, batches, records.length);
       const t4 = performance.now();
-      const resultJson = JSON.stringify(orient(run.perRecord.map(each), orientation));
-      const timings = { ...loadTiming(t1 - t0), queueMs: run.queueMs, preprocessMs: t3 - t1, inferMs: run.inferMs, postprocessMs: performance.now() - t4 };
-      return { result: undefined, resultJson, stdout: [], stderr: [], timings, ...(run.ledRows === undefined ? {} : { batchRows: run.ledRows }) };
+      const led = run.ledRows === undefined ? {} : { batchRows: run.ledRows };
+      const timings = { ...loadTiming(t1 - t0), queueMs: run.queueMs, preprocessMs: t3 - t1, inferMs: run.inferMs };
+      // The Open Inference Protocol's calls (tensors out) share runs with the deployment's other calls.
+      if (req.tensors) return { result: { outputs: run.perRecord }, stdout: [], stderr: [], timings: { ...timings, postprocessMs: 0 }, ...led };
+      const resultJson = JSON.stringify(orient(run.perRecord.map(eachOf(model, req)), orientation));
+      return { result: undefined, resultJson, stdout: [], stderr: [], timings: { ...timings, postprocessMs: performance.now() - t4 }, ...led };
     }
+    if (req.tensors) {
+      const outputs = await runRecords(model, records);
+      return { result: { outputs }, stdout: [], stderr: [], timings: { loadMs: t1 - t0, decodeMs: t2 - t1, inferMs: performance.now() - t2 } };
+    }
+    const each = eachOf(model, req);
     const clock: StageClock = { bindMs: 0, runMs: 0, convertMs: 0 };
     const results = await runRecords(model, records, each, clock);
     const t3 = performance.now();
@@ -73,6 +75,12 @@ export async function invokeModel(req: InvokeRequest & { readonly args: InvokeAr
   } finally {
     lease.release();
   }
+}
+
+/** One record's outputs as the call answers them: JSON, with the deployment's labels applied. */
+function eachOf(model: LoadedModel, req: InvokeRequest): (o: Outputs) => Record<string, unknown> {
+  const { labels } = req;
+  return labels === undefined ? (o: Outputs) => outputsToJson(model, o) : (o: Outputs) => applyLabels(outputsToJson(model, o), o, labels);
 }
 
 /** A model's load, when this call waited for one (its first in this worker): for the access log. */

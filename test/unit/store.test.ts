@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { ServeError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
@@ -27,6 +27,14 @@ interface Backend {
 }
 
 const opened: Store[] = [];
+/**
+ * PostgreSQL stores a shared test opened, closed when it ends: the later tests that cut every
+ * connection (pg_terminate_backend, a database restart) then meet only the stores they opened.
+ */
+const openedInTest: Store[] = [];
+afterEach(async () => {
+  await Promise.all(openedInTest.splice(0).map((s) => s.close()));
+});
 const logs: Record<string, unknown>[] = [];
 const log = createLogger({ level: 'info' }, memoryLog(logs));
 const dirs: string[] = [];
@@ -60,7 +68,7 @@ const BACKENDS: Backend[] = [
         dir,
         open: async (dataDir = dir) => {
           const store = await openPgStore(url, dataDir, log);
-          opened.push(store);
+          openedInTest.push(store);
           return store;
         },
       };
@@ -76,6 +84,8 @@ for (const backend of BACKENDS) {
     before(async () => {
       ({ dir, open } = await backend.fresh());
       store = await open();
+      // The suite's own store lives until the end; only those a test opens close with it.
+      opened.push(...openedInTest.splice(0));
     });
 
     async function publish(name: string, on = store) {
@@ -241,7 +251,7 @@ describe('PostgreSQL store only: several instances on one database', { skip: pos
       await client.end();
     }
     // And a third start applies nothing.
-    opened.push(await openPgStore(url, await tempDir(), log));
+    openedInTest.push(await openPgStore(url, await tempDir(), log));
   });
 
   it('streams a multi-chunk artifact in and another instance fetches it byte for byte, checked by sha256', async () => {

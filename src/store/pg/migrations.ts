@@ -60,6 +60,13 @@ const MIGRATION_LOCK = 7_405_019_017;
  */
 export async function migrate(pool: pg.Pool, log: Logger): Promise<void> {
   const client = await pool.connect();
+  // A connection cut while held (see PgStore.query) must not end the process: the start fails instead.
+  let broken = false;
+  const onError = (err: Error) => {
+    broken = true;
+    log.warn({ err: err.message }, 'the database connection of the migrations failed');
+  };
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -86,6 +93,7 @@ export async function migrate(pool: pg.Pool, log: Logger): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
   } finally {
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
   }
 }

@@ -98,12 +98,21 @@ class PgStore implements Store {
       throw storeError(err);
     }
     let broken = false;
+    // pg-pool listens for errors on idle clients only: a connection cut (a database restart,
+    // pg_terminate_backend) while `work` holds it between two queries would emit an 'error' with
+    // no listener, an uncaught exception that ends the process. Heard here, the client is dropped.
+    const onError = (err: Error) => {
+      broken = true;
+      this.log.warn({ err: err.message }, 'a database connection in use failed');
+    };
+    client.on('error', onError);
     try {
       return await work(client);
     } catch (err) {
-      broken = isConnectionError(err);
+      broken ||= isConnectionError(err);
       throw storeError(err);
     } finally {
+      client.removeListener('error', onError);
       client.release(broken);
     }
   }

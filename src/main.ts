@@ -28,10 +28,18 @@ async function start(argv: readonly string[], env: Readonly<Record<string, strin
     process.exit(2);
   }
   const log = createLogger({ level: config.log.level, name: 'front' });
-  const server = await startServer(config, log, { announce: (line) => process.stderr.write(`${line}\n`) });
-  process.stderr.write(`${readyLine(server, config)}\n`);
+  let server: RunningServer | undefined;
+  let pending: string | undefined;
   let stopping = false;
   const stop = (signal: string) => {
+    // A signal while starting (the HTTP port can already answer while gRPC still binds) waits for
+    // the start, then drains as usual: the default action would end the process with its lock held.
+    if (server === undefined) {
+      // A second one (Ctrl-C again) does not wait.
+      if (pending !== undefined) process.exit(1);
+      pending = signal;
+      return;
+    }
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
@@ -45,6 +53,9 @@ async function start(argv: readonly string[], env: Readonly<Record<string, strin
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  server = await startServer(config, log, { announce: (line) => process.stderr.write(`${line}\n`) });
+  process.stderr.write(`${readyLine(server, config)}\n`);
+  if (pending !== undefined) stop(pending);
 }
 
 /**

@@ -123,7 +123,6 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
   });
   const { port } = server.address() as AddressInfo;
   const host = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  log.info({ port, host: config.server.host, dataDir: store.layout.root, workers: workers.size }, 'inferbox listening');
   const grpcServer = config.grpc.port === -1 ? null : await startGrpc(deps, config.server.host, config.grpc.port, log.child({ component: 'grpc' })).catch(async (err: unknown) => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     placer?.close();
@@ -131,6 +130,8 @@ async function startOnStore(config: Config, log: Logger, options: StartOptions, 
     throw err;
   });
   if (grpcServer !== null) log.info({ port: grpcServer.port, host: config.server.host }, 'inferbox gRPC (Open Inference Protocol) listening');
+  // Once both ports answer: tests and operators take this line for "up".
+  log.info({ port, host: config.server.host, dataDir: store.layout.root, workers: workers.size }, 'inferbox listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>

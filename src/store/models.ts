@@ -7,6 +7,7 @@ import { fsyncDir, renameDirAtomic, writeFileAtomic } from './atomic.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { StoreLayout } from './layout.js';
 import { VersionManifestSchema, type ManifestDraft, type VersionManifest } from './records.js';
+import { listVersions, versionOf, versionsOf, type VersionIndex } from './version-index.js';
 
 /** A directory under <data>/tmp where a publish assembles its files before it is committed. */
 export interface Staging {
@@ -18,7 +19,7 @@ export interface Staging {
 
 /** Model versions on the local filesystem, indexed in memory (this process owns the data dir). */
 export class FsModelStore {
-  private readonly index = new Map<string, Map<number, VersionManifest>>();
+  private readonly index: VersionIndex = new Map();
   /** The last version number given per model, so a deleted version's number is never reused. */
   private readonly lastVersion = new Map<string, number>();
   private readonly lock = new KeyedLock();
@@ -60,25 +61,17 @@ export class FsModelStore {
   }
 
   list(): VersionManifest[][] {
-    return [...this.index.keys()].sort().map((name) => this.versions(name));
+    return listVersions(this.index);
   }
 
   /** Versions of a model, oldest first; MODEL_NOT_FOUND when there are none. */
   versions(name: string): VersionManifest[] {
-    const versions = this.index.get(name);
-    if (!versions || versions.size === 0) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-    return [...versions.values()].sort((a, b) => a.version - b.version);
+    return versionsOf(this.index, name);
   }
 
   /** `version` is a number, a numeric string or "latest". */
   get(name: string, version: number | string = 'latest'): VersionManifest {
-    const versions = this.versions(name);
-    if (version === 'latest') return versions.at(-1)!;
-    const n = typeof version === 'number' ? version : /^\d+$/.test(version) ? Number(version) : NaN;
-    if (Number.isNaN(n)) throw new ServeError('REQUEST_INVALID', `model version must be a number or "latest" (got ${JSON.stringify(version)})`);
-    const found = versions.find((v) => v.version === n);
-    if (!found) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version ${n} (versions: ${versions.map((v) => v.version).join(', ')})`);
-    return found;
+    return versionOf(this.index, name, version);
   }
 
   versionDir(manifest: VersionManifest): string {

@@ -1,5 +1,5 @@
 import { ServeError } from '../../errors.js';
-import { elementCount, formatShape, toJsonValues, type DType, type Tensor, type TensorSpec } from '../../model/index.js';
+import { elementCount, formatShape, toJsonValues, TYPED_ARRAY, type DType, type Tensor, type TensorSpec } from '../../model/index.js';
 
 /**
  * The Open Inference Protocol's tensors in both transports (REST and gRPC): its datatype names, and
@@ -66,20 +66,8 @@ const BYTES_PER: { readonly [D in Exclude<DType, 'string'>]: number } = {
   bool: 1,
 };
 
-const TYPED: { readonly [D in Exclude<DType, 'string'>]: { new (buffer: ArrayBuffer, offset: number, length: number): ArrayLike<unknown> } } = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
+/** Each dtype's typed array, as a view over bytes (the same constructors as the model's TYPED_ARRAY). */
+const TYPED = TYPED_ARRAY as unknown as { readonly [D in Exclude<DType, 'string'>]: new (buffer: ArrayBuffer, offset: number, length: number) => ArrayLike<unknown> };
 
 /**
  * An input's raw bytes as its values: a typed array (FP16 as its raw 16-bit patterns, as the

@@ -13,6 +13,7 @@ import { DeploymentRecordSchema, VersionManifestSchema, type DeploymentRecord, t
 import type { ChangeSource, DeploymentStore, ModelStore, Store, StoreChange } from '../index.js';
 import { readArtifact, writeArtifact } from './artifacts.js';
 import { migrate } from './migrations.js';
+import { listVersions, versionOf, versionsOf, type VersionIndex } from '../version-index.js';
 
 /** The channel every instance LISTENs on; payloads are `{ o: instance, k: "d" | "m", n: name }`. */
 export const CHANGES_CHANNEL = 'inferbox_changes';
@@ -309,7 +310,7 @@ class PgStore implements Store {
 
 /** Model versions in PostgreSQL, their files cached on this instance's disk by sha256. */
 class PgModelStore implements ModelStore {
-  readonly index = new Map<string, Map<number, VersionManifest>>();
+  readonly index: VersionIndex = new Map();
   /** Versions known to be in the cache, so a request's check costs a lookup, not a stat. */
   private readonly local = new Set<string>();
   private readonly fetches = new KeyedLock();
@@ -331,23 +332,17 @@ class PgModelStore implements ModelStore {
   }
 
   list(): VersionManifest[][] {
-    return [...this.index.keys()].sort().map((name) => this.versions(name));
+    return listVersions(this.index);
   }
 
+  /** Versions of a model, oldest first; MODEL_NOT_FOUND when there are none. */
   versions(name: string): VersionManifest[] {
-    const versions = this.index.get(name);
-    if (!versions || versions.size === 0) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" does not exist`);
-    return [...versions.values()].sort((a, b) => a.version - b.version);
+    return versionsOf(this.index, name);
   }
 
+  /** `version` is a number, a numeric string or "latest". */
   get(name: string, version: number | string = 'latest'): VersionManifest {
-    const versions = this.versions(name);
-    if (version === 'latest') return versions.at(-1)!;
-    const n = typeof version === 'number' ? version : /^\d+$/.test(version) ? Number(version) : NaN;
-    if (Number.isNaN(n)) throw new ServeError('REQUEST_INVALID', `model version must be a number or "latest" (got ${JSON.stringify(version)})`);
-    const found = versions.find((v) => v.version === n);
-    if (!found) throw new ServeError('MODEL_NOT_FOUND', `model "${name}" has no version ${n} (versions: ${versions.map((v) => v.version).join(', ')})`);
-    return found;
+    return versionOf(this.index, name, version);
   }
 
   versionDir(manifest: VersionManifest): string {

@@ -1,18 +1,18 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { ServeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
+import { IndexedDeployments } from './in-memory.js';
 import type { StoreLayout } from './layout.js';
 import { DeploymentRecordSchema, type DeploymentRecord } from './records.js';
 
 /** Deployments as one JSON file each, indexed in memory. */
-export class FsDeploymentStore {
-  private readonly index = new Map<string, DeploymentRecord>();
-
+export class FsDeploymentStore extends IndexedDeployments {
   constructor(
     private readonly layout: StoreLayout,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   async open(): Promise<void> {
     await mkdir(this.layout.deploymentsDir, { recursive: true });
@@ -25,24 +25,6 @@ export class FsDeploymentStore {
         this.log.error({ err, file }, 'skipping a deployment file that cannot be read');
       }
     }
-  }
-
-  list(): DeploymentRecord[] {
-    return [...this.index.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  get(name: string): DeploymentRecord {
-    const record = this.index.get(name);
-    if (!record) throw new ServeError('DEPLOYMENT_NOT_FOUND', `deployment "${name}" does not exist`);
-    return record;
-  }
-
-  find(name: string): DeploymentRecord | undefined {
-    return this.index.get(name);
-  }
-
-  has(name: string): boolean {
-    return this.index.has(name);
   }
 
   /** This process is the only writer: its index is the store. */

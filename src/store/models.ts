@@ -1,25 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ServeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { fsyncDir, renameDirAtomic, writeFileAtomic } from './atomic.js';
 import { KeyedLock } from './keyed-lock.js';
 import type { StoreLayout } from './layout.js';
 import { VersionManifestSchema, type ManifestDraft, type VersionManifest } from './records.js';
-import { listVersions, versionOf, versionsOf, type VersionIndex } from './version-index.js';
+import { IndexedModels } from './in-memory.js';
 
-/** A directory under <data>/tmp where a publish assembles its files before it is committed. */
-export interface Staging {
-  readonly dir: string;
-  /** Writes the manifest, gives the next version number and moves the folder into place in one rename. */
-  commit(name: string, draft: ManifestDraft): Promise<VersionManifest>;
-  discard(): Promise<void>;
-}
+export type { Staging } from './in-memory.js';
 
 /** Model versions on the local filesystem, indexed in memory (this process owns the data dir). */
-export class FsModelStore {
-  private readonly index: VersionIndex = new Map();
+export class FsModelStore extends IndexedModels {
   /** The last version number given per model, so a deleted version's number is never reused. */
   private readonly lastVersion = new Map<string, number>();
   private readonly lock = new KeyedLock();
@@ -27,7 +19,13 @@ export class FsModelStore {
   constructor(
     private readonly layout: StoreLayout,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get tmpDir(): string {
+    return this.layout.tmpDir;
+  }
 
   async open(): Promise<void> {
     await mkdir(this.layout.modelsDir, { recursive: true });
@@ -48,30 +46,6 @@ export class FsModelStore {
       const last = Math.max(typeof info.lastVersion === 'number' ? info.lastVersion : 0, ...versions.keys());
       if (last > 0) this.lastVersion.set(name, last);
     }
-  }
-
-  async stage(): Promise<Staging> {
-    const dir = join(this.layout.tmpDir, `stage-${randomBytes(8).toString('hex')}`);
-    await mkdir(dir, { recursive: true });
-    return {
-      dir,
-      commit: (name, draft) => this.commit(name, dir, draft),
-      discard: () => rm(dir, { recursive: true, force: true }),
-    };
-  }
-
-  list(): VersionManifest[][] {
-    return listVersions(this.index);
-  }
-
-  /** Versions of a model, oldest first; MODEL_NOT_FOUND when there are none. */
-  versions(name: string): VersionManifest[] {
-    return versionsOf(this.index, name);
-  }
-
-  /** `version` is a number, a numeric string or "latest". */
-  get(name: string, version: number | string = 'latest'): VersionManifest {
-    return versionOf(this.index, name, version);
   }
 
   versionDir(manifest: VersionManifest): string {
@@ -123,7 +97,8 @@ export class FsModelStore {
     }
   }
 
-  private async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
+  /** Writes the manifest, gives the next version number and moves the folder into place in one rename. */
+  protected async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
     return this.lock.run(name, async () => {
       const existing = this.index.get(name);
       const version = (this.lastVersion.get(name) ?? 0) + 1;

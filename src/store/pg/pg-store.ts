@@ -8,12 +8,11 @@ import type { Logger } from '../../log.js';
 import { lockDataDir } from '../data-dir-lock.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { StoreLayout } from '../layout.js';
-import type { Staging } from '../models.js';
 import { DeploymentRecordSchema, VersionManifestSchema, type DeploymentRecord, type ManifestDraft, type VersionManifest } from '../records.js';
 import type { ChangeSource, DeploymentStore, ModelStore, Store, StoreChange } from '../index.js';
 import { readArtifact, writeArtifact } from './artifacts.js';
 import { migrate } from './migrations.js';
-import { listVersions, versionOf, versionsOf, type VersionIndex } from '../version-index.js';
+import { IndexedDeployments, IndexedModels } from '../in-memory.js';
 
 /** The channel every instance LISTENs on; payloads are `{ o: instance, k: "d" | "m", n: name }`. */
 export const CHANGES_CHANNEL = 'inferbox_changes';
@@ -309,40 +308,21 @@ class PgStore implements Store {
 }
 
 /** Model versions in PostgreSQL, their files cached on this instance's disk by sha256. */
-class PgModelStore implements ModelStore {
-  readonly index: VersionIndex = new Map();
+class PgModelStore extends IndexedModels implements ModelStore {
   /** Versions known to be in the cache, so a request's check costs a lookup, not a stat. */
   private readonly local = new Set<string>();
   private readonly fetches = new KeyedLock();
 
-  constructor(private readonly store: PgStore) {}
+  constructor(private readonly store: PgStore) {
+    super();
+  }
 
   private get layout(): StoreLayout {
     return this.store.layout;
   }
 
-  async stage(): Promise<Staging> {
-    const dir = join(this.layout.tmpDir, `stage-${randomBytes(8).toString('hex')}`);
-    await mkdir(dir, { recursive: true });
-    return {
-      dir,
-      commit: (name, draft) => this.commit(name, dir, draft),
-      discard: () => rm(dir, { recursive: true, force: true }),
-    };
-  }
-
-  list(): VersionManifest[][] {
-    return listVersions(this.index);
-  }
-
-  /** Versions of a model, oldest first; MODEL_NOT_FOUND when there are none. */
-  versions(name: string): VersionManifest[] {
-    return versionsOf(this.index, name);
-  }
-
-  /** `version` is a number, a numeric string or "latest". */
-  get(name: string, version: number | string = 'latest'): VersionManifest {
-    return versionOf(this.index, name, version);
+  protected get tmpDir(): string {
+    return this.layout.tmpDir;
   }
 
   versionDir(manifest: VersionManifest): string {
@@ -430,7 +410,7 @@ class PgModelStore implements ModelStore {
    * The number comes from the model's counter row, taken last so its lock (which orders concurrent
    * publishes of the name, on any instance) is held only for the last statements.
    */
-  private async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
+  protected async commit(name: string, stagingDir: string, draft: ManifestDraft): Promise<VersionManifest> {
     const manifest = await this.store.transaction({ k: 'm', n: name }, async (c) => {
       const { rows } = await c.query<{ id: string }>('INSERT INTO artifacts DEFAULT VALUES RETURNING id');
       const artifactId = rows[0]!.id;
@@ -493,27 +473,9 @@ async function assertUnused(c: pg.PoolClient, name: string, version?: number): P
 }
 
 /** Deployments in PostgreSQL, one row each, the record as JSON. */
-class PgDeploymentStore implements DeploymentStore {
-  readonly index = new Map<string, DeploymentRecord>();
-
-  constructor(private readonly store: PgStore) {}
-
-  list(): DeploymentRecord[] {
-    return [...this.index.values()].sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  get(name: string): DeploymentRecord {
-    const record = this.index.get(name);
-    if (!record) throw new ServeError('DEPLOYMENT_NOT_FOUND', `deployment "${name}" does not exist`);
-    return record;
-  }
-
-  find(name: string): DeploymentRecord | undefined {
-    return this.index.get(name);
-  }
-
-  has(name: string): boolean {
-    return this.index.has(name);
+class PgDeploymentStore extends IndexedDeployments implements DeploymentStore {
+  constructor(private readonly store: PgStore) {
+    super();
   }
 
   /**

@@ -22,6 +22,15 @@ interface KerasResizingArgs {
  * instead of slicing it. Registered once per process, in the converter and in the runtime alike
  * (both start tfjs through initTfjsBackend).
  */
+
+/** The input's shape with its height and width (the axes before the channels) set: both layers' output. */
+function resizedShape(inputShape: TF.Shape | TF.Shape[], height: number, width: number): TF.Shape {
+  const shape = [...(Array.isArray(inputShape[0]) ? (inputShape[0] as TF.Shape) : (inputShape as TF.Shape))];
+  shape[shape.length - 3] = height;
+  shape[shape.length - 2] = width;
+  return shape;
+}
+
 export function registerKerasImageLayers(tf: typeof TF): void {
   if (KERAS_RESIZING in tf.serialization.SerializationMap.getMap().classNameMap) return;
   class KerasResizing extends tf.layers.Layer {
@@ -40,10 +49,7 @@ export function registerKerasImageLayers(tf: typeof TF): void {
     }
 
     override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
-      const shape = [...(Array.isArray(inputShape[0]) ? (inputShape[0] as TF.Shape) : (inputShape as TF.Shape))];
-      shape[shape.length - 3] = this.height;
-      shape[shape.length - 2] = this.width;
-      return shape;
+      return resizedShape(inputShape, this.height, this.width);
     }
 
     override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
@@ -69,10 +75,7 @@ export function registerKerasImageLayers(tf: typeof TF): void {
     }
 
     override computeOutputShape(inputShape: TF.Shape | TF.Shape[]): TF.Shape {
-      const shape = [...(Array.isArray(inputShape[0]) ? (inputShape[0] as TF.Shape) : (inputShape as TF.Shape))];
-      shape[shape.length - 3] = this.height;
-      shape[shape.length - 2] = this.width;
-      return shape;
+      return resizedShape(inputShape, this.height, this.width);
     }
 
     override call(inputs: TF.Tensor | TF.Tensor[]): TF.Tensor {
